@@ -9,6 +9,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from .errors import BankError, InputError, SpaceError, SpaceMismatchError, UnembedError, WeightsNotFoundError
 from .spaces import Space, available_spaces, load_space, register_space
+from .invert import InversionResult, invert, invert_many  # noqa: E402  (the function shadows the subpackage name)
 
 __all__ = [
     "__version__",
@@ -16,6 +17,9 @@ __all__ = [
     "load_space",
     "register_space",
     "available_spaces",
+    "invert",
+    "invert_many",
+    "InversionResult",
     "UnembedError",
     "InputError",
     "SpaceError",

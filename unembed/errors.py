@@ -23,3 +23,7 @@ class BankError(UnembedError):
 
 class SpaceMismatchError(BankError):
     """A bank was built with a different space or dimension than the one asked for."""
+
+
+class GeneratorError(UnembedError):
+    """A text generator (LLM backend) is unknown, cannot load, or its server does not answer."""

@@ -1,0 +1,73 @@
+"""Parsing an LLM's numbered list: property tests on arbitrary output, and the ways small models break it."""
+
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unembed.generators.llama_cpp import numbered_list_grammar
+from unembed.generators.parsing import candidate_key, parse_numbered_lines
+
+words = st.text(alphabet=string.ascii_letters, min_size=1, max_size=9)
+sentences = st.lists(words, min_size=1, max_size=10).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_output_parses_to_clean_unique_lines(answer):
+    texts = parse_numbered_lines(answer, max_words=10)
+    keys = [candidate_key(text) for text in texts]
+    assert len(keys) == len(set(keys))
+    for text in texts:
+        assert text == text.strip() and "\n" not in text and "\r" not in text
+        assert any(character.isalpha() for character in text)
+        assert len(text.split()) <= 20
+        assert "<|" not in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(sentences, min_size=1, max_size=12),
+    st.sampled_from(["{n}. {t}", "{n}) {t}", "**{n}.** {t}", "# {n}. {t}", "{n} . {t}", "  {n}.  {t}  "]),
+)
+def test_numbered_sentences_round_trip(items, style):
+    answer = "Here are some descriptions:\n" + "\n".join(style.format(n=n, t=t) for n, t in enumerate(items, 1))
+    first_of_each = {}
+    for text in items:
+        first_of_each.setdefault(candidate_key(text), text)
+    assert parse_numbered_lines(answer) == list(first_of_each.values())
+
+
+@given(st.lists(sentences, min_size=1, max_size=5))
+def test_no_counter_no_candidate(items):
+    assert parse_numbered_lines("\n".join(items)) == []
+
+
+def test_small_model_habits():
+    answer = (
+        "Sure! Here are 5 descriptions:\n"
+        "1. 0.912: A dog on the beach (score: 0.95)\n"
+        "# 10. A brown dog catching a frisbee\n"
+        "**3.** \"Puppy running on sand\"\n"
+        "4) a dog on the beach.\n"
+        "5. 1234\n"
+        "6. A dog on the beach<|im_end|>\n"
+        "7.\n"
+        "I hope these help!"
+    )
+    assert parse_numbered_lines(answer) == [
+        "A dog on the beach",
+        "A brown dog catching a frisbee",
+        "Puppy running on sand",
+    ]
+
+
+def test_rambling_lines_are_dropped():
+    long_line = " ".join(["word"] * 25)
+    assert parse_numbered_lines(f"1. {long_line}\n2. short one", max_words=10) == ["short one"]
+
+
+def test_grammar_names_every_line():
+    grammar = numbered_list_grammar(3, 10)
+    assert 'line3 ::= "3. " text "\\n"' in grammar and "line4" not in grammar
+    assert "{0,9}" in grammar

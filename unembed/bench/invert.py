@@ -1,0 +1,185 @@
+"""`unembed bench invert`: held-out captions, inverted; quality, fluency and cost against MILS's procedure.
+
+Each target is a caption removed from the bank (held out), embedded with the space, and inverted.
+Quality: cosine of the target with the returned text (vs the bank's best), exact matches, BLEU-4
+against the held-out caption, and fluency (mean per-token log-likelihood under SmolLM2) of the
+returned texts beside the bank's best texts, so a cosine bought with broken text shows. The MILS
+reference procedure (whole bank re-encoded per target, no cache, no early stop, same generator,
+steps and candidates) runs in the same process on the first `--reference-limit` targets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..generators.parsing import candidate_key
+
+# Chosen so that 50 mils-image targets take about 20 minutes on 2 shared cores with the
+# embedded SmolLM2 (see the README's figures).
+BENCH_STEPS = 4
+BENCH_REQUESTED = 20
+BENCH_KEEP = 20
+
+
+def bleu4(hypothesis: str, reference: str) -> float:
+    """Sentence BLEU-4 (uniform weights, brevity penalty, +1 smoothing of the 2..4-gram precisions)."""
+    hyp, ref = hypothesis.lower().split(), reference.lower().split()
+    if not hyp:
+        return 0.0
+    log_precision = 0.0
+    for n in range(1, 5):
+        hyp_ngrams = Counter(tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1))
+        ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+        matched = sum(min(count, ref_ngrams[gram]) for gram, count in hyp_ngrams.items())
+        total = max(len(hyp) - n + 1, 0)
+        if n == 1:
+            if matched == 0:
+                return 0.0
+            log_precision += math.log(matched / total)
+        else:
+            log_precision += math.log((matched + 1) / (total + 1))
+    brevity = min(0.0, 1 - len(ref) / len(hyp))
+    return math.exp(brevity + log_precision / 4)
+
+
+def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
+    """A seeded sample of `limit` captions from a file or named source (all of them without a limit)."""
+    from ..index import collect_captions
+
+    captions = collect_captions([source])
+    if limit is not None and limit < len(captions):
+        captions = random.Random(seed).sample(captions, limit)
+    return captions
+
+
+def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
+    texts = [result.text for result in results]
+    vectors = embedder.embed(texts)
+    return {
+        "final_cosine": float(np.mean(np.sum(vectors * target_vectors, axis=1))),
+        "exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(texts, targets)])),
+        "bleu4": float(np.mean([bleu4(t, r) for t, r in zip(texts, targets)])),
+        "fluency": float(np.mean(fluency.score(texts))),
+        "improved_rate": float(np.mean([result.score > result.bootstrap_score + 1e-6 for result in results])),
+    }
+
+
+def run_bench(
+    *, space="minilm", bank="mils-image", targets=None, limit=50, generator="llama.cpp", modality=None,
+    steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, shown=None, patience=2,
+    fluency_margin=None, fallback=None, seed=0, reference_limit=5, progress=True,
+) -> dict:
+    from ..generators import load_generator
+    from ..invert import cache_for, invert_many
+    from ..invert.fluency import Fluency
+    from ..invert.inputs import resolve_bank
+    from ..spaces import load_space
+
+    space = load_space(space)
+    modality = modality or ("audio" if str(bank) == "mils-audio" else "image")
+    held_out = held_out_targets(targets or bank, limit, seed)
+    bank_object = resolve_bank(bank, space)
+    generator = load_generator(generator)
+    fluency = Fluency()
+    if fluency_margin is None and generator.spec == "mutate":
+        fluency_margin = 0.0
+    target_vectors = space.embed_text(held_out)
+    options = dict(space=space, bank=bank_object, generator=generator, modality=modality, steps=steps,
+                   requested=requested, keep=keep, shown=shown, seed=seed, exclude=held_out, fallback=fallback)
+
+    started = time.perf_counter()
+    results = invert_many(target_vectors, patience=patience, fluency=fluency if fluency_margin is not None else None,
+                          fluency_margin=fluency_margin, progress=progress, **options)
+    seconds = time.perf_counter() - started
+    bank_texts = [result.bootstrap_text for result in results]
+    report = {
+        "n": len(held_out),
+        "space": space.spec,
+        "bank": str(bank),
+        "generator": generator.spec,
+        "config": results[0].config,
+        "bank_top1_cosine": float(np.mean([result.bootstrap_score for result in results])),
+        "bank_top1_exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out)])),
+        "bank_top1_bleu4": float(np.mean([bleu4(t, r) for t, r in zip(bank_texts, held_out)])),
+        "bank_top1_fluency": float(np.mean(fluency.score(bank_texts))),
+        "target_fluency": float(np.mean(fluency.score(held_out))),
+        **_quality(results, held_out, target_vectors, cache_for(space), fluency),
+        "seconds_per_target": seconds / len(held_out),
+        "llm_calls_per_target": float(np.mean([result.llm_calls for result in results])),
+        "steps_per_target": float(np.mean([len(result.history) - 1 for result in results])),
+        "failed_steps": int(sum(record.failed for result in results for record in result.history)),
+        "cache_hit_rate": results[0].cache["hit_rate"],
+        "examples": [
+            {"target": t, "bank_top1": r.bootstrap_text, "returned": r.text,
+             "bank_top1_cosine": r.bootstrap_score, "final_cosine": r.score}
+            for t, r in zip(held_out, results)
+        ],
+    }
+    if reference_limit:
+        # MILS: every target scores the whole bank with the encoder and runs every step, no cache.
+        count = min(reference_limit, len(held_out))
+        started = time.perf_counter()
+        reference = []
+        for index in range(count):
+            reference += invert_many(target_vectors[index : index + 1], patience=None, cache=False,
+                                     bootstrap="encode", progress=False, **{**options, "seed": seed + index})
+        reference_seconds = time.perf_counter() - started
+        ours = _quality(results[:count], held_out[:count], target_vectors[:count], cache_for(space), fluency)
+        theirs = _quality(reference, held_out[:count], target_vectors[:count], cache_for(space), fluency)
+        report.update({f"reference_{key}": value for key, value in theirs.items()})
+        report.update({
+            "reference_n": count,
+            "reference_seconds_per_target": reference_seconds / count,
+            "reference_llm_calls_per_target": float(np.mean([result.llm_calls for result in reference])),
+            "final_cosine_on_reference_targets": ours["final_cosine"],
+            "fluency_on_reference_targets": ours["fluency"],
+            "speedup_vs_reference": (reference_seconds / count) / report["seconds_per_target"],
+        })
+    return report
+
+
+def add_parser(subparsers) -> None:
+    from ..cli.invert import add_generation_arguments
+
+    parser = subparsers.add_parser("invert", help="invert held-out captions; quality and cost vs MILS's procedure")
+    parser.add_argument("--space", default="minilm")
+    parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
+    parser.add_argument("--targets", default=None,
+                        help="caption file or named source of held-out targets (default: the bank's own source)")
+    parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets")
+    parser.add_argument("--modality", choices=["image", "audio", "text"], default=None)
+    parser.add_argument("--reference-limit", type=int, default=5,
+                        help="run MILS's reference procedure on this many of the targets (0: skip; it re-encodes the bank per target)")
+    parser.add_argument("--json", required=True, help="write the figures here")
+    add_generation_arguments(parser)
+    parser.set_defaults(run=run, steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, patience=2)
+
+
+def run(args) -> int:
+    from ..invert.result import write_atomic
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1.")
+    report = run_bench(
+        space=args.space, bank=args.bank, targets=args.targets, limit=args.limit, generator=args.generator,
+        modality=args.modality, steps=args.steps, requested=args.requested, keep=args.keep, shown=args.shown,
+        patience=args.patience or None, fluency_margin=args.fluency_margin, fallback=args.fallback, seed=args.seed,
+        reference_limit=args.reference_limit,
+    )
+    write_atomic(Path(args.json), json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    keys = ["n", "bank_top1_cosine", "final_cosine", "bank_top1_fluency", "fluency", "bleu4", "exact_match_rate",
+            "seconds_per_target", "llm_calls_per_target", "cache_hit_rate", "reference_final_cosine",
+            "reference_seconds_per_target", "speedup_vs_reference"]
+    for key in keys:
+        if key in report:
+            value = report[key]
+            print(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")
+    return 0

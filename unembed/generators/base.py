@@ -1,0 +1,143 @@
+"""The generator protocol: given what the loop knows about a target, propose new candidate texts.
+
+An LLM generator reads the filled prompt; a model-free proposer (`mutate`) reads the scored
+candidates and the bank neighbours directly. Both answer a batch of requests (one per target)
+at once, so a backend can batch or run them concurrently.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+from .parsing import parse_numbered_lines
+
+
+@dataclass
+class ProposalRequest:
+    """One target's turn: the prompt (for LLMs) and the material it was made from (for `mutate`)."""
+
+    template: str  # the prompt with the candidates filled in and `{requested}` left open
+    candidates: list[tuple[float, str]]  # the shown candidates, best first
+    neighbours: list[str]  # bank texts nearest the target, beyond the shown ones
+    requested: int  # how many new texts to ask for
+    max_words: int  # the prompt's length cap; longer answers are dropped by the parser
+    seed: int
+
+    def prompt(self, lines: int | None = None) -> str:
+        """The prompt asking for `lines` texts (all `requested` by default)."""
+        return self.template.replace("{requested}", str(self.requested if lines is None else lines))
+
+
+@dataclass
+class Proposal:
+    """What a generator returned for one request, with its cost."""
+
+    texts: list[str]
+    calls: int = 0  # LLM calls made, retries included
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # set when every try failed; `texts` is then empty
+    raw: list[str] = field(default_factory=list)  # the raw answers, for debugging prompts
+
+
+@runtime_checkable
+class Generator(Protocol):
+    spec: str
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
+        ...
+
+
+@dataclass
+class Call:
+    """One LLM call: a prompt asking for `lines` texts of at most `max_words` words."""
+
+    prompt: str
+    seed: int
+    lines: int
+    max_words: int
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ChatGenerator:
+    """Shared by the LLM backends: split a request into calls, parse, retry, account.
+
+    Small models list few lines well and many lines badly (they loop, echo the prompt or lose
+    the counter), so a request for N texts becomes ceil(N / lines_per_call) calls that differ
+    only by seed. A call whose answer is an error, empty or unparsable is retried up to
+    `retries` times with exponential backoff; after that the request reports `error`.
+    """
+
+    spec: str
+    lines_per_call: int = 50
+    retries: int = 2
+    backoff: float = 0.5
+
+    def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
+        """One answer (or the exception it raised) per call; backends batch or parallelise."""
+        raise NotImplementedError
+
+    def _max_tokens(self, lines: int, max_words: int) -> int:
+        # ~1.6 tokens per English word, plus the counter and newline, with slack.
+        return int(lines * (max_words * 1.6 + 6)) + 16
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
+        started = time.perf_counter()
+        proposals = [Proposal(texts=[]) for _ in requests]
+        # (request index, call index) -> prompt, lines asked in it
+        jobs = []
+        for index, request in enumerate(requests):
+            calls = max(1, -(-request.requested // self.lines_per_call))
+            for call in range(calls):
+                lines = min(self.lines_per_call, request.requested - call * self.lines_per_call)
+                jobs.append((index, request.seed * 1009 + call, max(lines, 1)))
+        pending = jobs
+        errors: dict[int, str] = {}
+        succeeded: set[int] = set()
+        for attempt in range(self.retries + 1):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            # A retry gets a new seed: the same seed would give the same bad answer.
+            calls = [
+                Call(requests[index].prompt(lines), seed + 7919 * attempt, lines, requests[index].max_words)
+                for index, seed, lines in pending
+            ]
+            answers = self._complete(calls)
+            retry = []
+            for job, answer in zip(pending, answers):
+                index = job[0]
+                proposal, request = proposals[index], requests[index]
+                proposal.calls += 1
+                if isinstance(answer, Exception):
+                    errors[index] = f"{type(answer).__name__}: {answer}"
+                    retry.append(job)
+                    continue
+                proposal.prompt_tokens += answer.prompt_tokens
+                proposal.completion_tokens += answer.completion_tokens
+                proposal.raw.append(answer.text)
+                texts = parse_numbered_lines(answer.text, max_words=request.max_words)
+                if not texts:
+                    errors[index] = f"no usable numbered line in the answer {answer.text[:80]!r}"
+                    retry.append(job)
+                    continue
+                succeeded.add(index)
+                proposal.texts.extend(text for text in texts if text not in proposal.texts)
+            pending = retry
+        elapsed = time.perf_counter() - started
+        for index, proposal in enumerate(proposals):
+            proposal.seconds = elapsed / max(len(requests), 1)
+            if index not in succeeded:
+                proposal.error = errors.get(index, "no answer")
+        return proposals
+

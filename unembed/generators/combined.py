@@ -1,0 +1,35 @@
+"""`A+B`: several generators answer every request; their texts are pooled (e.g. `llama.cpp+mutate`)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .base import Generator, Proposal, ProposalRequest
+
+
+class CombinedGenerator:
+    def __init__(self, generators: Sequence[Generator]):
+        self.generators = list(generators)
+        self.spec = "+".join(generator.spec for generator in self.generators)
+        # The prompt shows what the LLM among them prefers to see.
+        self.prompt_candidates = next(
+            (g.prompt_candidates for g in self.generators if getattr(g, "prompt_candidates", None)), None
+        )
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
+        answers = [generator.propose(requests) for generator in self.generators]
+        merged = []
+        for proposals in zip(*answers):
+            texts = list(dict.fromkeys(text for proposal in proposals for text in proposal.texts))
+            errors = [proposal.error for proposal in proposals if proposal.error]
+            merged.append(Proposal(
+                texts=texts,
+                calls=sum(p.calls for p in proposals),
+                prompt_tokens=sum(p.prompt_tokens for p in proposals),
+                completion_tokens=sum(p.completion_tokens for p in proposals),
+                seconds=sum(p.seconds for p in proposals),
+                # Failed only when no member produced anything.
+                error="; ".join(errors) if errors and not texts else None,
+                raw=[raw for p in proposals for raw in p.raw],
+            ))
+        return merged

@@ -1,0 +1,52 @@
+"""Read candidate texts out of an LLM's numbered list, whatever else the model wrote around it."""
+
+from __future__ import annotations
+
+import re
+
+# A counter, possibly decorated the way small models write it: "1.", "1)", "# 10.", "**3.**", "(4)".
+_COUNTER = re.compile(r"^[\s#*>\-•]*\(?\d{1,3}\s*[.):\]]+\**\s+(?P<text>.*)$")
+# An echoed "0.912: text" score prefix (the prompt shows candidates that way).
+_SCORE_PREFIX = re.compile(r"^[-+]?\d*\.\d+\s*[:\-–]\s*")
+# Chat-template tokens that leak into raw completions.
+_SPECIAL = re.compile(r"<\|[^|>]*\|>|</?s>|<pad>|<eos>|<bos>")
+_TRAILING_NOTE = re.compile(r"\s*[(\[][^()\[\]]*[)\]]?\s*$")  # "(score: 0.9)", "(7 words)"
+_QUOTES = "\"'`“”‘’*_"
+
+
+def clean_candidate(text: str) -> str:
+    """One candidate line without markup, echoed score, trailing note or surrounding quotes."""
+    text = _SPECIAL.sub(" ", text)
+    text = " ".join(text.split())
+    text = _SCORE_PREFIX.sub("", text)
+    text = _TRAILING_NOTE.sub("", text) if "(" in text or "[" in text else text
+    text = text.strip().strip(_QUOTES).strip()
+    return " ".join(text.split())
+
+
+def candidate_key(text: str) -> str:
+    """Texts equal under this key are duplicates: case, spacing and final punctuation ignored."""
+    return " ".join(text.casefold().split()).rstrip(" .!?;:,")
+
+
+def parse_numbered_lines(answer: str, *, max_words: int | None = None) -> list[str]:
+    """The texts of `answer`'s numbered lines ("1. a dog on a beach"), cleaned, unique, in order.
+
+    Lines without a counter are preambles or chatter and are skipped, as MILS does. A text with
+    no letter, or with more than twice `max_words` words (the model rambled), is dropped.
+    """
+    texts: list[str] = []
+    seen: set[str] = set()
+    for line in _SPECIAL.sub("\n", answer).splitlines():
+        match = _COUNTER.match(line)
+        if not match:
+            continue
+        text = clean_candidate(match.group("text"))
+        key = candidate_key(text)
+        if not key or not any(character.isalpha() for character in key) or key in seen:
+            continue
+        if max_words is not None and len(text.split()) > 2 * max_words:
+            continue
+        seen.add(key)
+        texts.append(text)
+    return texts

@@ -1,0 +1,58 @@
+"""Text-embedding cache: within a process no candidate string is encoded twice by one space.
+
+The LLM proposes the same texts again and again (across steps, and across targets of one
+batch), and encoding is the scorer's whole cost. `cache_for(space)` returns the process-wide
+cache of a space; `TextEmbeddingCache(space, enabled=False)` re-encodes every time (the MILS
+reference procedure, for the benchmark).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Sequence
+
+import numpy as np
+
+from ..spaces import Space
+
+
+class TextEmbeddingCache:
+    def __init__(self, space: Space, *, enabled: bool = True):
+        self.space = space
+        self.enabled = enabled
+        self._vectors: dict[str, np.ndarray] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit rows (len(texts), dim); texts not seen before are encoded in one batch."""
+        texts = list(texts)
+        if not self.enabled:
+            self.misses += len(texts)
+            return self.space.embed_text(texts)
+        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        if missing:
+            for text, vector in zip(missing, self.space.embed_text(missing)):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.space.dim), dtype=np.float32)
+        return np.stack([self._vectors[text] for text in texts])
+
+    def stats(self) -> dict[str, float]:
+        total = self.hits + self.misses
+        return {"hits": self.hits, "misses": self.misses, "hit_rate": self.hits / total if total else 0.0}
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+
+_CACHES: "weakref.WeakKeyDictionary[Space, TextEmbeddingCache]" = weakref.WeakKeyDictionary()
+
+
+def cache_for(space: Space) -> TextEmbeddingCache:
+    """The process-wide cache of `space` (dropped with the space)."""
+    if space not in _CACHES:
+        _CACHES[space] = TextEmbeddingCache(space)
+    return _CACHES[space]

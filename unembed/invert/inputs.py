@@ -1,0 +1,63 @@
+"""Turning what the user gave (a vector file, a text, an image/audio file, a bank name) into loop inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..spaces import Space
+
+_EXTENSIONS = {
+    "image": {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"},
+    "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"},
+}
+
+
+def modality_of(path: str | os.PathLike) -> str:
+    """`image` or `audio`, from the file extension (unembed.spaces.inputs.modality_of when present)."""
+    try:
+        from ..spaces.inputs import modality_of as space_modality_of
+    except ImportError:
+        suffix = Path(path).suffix.lower()
+        for modality, suffixes in _EXTENSIONS.items():
+            if suffix in suffixes:
+                return modality
+        raise InputError(
+            f"cannot tell whether {path} is an image or audio from its extension {suffix!r}. "
+            f"Use one of {', '.join(sorted(_EXTENSIONS['image'] | _EXTENSIONS['audio']))}, or pass --vector."
+        ) from None
+    return space_modality_of(path)
+
+
+def load_vector(path: str | os.PathLike) -> np.ndarray:
+    """A float vector (dim,) or batch (n, dim) from a .npy file (never unpickled)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read a vector from {path}: {error}. Give a .npy file saved with numpy.save.") from error
+
+
+def default_bank_source(modality: str) -> str:
+    return "mils-audio" if modality == "audio" else "mils-image"
+
+
+def bank_cache_dir(source: str, space: Space) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unembed" / "banks"
+    safe = "".join(character if character.isalnum() or character in "-_." else "_" for character in f"{source}-{space.spec}")
+    return root / safe
+
+
+def resolve_bank(bank, space: Space):
+    """A Bank as is; a bank folder loaded (and checked against `space`); a named source or caption
+    file built once with `space` and cached under ~/.cache/unembed/banks."""
+    from ..index import build_bank, load_bank
+
+    if not isinstance(bank, (str, os.PathLike)):
+        return bank
+    path = Path(bank)
+    if path.is_dir():
+        return load_bank(path, space=space)
+    return build_bank([str(bank)], space, out=bank_cache_dir(path.name if path.is_file() else str(bank), space))

@@ -1,0 +1,135 @@
+"""What an inversion returns: the best text, the final top-K, and what every step did and cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+
+@dataclass
+class StepRecord:
+    step: int  # 0 is the bootstrap from the bank
+    best_text: str
+    best_score: float
+    candidates: list[tuple[float, str]]  # the new texts of this step with their scores, best first
+    proposed: int = 0  # texts the generator returned, before dropping seen ones
+    llm_calls: int = 0
+    scored: int = 0  # texts scored with the space (the cache encodes only those it has not seen)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    failed: bool = False  # the generator gave nothing usable after its retries
+    error: str | None = None
+    fallback: bool = False  # the fallback generator stepped in
+
+
+@dataclass
+class InversionResult:
+    text: str
+    score: float
+    top: list[tuple[float, str]]  # the kept candidates at the end, best first
+    history: list[StepRecord]
+    config: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # embedding-cache hits/misses during this run
+
+    @property
+    def bootstrap_text(self) -> str:
+        return self.history[0].best_text
+
+    @property
+    def bootstrap_score(self) -> float:
+        return self.history[0].best_score
+
+    @property
+    def seconds(self) -> float:
+        return sum(record.seconds for record in self.history)
+
+    @property
+    def llm_calls(self) -> int:
+        return sum(record.llm_calls for record in self.history)
+
+    def trajectory(self) -> list[float]:
+        """The best score after each step, bootstrap first."""
+        return [record.best_score for record in self.history]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["seconds"] = self.seconds
+        data["llm_calls"] = self.llm_calls
+        return data
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        if path is not None:
+            write_atomic(Path(path), text.encode("utf-8"))
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InversionResult":
+        history = [
+            StepRecord(**{**record, "candidates": [tuple(pair) for pair in record["candidates"]]})
+            for record in data["history"]
+        ]
+        return cls(
+            text=data["text"], score=data["score"], top=[tuple(pair) for pair in data["top"]],
+            history=history, config=data.get("config", {}), cache=data.get("cache", {}),
+        )
+
+    def plot(self, path: str | os.PathLike | None = None, *, ax=None):
+        """The best score per step (and each step's new candidates); saved atomically to `path` if given."""
+        try:
+            import matplotlib
+
+            if ax is None and path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as error:
+            raise InputError("plotting needs matplotlib. Install it with `pip install 'unembed[plot]'`.") from error
+        figure = None
+        if ax is None:
+            figure, ax = plt.subplots(figsize=(6, 3.5))
+        for record in self.history:
+            scores = [score for score, _ in record.candidates]
+            ax.scatter([record.step] * len(scores), scores, s=6, color="0.7", zorder=1)
+        ax.plot(range(len(self.history)), self.trajectory(), marker="o", zorder=2, label="best")
+        ax.set_xlabel("step (0 = caption bank)")
+        ax.set_ylabel("cosine with target")
+        ax.set_title(self.text if len(self.text) < 70 else self.text[:67] + "...", fontsize=9)
+        ax.legend(loc="lower right")
+        if figure is not None and path is not None:
+            figure.tight_layout()
+            path = Path(path)
+            with _atomic_path(path) as temporary:
+                figure.savefig(temporary, format=path.suffix.lstrip(".") or "png", dpi=120)
+            plt.close(figure)
+        return ax
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with _atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+class _atomic_path:
+    """A temporary path beside `path` that replaces it on success and is removed on failure."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        os.close(handle)
+        self.temporary = Path(name)
+        return self.temporary
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            os.replace(self.temporary, self.path)
+        else:
+            self.temporary.unlink(missing_ok=True)
