@@ -10,12 +10,10 @@ steps and candidates) runs in the same process on the first `--reference-limit` 
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -164,7 +162,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..invert.result import write_atomic
+    from .. import atomic
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1.")
@@ -174,7 +172,7 @@ def run(args) -> int:
         patience=args.patience or None, fluency_margin=args.fluency_margin, fallback=args.fallback, seed=args.seed,
         reference_limit=args.reference_limit,
     )
-    write_atomic(Path(args.json), json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    atomic.write_json(args.json, report)
     keys = ["n", "bank_top1_cosine", "final_cosine", "bank_top1_fluency", "fluency", "bleu4", "exact_match_rate",
             "seconds_per_target", "llm_calls_per_target", "cache_hit_rate", "reference_final_cosine",
             "reference_seconds_per_target", "speedup_vs_reference"]

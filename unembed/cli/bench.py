@@ -1,16 +1,17 @@
-"""`unembed bench WHAT`: benchmarks. Each module in BENCH_MODULES adds one `bench` sub-command."""
+"""`unembed bench WHAT`: each benchmark module adds its own sub-command and writes a JSON report."""
 
 from __future__ import annotations
 
 import importlib
 
 BENCH_MODULES = [
+    "unembed.bench.bank",
     "unembed.bench.invert",
 ]
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("bench", help="run a benchmark and write its figures to JSON")
-    bench_subparsers = parser.add_subparsers(dest="bench", required=True, metavar="WHAT")
+    bench = subparsers.add_parser("bench", help="measure speed, memory and quality; write a JSON report")
+    benches = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
     for module_name in BENCH_MODULES:
-        importlib.import_module(module_name).add_parser(bench_subparsers)
+        importlib.import_module(module_name).add_parser(benches)

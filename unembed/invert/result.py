@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .. import atomic
 from ..errors import InputError
 
 
@@ -66,7 +67,7 @@ class InversionResult:
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if path is not None:
-            write_atomic(Path(path), text.encode("utf-8"))
+            atomic.write_text(path, text + "\n")
         return text
 
     @classmethod
@@ -103,33 +104,9 @@ class InversionResult:
         ax.legend(loc="lower right")
         if figure is not None and path is not None:
             figure.tight_layout()
-            path = Path(path)
-            with _atomic_path(path) as temporary:
-                figure.savefig(temporary, format=path.suffix.lstrip(".") or "png", dpi=120)
+            image = io.BytesIO()
+            figure.savefig(image, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
             plt.close(figure)
+            atomic.write_bytes(path, image.getvalue())
         return ax
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    with _atomic_path(path) as temporary:
-        temporary.write_bytes(data)
-
-
-class _atomic_path:
-    """A temporary path beside `path` that replaces it on success and is removed on failure."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.close(handle)
-        self.temporary = Path(name)
-        return self.temporary
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            os.replace(self.temporary, self.path)
-        else:
-            self.temporary.unlink(missing_ok=True)

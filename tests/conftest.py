@@ -1,0 +1,19 @@
+from pathlib import Path
+
+import pytest
+
+MILS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mils"
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from unembed.spaces import load_space
+
+    return load_space("minilm")
+
+
+@pytest.fixture(scope="session")
+def image_captions() -> list[str]:
+    """The first 400 lines of MILS's image caption bank: real English captions."""
+    lines = (MILS_DIR / "image_descriptions_per_class.txt").read_text(encoding="utf-8").splitlines()
+    return lines[:400]

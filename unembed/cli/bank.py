@@ -1,0 +1,97 @@
+"""`unembed bank build|search|info`: caption banks from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def add_parser(subparsers) -> None:
+    bank = subparsers.add_parser("bank", help="build, search and inspect caption banks")
+    commands = bank.add_subparsers(dest="bank_command", required=True, metavar="ACTION")
+
+    build = commands.add_parser("build", help="encode captions with a space and index them with FAISS")
+    build.add_argument("--space", default="minilm", help="space spec, e.g. minilm (default) or openclip:ViT-B-32/openai")
+    build.add_argument("--from", dest="sources", nargs="+", required=True, metavar="FILE_OR_SOURCE",
+                       help="text files (one caption per line) or named sources: mils-image, mils-audio")
+    build.add_argument("--out", required=True, type=Path, help="bank directory to write")
+    build.add_argument("--index", default="Flat", metavar="SPEC",
+                       help="faiss index-factory string: Flat (default, exact), HNSW32, IVF4096,SQ8,RFlat for ~1M captions")
+    build.add_argument("--search-params", default="", metavar="PARAMS",
+                       help="default search parameters stored with the bank, e.g. nprobe=32,k_factor_rf=4")
+    build.add_argument("--batch-size", type=int, default=256)
+    build.add_argument("--overwrite", action="store_true", help="replace an existing bank at --out")
+    build.set_defaults(run=run_build)
+
+    search = commands.add_parser("search", help="nearest captions to a text or a vector")
+    search.add_argument("bank", type=Path)
+    query = search.add_mutually_exclusive_group(required=True)
+    query.add_argument("--text", help="embed this text with the bank's space and search")
+    query.add_argument("--vector", type=Path, metavar="FILE.npy", help="a (dim,) or (n, dim) float array")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--search-params", default=None, metavar="PARAMS", help="override, e.g. nprobe=64")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    search.set_defaults(run=run_search)
+
+    info = commands.add_parser("info", help="print a bank's manifest")
+    info.add_argument("bank", type=Path)
+    info.set_defaults(run=run_info)
+
+
+def run_build(args) -> int:
+    from ..index import build_bank
+
+    bank = build_bank(args.sources, args.space, args.out, index=args.index, search_params=args.search_params,
+                      batch_size=args.batch_size, overwrite=args.overwrite)
+    print(f"bank: {len(bank)} captions, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
+    return 0
+
+
+def load_vectors(path: Path) -> np.ndarray:
+    """A .npy array from the user; pickles are refused (allow_pickle=False)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError as error:
+        raise InputError(f"no such vector file: {path}. Save your embedding with numpy.save('{path}', vector).") from error
+    except ValueError as error:
+        raise InputError(f"{path} is not a plain .npy float array ({error}). Save it with numpy.save().") from error
+
+
+def run_search(args) -> int:
+    from ..index import load_bank
+    from ..spaces import load_space
+
+    bank = load_bank(args.bank, search_params=args.search_params)
+    if args.text is not None:
+        queries, labels = load_space(bank.space_spec).embed_text([args.text]), [args.text]
+    else:
+        queries = load_vectors(args.vector)
+        labels = [f"{args.vector}[{i}]" for i in range(len(np.atleast_2d(queries)))]
+    result = bank.search(queries, args.k)
+    rows = [
+        {"query": label, "results": [{"rank": rank + 1, "score": float(score), "id": int(i), "text": text}
+                                     for rank, (i, score, text) in enumerate(zip(ids, scores, texts))]}
+        for label, ids, scores, texts in zip(labels, result.ids, result.scores, result.texts)
+    ]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    for row in rows:
+        print(f"query: {row['query']}")
+        for hit in row["results"]:
+            print(f"{hit['rank']:>4}  {hit['score']:.4f}  {hit['text']}")
+    return 0
+
+
+def run_info(args) -> int:
+    from ..index import load_bank
+
+    bank = load_bank(args.bank)
+    print(json.dumps(bank.manifest, indent=2))
+    return 0
