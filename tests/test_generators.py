@@ -142,3 +142,28 @@ def test_failed_steps_without_fallback_are_recorded(llama_server):
                     steps=3, requested=5, keep=3, patience=None)
     assert [record.failed for record in result.history[1:]] == [False, True, True]
     assert result.history[-1].candidates == [] and result.history[-1].error
+
+
+def test_transformers_batches_calls_and_reports_unusable_answers(tmp_path):
+    """Plumbing on a random-weight Llama: its answers are noise, so every request fails cleanly."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = "<pad> <eos> <unk> 1 2 3 . a dog cat on the beach photo of".split()
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    ).save_pretrained(tmp_path)
+    config = transformers.LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096)
+    transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+
+    generator = load_generator(f"transformers:{tmp_path}", lines_per_call=5, batch_size=2)
+    generator.retries, generator.backoff = 1, 0.0
+    proposals = generator.propose([request(seed=0, requested=10), request(seed=1, requested=5)])
+    # 2 + 1 calls, each tried twice (no numbered line in noise).
+    assert [proposal.calls for proposal in proposals] == [4, 2]
+    for proposal in proposals:
+        assert proposal.texts == [] and "no usable numbered line" in proposal.error
+        assert proposal.prompt_tokens > 50 and proposal.completion_tokens > 0

