@@ -6,10 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unembed.generators.llama_cpp import numbered_list_grammar
-from unembed.generators.parsing import candidate_key, parse_numbered_lines
+from unembed.generators.parsing import _DANGLING, candidate_key, clean_candidate, parse_numbered_lines
 
 words = st.text(alphabet=string.ascii_letters, min_size=1, max_size=9)
-sentences = st.lists(words, min_size=1, max_size=10).map(" ".join)
+# Function words cannot end a candidate (the parser trims them as cut-off tails).
+last_words = words.filter(lambda word: word.lower() not in _DANGLING)
+sentences = st.tuples(st.lists(words, max_size=9), last_words).map(lambda parts: " ".join([*parts[0], parts[1]]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -60,6 +62,12 @@ def test_small_model_habits():
         "A brown dog catching a frisbee",
         "Puppy running on sand",
     ]
+
+
+def test_cut_off_tails_are_trimmed():
+    assert clean_candidate("A swimming cap with a") == "A swimming cap"
+    assert clean_candidate("a pool that is...") == "a pool"
+    assert parse_numbered_lines("1. in the\n2. A dog on the beach.") == ["A dog on the beach"]
 
 
 def test_rambling_lines_are_dropped():

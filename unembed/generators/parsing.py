@@ -12,6 +12,11 @@ _SCORE_PREFIX = re.compile(r"^[-+]?\d*\.\d+\s*[:\-–]\s*")
 _SPECIAL = re.compile(r"<\|[^|>]*\|>|</?s>|<pad>|<eos>|<bos>")
 _TRAILING_NOTE = re.compile(r"\s*[(\[][^()\[\]]*[)\]]?\s*$")  # "(score: 0.9)", "(7 words)"
 _QUOTES = "\"'`“”‘’*_"
+# Words a text cannot end on: a line cut off by the length cap ("a swimming cap with a") ends on one.
+_DANGLING = frozenset(
+    "a an the of with in on at and or but that which who is are was were to for by from its their his her "
+    "this these as into onto near while".split()
+)
 
 
 def clean_candidate(text: str) -> str:
@@ -20,8 +25,11 @@ def clean_candidate(text: str) -> str:
     text = " ".join(text.split())
     text = _SCORE_PREFIX.sub("", text)
     text = _TRAILING_NOTE.sub("", text) if "(" in text or "[" in text else text
-    text = text.strip().strip(_QUOTES).strip()
-    return " ".join(text.split())
+    words = text.strip().strip(_QUOTES).split()
+    # Cut-off tails: "...", trailing commas, and function words left dangling by the length cap.
+    while words and (words[-1].lower().strip(".,;:-–…") in _DANGLING or not words[-1].strip(".,;:-–…")):
+        words.pop()
+    return " ".join(words).rstrip(",;:-–… ").rstrip(".").strip(_QUOTES).strip()
 
 
 def candidate_key(text: str) -> str:

@@ -86,8 +86,9 @@ def invert_many(
     patience: stop a target after this many steps without a better best text (None: run all steps).
     exclude: bank captions to skip when bootstrapping (held-out evaluation).
     fallback: a generator used for a target whose generator failed this step (e.g. "mutate").
-    fluency / fluency_margin: a unembed.invert.fluency.Fluency; a new text is dropped when its fluency
-        is below the bootstrap text's minus `fluency_margin` (keeps the loop from hacking the cosine).
+    fluency / fluency_margin: a unembed.invert.fluency.Fluency; a new text that would enter the top-K is
+        dropped when its fluency is below the bootstrap text's minus `fluency_margin` (so the loop cannot
+        hack the cosine with broken text; the returned text is then at least as fluent as the bank's best).
     cache: True for the process-wide text-embedding cache of the space, False to re-encode every text.
     bootstrap: "index" searches the bank's index; "encode" re-encodes every bank text (MILS reference).
     """
@@ -149,38 +150,43 @@ def invert_many(
                 proposal.error = proposals[i].error
                 proposals[i], fell_back[i] = proposal, True
 
-        # New texts: not seen before by this target, and fluent enough when a gate is set.
+        # New texts: not seen before by this target. One encoder batch for all targets of the step.
         fresh = []
         for state, proposal in zip(active, proposals):
             texts = list({candidate_key(text): text for text in proposal.texts if candidate_key(text) not in state.seen}.values())
             state.seen.update(candidate_key(text) for text in texts)
-            if fluency is not None and texts:
-                texts = [text for text, value in zip(texts, fluency.score(texts)) if value >= state.floor]
             fresh.append(texts)
-        # One encoder batch for the whole step, all targets together.
         vectors = embedder.embed([text for texts in fresh for text in texts])
-        shared_seconds = (time.perf_counter() - started) / len(active)
 
-        offset = 0
+        offset, records = 0, []
         for state, proposal, texts, fallback_used in zip(active, proposals, fresh, fell_back):
-            scores = vectors[offset : offset + len(texts)] @ state.vector
+            scored = sorted(zip(map(float, vectors[offset : offset + len(texts)] @ state.vector), texts), reverse=True)
             offset += len(texts)
             best_before = max(state.pool.values())
-            state.pool.update(zip(texts, map(float, scores)))
+            entering = [(score, text) for score, text in scored if len(state.pool) < keep or score > state.top(keep)[-1][0]]
+            rejected = 0
+            if fluency is not None and entering:
+                # Only texts that would enter the top-K need the (slower) language model.
+                fluent = fluency.score([text for _, text in entering]) >= state.floor
+                rejected = int((~fluent).sum())
+                entering = [pair for pair, ok in zip(entering, fluent) if ok]
+            state.pool.update((text, score) for score, text in entering)
             state.pool = dict((text, score) for score, text in state.top(keep))
             best_score, best_text = state.top(1)[0]
             state.stale = 0 if best_score > best_before + 1e-6 else state.stale + 1
-            state.history.append(
+            records.append(
                 StepRecord(
-                    step=step, best_text=best_text, best_score=best_score,
-                    candidates=sorted(zip(map(float, scores), texts), reverse=True),
-                    proposed=len(proposal.texts), llm_calls=proposal.calls,
-                    scored=len(texts),
+                    step=step, best_text=best_text, best_score=best_score, candidates=scored,
+                    proposed=len(proposal.texts), rejected=rejected, llm_calls=proposal.calls, scored=len(texts),
                     prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
-                    seconds=shared_seconds, failed=proposal.error is not None and not proposal.texts,
+                    failed=proposal.error is not None and not proposal.texts,
                     error=proposal.error, fallback=fallback_used,
                 )
             )
+        # The step's LLM round and encoder batch were shared: each target is charged an equal part.
+        for state, record in zip(active, records):
+            record.seconds = (time.perf_counter() - started) / len(active)
+            state.history.append(record)
 
     cache_stats = {"hits": embedder.hits - hits_before, "misses": embedder.misses - misses_before}
     total = cache_stats["hits"] + cache_stats["misses"]

@@ -19,6 +19,7 @@ class StepRecord:
     best_score: float
     candidates: list[tuple[float, str]]  # the new texts of this step with their scores, best first
     proposed: int = 0  # texts the generator returned, before dropping seen ones
+    rejected: int = 0  # texts that would have entered the top-K but failed the fluency gate
     llm_calls: int = 0
     scored: int = 0  # texts scored with the space (the cache encodes only those it has not seen)
     prompt_tokens: int = 0

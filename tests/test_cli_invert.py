@@ -1,0 +1,68 @@
+"""`unembed invert` and `unembed bench invert` end to end on real offline models."""
+
+import json
+
+import numpy as np
+import pytest
+
+from unembed.cli import main
+
+
+@pytest.fixture()
+def caption_file(tmp_path, image_captions, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # named/file banks are cached here
+    source = tmp_path / "captions.txt"
+    source.write_text("\n".join(image_captions[:150]), encoding="utf-8")
+    return source
+
+
+def test_invert_vector_with_mutate_writes_json_and_plot(caption_file, tmp_path, capsys, minilm):
+    pytest.importorskip("llama_cpp")  # mutate's fluency gate scores with SmolLM2
+    pytest.importorskip("matplotlib")
+    np.save(tmp_path / "target.npy", minilm.embed_text(["a brown dog running on a sandy beach"])[0])
+    args = ["invert", "--vector", str(tmp_path / "target.npy"), "--space", "minilm", "--bank", str(caption_file),
+            "--generator", "mutate", "--steps", "2", "--requested", "10", "--keep", "5",
+            "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")]
+    assert main(args) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert first_line == f"{result['score']:.3f}  {result['text']}"
+    assert result["config"]["generator"] == "mutate" and result["config"]["fluency_margin"] == 0.0
+    assert len(result["history"]) == 3 and result["score"] >= result["history"][0]["best_score"]
+    assert (tmp_path / "r.png").stat().st_size > 1000
+    # The bank built from the caption file is cached and reused.
+    assert list((tmp_path / "cache" / "unembed" / "banks").iterdir())
+
+
+def test_invert_needs_exactly_one_input(caption_file, capsys):
+    assert main(["invert", "--text", "a cat", "--vector", "x.npy", "--bank", str(caption_file)]) == 2
+    assert "exactly one" in capsys.readouterr().err
+
+
+def test_bench_invert_reports_the_figures(caption_file, tmp_path, capsys):
+    pytest.importorskip("llama_cpp")
+    out = tmp_path / "bench.json"
+    args = ["bench", "invert", "--space", "minilm", "--bank", str(caption_file), "--limit", "2",
+            "--generator", "mutate", "--steps", "2", "--requested", "8", "--keep", "5", "--reference-limit", "1",
+            "--json", str(out)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    for key in ["n", "bank_top1_cosine", "final_cosine", "exact_match_rate", "bleu4", "fluency", "bank_top1_fluency",
+                "seconds_per_target", "llm_calls_per_target", "cache_hit_rate", "reference_final_cosine",
+                "reference_seconds_per_target", "reference_bleu4", "reference_fluency"]:
+        assert key in report, key
+    assert report["n"] == 2 and report["reference_n"] == 1
+    assert report["final_cosine"] >= report["bank_top1_cosine"]
+    # Held out: the bank never returns the target itself at the start.
+    assert all(example["bank_top1"] != example["target"] for example in report["examples"])
+    assert "final_cosine" in capsys.readouterr().out
+
+
+def test_bleu4():
+    from unembed.bench.invert import bleu4
+
+    assert bleu4("a dog on the beach", "a dog on the beach") == pytest.approx(1.0)
+    assert bleu4("cats sleeping indoors", "a dog on the beach") == 0.0
+    partial = bleu4("a dog on the sand", "a dog on the beach")
+    assert 0.3 < partial < 1.0
+    assert bleu4("a dog", "a dog on the beach") < partial  # brevity penalty
