@@ -18,6 +18,7 @@ from collections import Counter
 import numpy as np
 
 from ..errors import InputError
+from ..generators import DEFAULT_GENERATOR
 from ..generators.parsing import candidate_key
 
 # Chosen so that 50 mils-image targets take about 20 minutes on 2 shared cores with the
@@ -71,13 +72,13 @@ def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
 
 
 def run_bench(
-    *, space="minilm", bank="mils-image", targets=None, limit=50, generator="llama.cpp", modality=None,
+    *, space="minilm", bank="mils-image", targets=None, limit=50, generator=DEFAULT_GENERATOR, modality=None,
     steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, shown=None, patience=2,
-    fluency_margin=None, fallback=None, seed=0, reference_limit=5, progress=True,
+    use_fluency=None, fluency_margin=0.0, fallback=None, seed=0, reference_limit=5, progress=True,
 ) -> dict:
     from ..generators import load_generator
     from ..invert import cache_for, invert_many
-    from ..invert.fluency import Fluency
+    from ..invert.fluency import default_fluency
     from ..invert.inputs import resolve_bank
     from ..spaces import load_space
 
@@ -86,16 +87,14 @@ def run_bench(
     held_out = held_out_targets(targets or bank, limit, seed)
     bank_object = resolve_bank(bank, space)
     generator = load_generator(generator)
-    fluency = Fluency()
-    if fluency_margin is None and generator.spec == "mutate":
-        fluency_margin = 0.0
+    fluency = default_fluency()  # the benchmark's fixed judge (the same model as the loop's gate)
     target_vectors = space.embed_text(held_out)
     options = dict(space=space, bank=bank_object, generator=generator, modality=modality, steps=steps,
-                   requested=requested, keep=keep, shown=shown, seed=seed, exclude=held_out, fallback=fallback)
+                   requested=requested, keep=keep, shown=shown, seed=seed, exclude=held_out, fallback=fallback,
+                   fluency=use_fluency, fluency_margin=fluency_margin)
 
     started = time.perf_counter()
-    results = invert_many(target_vectors, patience=patience, fluency=fluency if fluency_margin is not None else None,
-                          fluency_margin=fluency_margin, progress=progress, **options)
+    results = invert_many(target_vectors, patience=patience, progress=progress, **options)
     seconds = time.perf_counter() - started
     bank_texts = [result.bootstrap_text for result in results]
     report = {
@@ -122,7 +121,8 @@ def run_bench(
         ],
     }
     if reference_limit:
-        # MILS: every target scores the whole bank with the encoder and runs every step, no cache.
+        # MILS: every target scores the whole bank with the encoder and runs every step, no cache;
+        # same generator, candidates and fluency gate, so quality is comparable and only the procedure differs.
         count = min(reference_limit, len(held_out))
         started = time.perf_counter()
         reference = []
@@ -169,7 +169,7 @@ def run(args) -> int:
     report = run_bench(
         space=args.space, bank=args.bank, targets=args.targets, limit=args.limit, generator=args.generator,
         modality=args.modality, steps=args.steps, requested=args.requested, keep=args.keep, shown=args.shown,
-        patience=args.patience or None, fluency_margin=args.fluency_margin, fallback=args.fallback, seed=args.seed,
+        patience=args.patience or None, use_fluency=args.fluency, fluency_margin=args.fluency_margin, fallback=args.fallback, seed=args.seed,
         reference_limit=args.reference_limit,
     )
     atomic.write_json(args.json, report)

@@ -5,35 +5,29 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from ..generators import DEFAULT_GENERATOR
 
 
 def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `unembed invert` and `unembed bench invert`."""
-    parser.add_argument("--generator", default="llama.cpp",
-                        help="llama.cpp (SmolLM2, offline; default), llama.cpp:/path/model.gguf, "
-                             "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate")
+    parser.add_argument("--generator", default=DEFAULT_GENERATOR,
+                        help=f"{DEFAULT_GENERATOR} (default: SmolLM2 and word recombination, offline), llama.cpp, "
+                             "llama.cpp:/path/model.gguf, transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, "
+                             "mutate; A+B pools several")
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (MILS: image 10, audio 19)")
     parser.add_argument("--requested", type=int, default=None, help="new texts asked per step (MILS: 50)")
     parser.add_argument("--keep", type=int, default=None, help="candidates kept between steps (MILS: image 50, audio 10)")
     parser.add_argument("--shown", type=int, default=None, help="candidates listed in the prompt (default: the generator's choice)")
     parser.add_argument("--patience", type=int, default=3, help="stop after this many steps without improvement (0: never)")
-    parser.add_argument("--fluency-margin", type=float, default=None,
+    parser.add_argument("--fluency-margin", type=float, default=0.0,
                         help="drop new texts less fluent (SmolLM2 log-likelihood per token) than the bank's best "
-                             "minus this; default: off for LLM generators, 0 for mutate")
+                             "minus this (default 0); the gate is on whenever mutate proposes")
+    parser.add_argument("--fluency", dest="fluency", action="store_true", default=None,
+                        help="gate on fluency even without mutate")
+    parser.add_argument("--no-fluency", dest="fluency", action="store_false",
+                        help="no fluency gate (pure MILS: the cosine alone decides)")
     parser.add_argument("--seed", type=int, default=0)
-
-
-def fluency_for(args):
-    """The fluency gate the options ask for: on for `mutate` (it hacks the cosine otherwise)."""
-    margin = args.fluency_margin
-    if margin is None and str(args.generator).startswith("mutate"):
-        margin = 0.0
-    if margin is None:
-        return None, None
-    from ..invert.fluency import Fluency
-
-    return Fluency(), margin
 
 
 def add_parser(subparsers) -> None:
@@ -75,11 +69,10 @@ def run(args) -> int:
         embedding = space.embed(modality, [args.input])[0]
     modality = args.modality or modality
     bank = resolve_bank(args.bank or default_bank_source(modality), space)
-    fluency, margin = fluency_for(args)
     result = invert(
         embedding, space=space, bank=bank, generator=args.generator, fallback=args.fallback, modality=modality,
         steps=args.steps, requested=args.requested, keep=args.keep, shown=args.shown,
-        patience=args.patience or None, seed=args.seed, fluency=fluency, fluency_margin=margin, progress=True,
+        patience=args.patience or None, seed=args.seed, fluency=args.fluency, fluency_margin=args.fluency_margin, progress=True,
     )
     print(f"{result.score:.3f}  {result.text}")
     print(f"(caption bank's best: {result.bootstrap_score:.3f}  {result.bootstrap_text})")

@@ -7,6 +7,7 @@ The loop can gate candidates on fluency, and the benchmark reports it beside the
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Sequence
@@ -45,3 +46,9 @@ class Fluency:
             log_probs = logits[np.arange(len(targets)), targets] - log_norm
             self._cache[text] = float(log_probs[len(self._prefix) - 1 :].mean())
         return self._cache[text]
+
+
+@functools.lru_cache(maxsize=1)
+def default_fluency() -> Fluency:
+    """One SmolLM2 fluency model per process."""
+    return Fluency()

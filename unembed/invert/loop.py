@@ -20,11 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import BankError, InputError, SpaceMismatchError
-from ..generators import Generator, ProposalRequest, load_generator
+from ..generators import DEFAULT_GENERATOR, Generator, ProposalRequest, load_generator
 from ..generators.parsing import candidate_key
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from .cache import TextEmbeddingCache, cache_for
+from .fluency import Fluency, default_fluency
 from .prompts import DEFAULTS, fill_template, load_template
 from .result import InversionResult, StepRecord
 
@@ -60,7 +61,7 @@ def invert_many(
     *,
     space: str | Space = "minilm",
     bank,
-    generator: str | Generator = "llama.cpp",
+    generator: str | Generator = DEFAULT_GENERATOR,
     modality: str = "image",
     steps: int | None = None,
     requested: int | None = None,
@@ -70,8 +71,8 @@ def invert_many(
     seed: int = 0,
     exclude: Sequence[str] | None = None,
     fallback: str | Generator | None = None,
-    fluency=None,
-    fluency_margin: float | None = None,
+    fluency: Fluency | bool | None = None,
+    fluency_margin: float = 0.0,
     neighbours: int = 20,
     cache: bool | TextEmbeddingCache = True,
     bootstrap: str = "index",
@@ -86,9 +87,10 @@ def invert_many(
     patience: stop a target after this many steps without a better best text (None: run all steps).
     exclude: bank captions to skip when bootstrapping (held-out evaluation).
     fallback: a generator used for a target whose generator failed this step (e.g. "mutate").
-    fluency / fluency_margin: a unembed.invert.fluency.Fluency; a new text that would enter the top-K is
-        dropped when its fluency is below the bootstrap text's minus `fluency_margin` (so the loop cannot
-        hack the cosine with broken text; the returned text is then at least as fluent as the bank's best).
+    fluency / fluency_margin: a new text that would enter the top-K is dropped when its fluency (SmolLM2
+        log-likelihood per token) is below the bootstrap text's minus `fluency_margin`, so the loop cannot
+        hack the cosine with broken text: with margin 0 the returned text is at least as fluent as the
+        bank's best. None (default): on when `mutate` proposes; True/False: on/off; or a Fluency.
     cache: True for the process-wide text-embedding cache of the space, False to re-encode every text.
     bootstrap: "index" searches the bank's index; "encode" re-encodes every bank text (MILS reference).
     """
@@ -106,6 +108,11 @@ def invert_many(
     keep = keep or defaults.keep
     generator = load_generator(generator)
     fallback = load_generator(fallback) if fallback is not None else None
+    if fluency is None:
+        fluency = "mutate" in generator.spec.split("+") or (fallback is not None and fallback.spec == "mutate")
+    if fluency is True:
+        fluency = default_fluency()
+    fluency = fluency or None
     shown = shown or min(keep, getattr(generator, "prompt_candidates", None) or keep)
     if isinstance(cache, TextEmbeddingCache):
         embedder = cache
@@ -115,15 +122,14 @@ def invert_many(
     config = dict(
         space=space.spec, generator=generator.spec, modality=modality, steps=steps, requested=requested,
         keep=keep, shown=shown, patience=patience, seed=seed, bootstrap=bootstrap,
-        fallback=fallback.spec if fallback else None, fluency_margin=fluency_margin if fluency else None,
+        fallback=fallback.spec if fallback else None, fluency_margin=fluency_margin if fluency is not None else None,
     )
 
     states = _bootstrap(targets, bank, embedder, keep, neighbours, exclude, bootstrap)
     if fluency is not None:
-        margin = 0.0 if fluency_margin is None else fluency_margin
         floors = fluency.score([state.history[0].best_text for state in states])
         for state, floor in zip(states, floors):
-            state.floor = float(floor) - margin
+            state.floor = float(floor) - fluency_margin
 
     for step in tqdm(range(1, steps + 1), desc="invert", unit="step", disable=not progress):
         active = [state for state in states if patience is None or state.stale < patience]
