@@ -119,15 +119,15 @@ def test_server_stopped_mid_run(llama_server):
     space = load_space("minilm")
     bank = Bank.from_texts([text for _, text in CANDIDATES] + ["A cat on a sofa", "A red car on a street"], space)
     target = space.embed_text(["A brown dog catching a frisbee on the beach"])[0]
-    generator = StoppingServerGenerator(server, "smollm2", url, lines_per_call=5, retries=1, backoff=0.1)
+    generator = StoppingServerGenerator(server, "smollm2", url, lines_per_call=5, retries=2, backoff=0.1)
     result = invert(target, space=space, bank=bank, generator=generator, fallback="mutate", steps=3,
                     requested=5, keep=5, patience=None)
     first, later = result.history[1], result.history[2:]
-    assert not first.failed and first.llm_calls == 1 and first.completion_tokens > 0
+    assert not first.failed and first.llm_calls >= 1 and first.completion_tokens > 0
     assert len(later) == 2
     for record in later:
-        # The server is gone: each call was tried twice (1 retry), then mutate stepped in.
-        assert record.fallback and record.llm_calls == 2
+        # The server is gone: each call was tried 3 times (2 retries), then mutate stepped in.
+        assert record.fallback and record.llm_calls == 3
         assert "Connection refused" in record.error or "URLError" in record.error
         assert record.candidates  # mutate's texts were scored
     assert np.isfinite(result.score) and result.score >= result.bootstrap_score
@@ -137,7 +137,8 @@ def test_failed_steps_without_fallback_are_recorded(llama_server):
     server, url = llama_server
     space = load_space("minilm")
     bank = Bank.from_texts([text for _, text in CANDIDATES], space)
-    generator = StoppingServerGenerator(server, "smollm2", url, lines_per_call=5, retries=0)
+    # Unconstrained, SmolLM2 sometimes answers without a numbered line: retries cover that.
+    generator = StoppingServerGenerator(server, "smollm2", url, lines_per_call=5, retries=3, backoff=0.05)
     result = invert(space.embed_text(["A dog on a beach"])[0], space=space, bank=bank, generator=generator,
                     steps=3, requested=5, keep=3, patience=None)
     assert [record.failed for record in result.history[1:]] == [False, True, True]

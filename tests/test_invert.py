@@ -64,7 +64,8 @@ def test_smollm2_improves_on_the_bank(space, bank, held_out):
 
 def test_mutate_is_seeded_and_reproducible(space, bank, held_out):
     vectors = space.embed_text(held_out)
-    options = dict(space=space, bank=bank, generator="mutate", steps=3, requested=15, keep=10, exclude=held_out)
+    options = dict(space=space, bank=bank, generator="mutate", steps=3, requested=15, keep=10, exclude=held_out,
+                   fluency=False)
     first, second = invert_many(vectors, seed=5, **options), invert_many(vectors, seed=5, **options)
     other = invert_many(vectors, seed=6, **options)
     assert [r.top for r in first] == [r.top for r in second]
@@ -75,7 +76,8 @@ def test_no_text_is_encoded_twice(space, bank, held_out):
     recording = RecordingSpace(space)
     cache = TextEmbeddingCache(recording)
     vectors = space.embed_text(held_out)
-    options = dict(space=recording, bank=bank, generator="mutate", steps=4, requested=20, keep=10, exclude=held_out)
+    options = dict(space=recording, bank=bank, generator="mutate", steps=4, requested=20, keep=10, exclude=held_out,
+                   fluency=False)
     results = invert_many(vectors, cache=cache, **options)
     # A second batch of the same targets proposes the same texts: all of them come from the cache.
     again = invert_many(vectors, cache=cache, **options)
@@ -132,3 +134,21 @@ def test_bank_from_another_space_is_refused(space):
     other_bank = Bank.from_texts(["a cat", "a dog"], Other())
     with pytest.raises(SpaceMismatchError):
         invert(np.ones(space.dim), space=space, bank=other_bank, generator="mutate")
+
+
+def test_fluency_gate_keeps_returned_text_as_fluent_as_the_bank(space, bank, held_out):
+    pytest.importorskip("llama_cpp")
+    from unembed.invert.fluency import default_fluency
+
+    fluency = default_fluency()
+    salad, sentence = fluency.score(["beach the on runs dog a", "A dog runs on the beach"])
+    assert sentence > salad + 1.0
+    results = invert_many(space.embed_text(held_out), space=space, bank=bank, generator="mutate", steps=3,
+                          requested=15, keep=10, exclude=held_out)  # the gate is on for mutate
+    assert results[0].config["fluency_margin"] == 0.0
+    for result in results:
+        returned, bootstrap = fluency.score([result.text, result.bootstrap_text])
+        assert returned >= bootstrap - 1e-5
+    ungated = invert_many(space.embed_text(held_out), space=space, bank=bank, generator="mutate", steps=3,
+                          requested=15, keep=10, exclude=held_out, fluency=False)
+    assert sum(r.score for r in ungated) >= sum(r.score for r in results)  # the gate costs cosine, not fluency
