@@ -9,7 +9,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from .errors import BankError, InputError, SpaceError, SpaceMismatchError, UnembedError, WeightsNotFoundError
 from .spaces import Space, available_spaces, load_space, register_space
-from .invert import InversionResult, invert, invert_many  # noqa: E402  (the function shadows the subpackage name)
+from . import invert  # a callable package: unembed.invert(embedding, ...) runs the loop
+from .invert import InversionResult, invert_many
 
 __all__ = [
     "__version__",

@@ -90,6 +90,7 @@ class InversionResult:
             if ax is None and path is not None:
                 matplotlib.use("Agg")
             import matplotlib.pyplot as plt
+            import matplotlib.ticker
         except ImportError as error:
             raise InputError("plotting needs matplotlib. Install it with `pip install 'unembed[plot]'`.") from error
         figure = None
@@ -99,6 +100,7 @@ class InversionResult:
             scores = [score for score, _ in record.candidates]
             ax.scatter([record.step] * len(scores), scores, s=6, color="0.7", zorder=1)
         ax.plot(range(len(self.history)), self.trajectory(), marker="o", zorder=2, label="best")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("step (0 = caption bank)")
         ax.set_ylabel("cosine with target")
         ax.set_title(self.text if len(self.text) < 70 else self.text[:67] + "...", fontsize=9)
