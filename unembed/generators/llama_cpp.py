@@ -9,6 +9,7 @@ writes "# 10." counters), so the answer is constrained with a llama.cpp grammar 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.util
 import os
@@ -55,12 +56,15 @@ def load_llama(model_path: Path, *, n_ctx: int, n_threads: int | None, logits_al
     try:
         # llama.cpp prints its load log on the C stderr; keep the user's terminal clean.
         with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-            return llama_cpp.Llama(
+            llm = llama_cpp.Llama(
                 model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                 logits_all=logits_all, verbose=False,
             )
     except (ValueError, RuntimeError) as error:
         raise WeightsNotFoundError(f"llama.cpp could not load {model_path}: {error}. Is it a GGUF model file?") from error
+    # Freed by the garbage collector at interpreter exit, llama-cpp-python prints a traceback; close first.
+    atexit.register(llm.close)
+    return llm
 
 
 def numbered_list_grammar(lines: int, max_words: int) -> str:
