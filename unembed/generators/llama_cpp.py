@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import weakref
 from pathlib import Path
 
 from ..errors import InputError, WeightsNotFoundError
@@ -63,7 +64,9 @@ def load_llama(model_path: Path, *, n_ctx: int, n_threads: int | None, logits_al
     except (ValueError, RuntimeError) as error:
         raise WeightsNotFoundError(f"llama.cpp could not load {model_path}: {error}. Is it a GGUF model file?") from error
     # Freed by the garbage collector at interpreter exit, llama-cpp-python prints a traceback; close first.
-    atexit.register(llm.close)
+    # A weak reference, so a model dropped earlier is still freed then.
+    model = weakref.ref(llm)
+    atexit.register(lambda: model() is not None and model().close())
     return llm
 
 
