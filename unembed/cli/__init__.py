@@ -10,6 +10,7 @@ from ..errors import UnembedError
 
 # Modules whose add_parser() adds one top-level sub-command each.
 COMMAND_MODULES = [
+    "unembed.cli.bench",
 ]
 
 

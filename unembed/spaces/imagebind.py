@@ -35,6 +35,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
@@ -202,15 +203,15 @@ def build_model(size: str, *, random_weights: bool, seed: int = 0, weights=None,
             return ImageBindModel(**SIZES[size]).eval()
     path = find_checkpoint(size, weights, download)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # Memory-mapped (zip checkpoints, i.e. any saved since torch 1.6): the model's tensors are
+        # then the file's pages, not a second 4.5 GB copy next to the freshly built model.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as error:  # truncated files and pickles of arbitrary objects fail in many ways
         raise SpaceError(
             f"cannot read ImageBind weights {str(path)!r} ({type(error).__name__}: {error}). If it is a "
             f"partial download, delete it and load again; the file must be {CHECKPOINT_URL}."
         ) from error
-    # Built on the meta device, the model allocates nothing until the checkpoint's tensors are assigned.
-    with torch.device("meta"):
-        model = ImageBindModel(**SIZES[size])
+    model = ImageBindModel(**SIZES[size])  # (the meta device cannot build it: its __init__ calls .item())
     try:
         model.load_state_dict(state, strict=True, assign=True)
     except (RuntimeError, TypeError, AttributeError) as error:

@@ -97,10 +97,10 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
     if isinstance(item, (str, os.PathLike)):
         import soundfile
 
+        if not Path(item).is_file():
+            raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
         try:
             samples, sample_rate = soundfile.read(str(item), dtype="float32", always_2d=True)
-        except FileNotFoundError as error:
-            raise InputError(f"audio file {str(item)!r} does not exist. Check the path.") from error
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
             raise InputError(
                 f"cannot read {str(item)!r} as audio ({error}). Convert it to WAV or FLAC (e.g. with ffmpeg)."

@@ -1,0 +1,41 @@
+"""Atomic file writes: write a temporary sibling, then os.replace, so readers never see half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    return write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return write_bytes(path, buffer.getvalue())
