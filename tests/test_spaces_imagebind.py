@@ -1,9 +1,11 @@
 """ImageBind space on the real ImageBind architecture (reduced `tiny` size, seeded random weights).
 
-The reference preprocessing is imagebind/data.py from the installed package, run unchanged. Two
-things stand between it and this environment, both bridged here and only here: pytorchvideo 0.1.5
-imports torchvision.transforms.functional_tensor (renamed _functional_tensor in torchvision 0.17),
-and torchaudio 2.9's load needs torchcodec, which is replaced by the equivalent soundfile read.
+The reference preprocessing is imagebind/data.py from the installed package, run unchanged. Three
+things stand between it and this environment, all bridged here and only here: pytorchvideo 0.1.5
+imports torchvision.transforms.functional_tensor (renamed _functional_tensor in torchvision 0.17);
+torchaudio 2.9's load needs torchcodec, replaced by the equivalent soundfile read; and the reference
+passes sample_rate= to EncodedVideo.from_path, which pytorchvideo 0.1.5 does not accept (the git
+version it was written against ignores it when, as here, audio is not decoded), so it is dropped.
 """
 
 import http.server
@@ -46,9 +48,12 @@ def reference():
     patch.setattr(torchaudio, "load", soundfile_load)
     try:
         import imagebind.data as data
+        from pytorchvideo.data.encoded_video import EncodedVideo
     except ImportError as error:
         patch.undo()
         pytest.skip(f"the reference imagebind.data does not import here: {error}")
+    from_path = EncodedVideo.from_path.__func__
+    patch.setattr(data.EncodedVideo, "from_path", classmethod(lambda cls, path, sample_rate=None, **kw: from_path(cls, path, **kw)))
     yield data
     patch.undo()
 
@@ -97,6 +102,24 @@ def image_files(tmp_path_factory):
     return paths
 
 
+@pytest.fixture(scope="module")
+def video_files(tmp_path_factory):
+    """Landscape 12 s, portrait under 2 s, square at 24 fps: MPEG-4 files written with PyAV."""
+    av = pytest.importorskip("av")
+    folder = tmp_path_factory.mktemp("video")
+    paths = []
+    for name, frames, fps, width, height in (("wide.mp4", 120, 10, 320, 240), ("tall.mp4", 15, 10, 240, 320), ("square.avi", 73, 24, 256, 256)):
+        base = np.kron(np.random.default_rng(frames).integers(0, 256, (height // 8, width // 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+        with av.open(str(folder / name), "w") as container:
+            stream = container.add_stream("mpeg4", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            for index in range(frames):  # a pattern sliding right, so every clip sees different frames
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.roll(base, 3 * index, axis=1), format="rgb24")))
+            container.mux(stream.encode())
+        paths.append(folder / name)
+    return paths
+
+
 # --- preprocessing against the reference ---------------------------------------------------------
 
 
@@ -114,17 +137,25 @@ def test_audio_preprocessing_matches_reference(reference, audio_files):
     assert (ours - expected).abs().max().item() < 1e-4
 
 
+def test_video_preprocessing_matches_reference(reference, video_files):
+    expected = reference.load_and_transform_video_data([str(p) for p in video_files], "cpu")
+    ours = ib.video_batch(video_files)
+    assert ours.shape == expected.shape == (len(video_files), 15, 3, 2, 224, 224)
+    assert (ours - expected).abs().max().item() < 1e-4
+
+
 def test_text_tokens_match_reference(reference, space):
     texts = ["a dog barks", "", "x " * 100]  # empty, and one longer than the 77-token context
     expected = reference.load_and_transform_text(texts, "cpu")
     assert torch.equal(space._tokens(texts), expected)
 
 
-def test_embeddings_equal_the_model_on_reference_inputs(reference, space, image_files, audio_files):
+def test_embeddings_equal_the_model_on_reference_inputs(reference, space, image_files, audio_files, video_files):
     """Preprocess with the reference, run the model ourselves: the space must give the same rows."""
     model = space.model
     with torch.inference_mode():
         cases = {
+            "video": (video_files, model({"vision": reference.load_and_transform_video_data([str(p) for p in video_files], "cpu")})["vision"]),
             "image": (image_files, model({"vision": reference.load_and_transform_vision_data([str(p) for p in image_files], "cpu")})["vision"]),
             "audio": (audio_files, model({"audio": reference.load_and_transform_audio_data([str(p) for p in audio_files], "cpu")})["audio"]),
             "text": (["a dog", "rain on a roof"], model({"text": reference.load_and_transform_text(["a dog", "rain on a roof"], "cpu")})["text"]),
@@ -136,19 +167,20 @@ def test_embeddings_equal_the_model_on_reference_inputs(reference, space, image_
 # --- embeddings -----------------------------------------------------------------------------------
 
 
-def test_rows_are_unit_length_although_the_model_scales_them(space, image_files, audio_files):
+def test_rows_are_unit_length_although_the_model_scales_them(space, image_files, audio_files, video_files):
     with torch.inference_mode():
         raw_text = space.model({"text": space._tokens(["a dog"])})["text"]
     assert abs(float(raw_text.norm()) - 1.0) > 0.5  # the model multiplies text by its logit scale
-    for modality, items in (("text", ["a dog", "a cat"]), ("image", image_files), ("audio", audio_files)):
+    for modality, items in (("text", ["a dog", "a cat"]), ("image", image_files), ("audio", audio_files), ("video", video_files)):
         vectors = space.embed(modality, items)
         assert vectors.dtype == np.float32 and vectors.shape == (len(items), space.dim)
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_batch_invariant_and_deterministic(space, image_files, audio_files):
+def test_batch_invariant_and_deterministic(space, image_files, audio_files, video_files):
     again = load_space(space.spec, batch_size=32)  # the spec rebuilds the same random weights
-    for modality, items in (("text", ["a dog", "a cat", "an engine", "rain"]), ("image", image_files), ("audio", audio_files)):
+    cases = (("text", ["a dog", "a cat", "an engine", "rain"]), ("image", image_files), ("audio", audio_files), ("video", video_files))
+    for modality, items in cases:
         batched = again.embed(modality, items)
         alone = np.concatenate([space.embed(modality, [item]) for item in items])
         np.testing.assert_allclose(batched, alone, atol=1e-5)
@@ -234,6 +266,8 @@ def test_image_path_pil_and_array_give_the_same_embedding(space, image_files):
         ("image", np.full((8, 8, 3), 2.0), r"\[0, 1\]"),
         ("image", "/no/such/photo.png", "does not exist"),
         ("image", 42, "cannot use a int"),
+        ("video", "/no/such/clip.mp4", "does not exist"),
+        ("video", np.zeros((2, 8, 8, 3), np.uint8), "Pass a file path"),
     ],
 )
 def test_bad_inputs_raise_input_errors_that_say_the_fix(space, modality, item, message):
@@ -248,13 +282,15 @@ def test_unreadable_files_raise_input_errors(space, tmp_path):
         space.embed("audio", [junk])
     with pytest.raises(InputError, match="cannot read"):
         space.embed("image", [junk])
+    with pytest.raises(InputError, match="cannot read"):
+        space.embed("video", [junk])
     with pytest.raises(InputError, match=r"\[item\]"):
         space.embed("image", str(junk))
 
 
 def test_other_modalities_are_refused(space):
-    with pytest.raises(SpaceError, match="cannot embed 'video'"):
-        space.embed("video", ["clip.mp4"])
+    with pytest.raises(SpaceError, match="cannot embed 'thermal'"):
+        space.embed("thermal", ["scan.png"])
 
 
 # --- weights --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ one, so a bank built with it is never searched with real ImageBind vectors.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import sys
 import urllib.error
@@ -85,8 +86,11 @@ FBANK_MEAN = -4.268
 FBANK_STD = 9.138
 MIN_SAMPLES = 400  # one 25 ms fbank window at 16 kHz
 
+VIDEO_CLIPS = 5
+FRAMES_PER_CLIP = 2
+
 # Our modality names -> the model's.
-_MODEL_MODALITY = {"text": "text", "image": "vision", "audio": "audio"}
+_MODEL_MODALITY = {"text": "text", "image": "vision", "audio": "audio", "video": "vision"}
 
 
 def _imagebind_model_modules():
@@ -235,15 +239,20 @@ def image_batch(items: Sequence[Any]) -> torch.Tensor:
     return torch.stack([transform(load_image(item)) for item in items])
 
 
-def clip_bounds(num_samples: int) -> list[tuple[int, int]]:
-    """Sample ranges of the clips, as pytorchvideo's ConstantClipsPerVideoSampler places them.
+def clip_starts(duration: float, clips: int) -> list[Fraction]:
+    """Clip start times (s), as pytorchvideo's ConstantClipsPerVideoSampler places them.
 
-    Starts are 0, 1/3 and 2/3 of (duration - 2 s), so the last clip does not reach the end; the
-    float-then-Fraction arithmetic and the truncation to samples are the reference's.
+    Starts are 0, 1/n, ..., (n-1)/n of (duration - 2 s), so the last clip does not reach the end;
+    the float-then-Fraction arithmetic is the reference's, so that rounding to samples or frames
+    lands on the same index.
     """
-    latest_start = Fraction(max(num_samples / SAMPLE_RATE - CLIP_SECONDS, 0))
-    step = latest_start / CLIPS_PER_RECORDING
-    starts = [step * index for index in range(CLIPS_PER_RECORDING)]
+    step = Fraction(max(duration - CLIP_SECONDS, 0)) / clips
+    return [step * index for index in range(clips)]
+
+
+def clip_bounds(num_samples: int) -> list[tuple[int, int]]:
+    """Sample ranges of the 3 audio clips (an end past the recording is cut by slicing)."""
+    starts = clip_starts(num_samples / SAMPLE_RATE, CLIPS_PER_RECORDING)
     return [(int(start * SAMPLE_RATE), int((start + CLIP_SECONDS) * SAMPLE_RATE)) for start in starts]
 
 
@@ -283,8 +292,69 @@ def audio_batch(items: Sequence[Any]) -> torch.Tensor:
     return torch.stack([audio_clips(*load_audio(item)) for item in items])
 
 
+def _decoded(frames) -> torch.Tensor:
+    # decord returns its own arrays, or torch tensors once something (pytorchvideo) has set its
+    # process-wide bridge to torch.
+    return torch.as_tensor(frames.asnumpy() if hasattr(frames, "asnumpy") else frames)
+
+
+def video_clips(path: str | os.PathLike) -> torch.Tensor:
+    """(15, 3, 2, 224, 224): 5 clips of 2 s, 2 frames each, 3 crops each, as load_and_transform_video_data."""
+    try:
+        import decord
+    except ImportError as error:
+        raise SpaceError("video needs decord. Install it with `pip install 'unembed[imagebind]'`.") from error
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"cannot use a {type(path).__name__} as a video. Pass a file path (.mp4, .avi, ...).")
+    if not Path(path).is_file():
+        raise InputError(f"video file {str(path)!r} does not exist. Check the path.")
+    try:
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
+    except Exception as error:  # decord raises its own DECORDError for anything it cannot decode
+        raise InputError(f"cannot read {str(path)!r} as a video ({error}). Convert it to H.264 MP4 (e.g. with ffmpeg).") from error
+    fps, frame_count = reader.get_avg_fps(), len(reader)
+    if frame_count == 0 or not fps > 0:
+        raise InputError(f"{str(path)!r} has no video frames. Pass a video with at least one frame.")
+    mean = torch.tensor(CLIP_MEAN)[:, None, None, None]
+    std = torch.tensor(CLIP_STD)[:, None, None, None]
+    clips = []
+    for start in clip_starts(frame_count / fps, VIDEO_CLIPS):
+        first = math.ceil(fps * start)
+        end = min(math.ceil(fps * (start + CLIP_SECONDS)), frame_count)
+        if first >= end:  # rounding left this clip no frame; the reference fails here, we take the nearest
+            first, end = min(first, frame_count - 1), min(first, frame_count - 1) + 1
+        # The reference decodes every frame of the clip, then keeps FRAMES_PER_CLIP evenly spaced ones.
+        picked = (first + torch.linspace(0, end - first - 1, FRAMES_PER_CLIP).long()).tolist()
+        video = _decoded(reader.get_batch(picked)).permute(3, 0, 1, 2).float() / 255.0  # (C, T, H, W)
+        height, width = video.shape[-2:]
+        if width < height:
+            size = (int(math.floor(height / width * IMAGE_SIZE)), IMAGE_SIZE)
+        else:
+            size = (IMAGE_SIZE, int(math.floor(width / height * IMAGE_SIZE)))
+        video = torch.nn.functional.interpolate(video, size=size, mode="bilinear", align_corners=False)
+        video = (video - mean) / std
+        clips.extend(_three_crops(video))
+    return torch.stack(clips)
+
+
+def _three_crops(video: torch.Tensor) -> list[torch.Tensor]:
+    """Start, centre and end squares along the long side (left/centre/right or top/centre/bottom)."""
+    height, width = video.shape[-2:]
+    y_centre, x_centre = math.ceil((height - IMAGE_SIZE) / 2), math.ceil((width - IMAGE_SIZE) / 2)
+    if height > width:
+        offsets = [(0, x_centre), (y_centre, x_centre), (height - IMAGE_SIZE, x_centre)]
+    else:
+        offsets = [(y_centre, 0), (y_centre, x_centre), (y_centre, width - IMAGE_SIZE)]
+    return [video[..., y : y + IMAGE_SIZE, x : x + IMAGE_SIZE] for y, x in offsets]
+
+
+def video_batch(items: Sequence[Any]) -> torch.Tensor:
+    """(n, 15, 3, 2, 224, 224); the model embeds the 15 views and averages them."""
+    return torch.stack([video_clips(item) for item in items])
+
+
 class ImageBindSpace(Space):
-    modalities = ("text", "image", "audio")
+    modalities = ("text", "image", "audio", "video")
 
     def __init__(self, spec: str, model: torch.nn.Module, size: str, runtime: TorchRuntime):
         _, SimpleTokenizer, bpe_path = _imagebind_model_modules()
@@ -309,7 +379,7 @@ class ImageBindSpace(Space):
         return self.runtime.embed_batches(texts, self._tokens, self._forward("text"), self.dim)
 
     def _embed_modality(self, modality: str, items: Sequence[Any]) -> np.ndarray:
-        prepare = image_batch if modality == "image" else audio_batch
+        prepare = {"image": image_batch, "audio": audio_batch, "video": video_batch}[modality]
         return self.runtime.embed_batches(_as_list(items, modality), prepare, self._forward(modality), self.dim)
 
 
