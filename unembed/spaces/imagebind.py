@@ -1,4 +1,4 @@
-"""ImageBind (Girdhar et al., CVPR 2023) as a space: text, images and audio in one 1024-d space.
+"""ImageBind (Girdhar et al., CVPR 2023) as a space: text, images, audio and video in one 1024-d space.
 
 The model class comes from the `imagebind` package (PyPI `imagebind-unofficial`, the official code);
 the preprocessing below follows its reference `imagebind/data.py` and is checked against it in
@@ -9,6 +9,9 @@ tests/test_spaces_imagebind.py:
   duration - 2 s); each a Kaldi fbank of 128 mel bins (25 ms window, 10 ms hop, Hanning, no
   dither) padded with zeros or cut to 204 frames, normalised with mean -4.268, std 9.138. The
   model embeds the 3 clips and averages them.
+- video (decord): 5 clips of 2 s placed like the audio clips, 2 evenly spaced frames each, short
+  side scaled to 224 (bilinear), CLIP normalisation, 3 square crops along the long side; the model
+  embeds the 15 views and averages them.
 
 Where this differs from the reference, on inputs the reference cannot take: channels are averaged
 (the reference reads the first channel only); a recording shorter than one 25 ms window (400
