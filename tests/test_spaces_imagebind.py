@@ -388,6 +388,29 @@ def test_download_writes_the_file_whole_and_restarts_a_partial_one(tmp_path):
         server.server_close()
 
 
+def test_a_dropped_download_keeps_its_partial_file_and_raises_os_error(tmp_path):
+    class Dropping(http.server.BaseHTTPRequestHandler):  # promises 2000 bytes, sends 500, hangs up
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2000")
+            self.end_headers()
+            self.wfile.write(b"x" * 500)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dropping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = tmp_path / "weights.pth"
+        with pytest.raises(OSError, match="load again to resume"):
+            ib.download_checkpoint(f"http://127.0.0.1:{server.server_address[1]}/w.pth", target)
+        assert not target.exists() and (tmp_path / "weights.pth.partial").stat().st_size == 500
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_clip_bounds_spread_three_two_second_clips():
     assert ib.clip_bounds(16000 * 8) == [(0, 32000), (32000, 64000), (64000, 96000)]
     assert ib.clip_bounds(16000) == [(0, 32000)] * 3  # shorter than a clip: the whole recording, thrice

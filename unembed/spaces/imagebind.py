@@ -33,6 +33,7 @@ one, so a bank built with it is never searched with real ImageBind vectors.
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import math
 import os
@@ -197,9 +198,14 @@ def download_checkpoint(url: str, target: Path) -> None:
         with open(partial, "ab" if have else "wb") as file, tqdm(
             total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name
         ) as progress:
-            while chunk := response.read(1 << 20):
-                file.write(chunk)
-                progress.update(len(chunk))
+            try:
+                while chunk := response.read(1 << 20):
+                    file.write(chunk)
+                    progress.update(len(chunk))
+            except http.client.HTTPException as error:  # e.g. IncompleteRead: the connection dropped
+                raise OSError(f"the download stopped at {progress.n} bytes ({error!r}); load again to resume") from error
+            if total is not None and progress.n != total:
+                raise OSError(f"the download stopped at {progress.n} of {total} bytes; load again to resume")
     os.replace(partial, target)
 
 
