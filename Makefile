@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
-TEST_EXTRAS = test
+TEST_EXTRAS = test,imagebind,clip
 # the inverter tests run SmolLM2 through llama.cpp (compiled from source on a fresh machine) and plot
 TEST_EXTRAS := $(TEST_EXTRAS),llama,plot
 

@@ -200,3 +200,12 @@ def test_failed_download_is_a_clear_error_and_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="UNEMBED_MILS_DIR"):
         _download("http://127.0.0.1:9/image_descriptions_per_class.txt", target)
     assert list(target.parent.iterdir()) == []
+
+
+def test_gpu_search_without_a_gpu_says_what_to_install(saved_bank):
+    import faiss
+
+    if faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0:
+        pytest.skip("a GPU is visible: the CPU-only error cannot happen here")
+    with pytest.raises(BankError, match="unembed\\[gpu\\]"):
+        load_bank(saved_bank).to_gpu()

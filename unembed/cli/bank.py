@@ -36,6 +36,7 @@ def add_parser(subparsers) -> None:
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--search-params", default=None, metavar="PARAMS", help="override, e.g. nprobe=64")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    search.add_argument("--gpu", action="store_true", help="search on the GPU(s) (needs the gpu extra)")
     search.set_defaults(run=run_search)
 
     info = commands.add_parser("info", help="print a bank's manifest")
@@ -67,6 +68,8 @@ def run_search(args) -> int:
     from ..spaces import load_space
 
     bank = load_bank(args.bank, search_params=args.search_params)
+    if args.gpu:
+        bank.to_gpu()
     if args.text is not None:
         queries, labels = load_space(bank.space_spec).embed_text([args.text]), [args.text]
     else:

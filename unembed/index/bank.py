@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TEXTS = "texts.txt"
 INDEX = "index.faiss"
-DEFAULT_TRAIN_SIZE = 131_072
+DEFAULT_TRAIN_SIZE = 200_000  # FAISS wants >= 39 points per IVF list: enough for IVF4096
 
 
 @dataclass
@@ -109,7 +109,8 @@ class Bank:
         """An in-memory bank (nothing written) of the normalised, de-duplicated `texts`."""
         space = load_space(space)
         captions = collect_captions(texts=texts)
-        vectors = _encode(captions, space, batch_size)
+        with _progress(len(captions), space) as bar:
+            vectors = _encode(captions, space, batch_size, bar)
         return cls.from_vectors(captions, vectors, space, index=index, search_params=search_params)
 
     @classmethod
@@ -149,6 +150,17 @@ class Bank:
     def set_search_params(self, params: str) -> None:
         set_search_params(self.index, params)
         self.manifest["search_params"] = params
+
+    def to_gpu(self) -> "Bank":
+        """Move the index to every visible GPU (faiss-gpu); search parameters carry over."""
+        if not hasattr(faiss, "index_cpu_to_all_gpus") or faiss.get_num_gpus() == 0:
+            raise BankError(
+                "this faiss build has no GPU support or sees no GPU. On a CUDA machine: "
+                "`pip uninstall faiss-cpu && pip install 'unembed[gpu]'`; otherwise search on the CPU."
+            )
+        self.index = faiss.index_cpu_to_all_gpus(self.index)
+        set_search_params(self.index, self.manifest.get("search_params", ""))
+        return self
 
     def search(self, vectors, k: int = 10, *, exclude: Collection[str] | None = None) -> SearchResult:
         """Top-`k` captions for each query vector (one (dim,) vector or an (n, dim) batch).
@@ -214,13 +226,16 @@ def _swap_into_place(staging: Path, path: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _encode(captions: list[str], space: Space, batch_size: int, *, desc: str = "encode") -> np.ndarray:
-    parts = []
-    with tqdm(total=len(captions), desc=desc, unit="text", disable=len(captions) < batch_size) as bar:
-        for start in range(0, len(captions), batch_size):
-            parts.append(space.embed_text(captions[start : start + batch_size]))
-            bar.update(len(parts[-1]))
-    return np.concatenate(parts) if parts else np.zeros((0, space.dim), dtype=np.float32)
+def _encode(texts: list[str], space: Space, batch_size: int, bar: tqdm) -> np.ndarray:
+    parts = [np.zeros((0, space.dim), dtype=np.float32)]
+    for start in range(0, len(texts), batch_size):
+        parts.append(space.embed_text(texts[start : start + batch_size]))
+        bar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
+def _progress(total: int, space: Space) -> tqdm:
+    return tqdm(total=total, desc=f"encode with {space.spec}", unit="text", disable=total < 1024)
 
 
 def build_bank(
@@ -271,17 +286,16 @@ def _encode_with_checkpoints(captions, space, out, digest, batch_size, chunk_siz
     partial.mkdir(parents=True, exist_ok=True)
     atomic.write_json(job_file, job)
     chunks = []
-    with tqdm(total=len(captions), desc=f"encode with {space.spec}", unit="text") as bar:
+    with _progress(len(captions), space) as bar:
         for number, start in enumerate(range(0, len(captions), chunk_size)):
             chunk_file = partial / f"chunk-{number:06d}.npy"
             texts = captions[start : start + chunk_size]
             if chunk_file.exists():
-                chunk = np.load(chunk_file, allow_pickle=False)
+                chunks.append(np.load(chunk_file, allow_pickle=False))
+                bar.update(len(texts))
             else:
-                chunk = np.concatenate([space.embed_text(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
-                atomic.save_npy(chunk_file, chunk)
-            chunks.append(chunk)
-            bar.update(len(texts))
+                chunks.append(_encode(texts, space, batch_size, bar))
+                atomic.save_npy(chunk_file, chunks[-1])
     return np.concatenate(chunks)
 
 

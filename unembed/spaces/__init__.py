@@ -19,6 +19,8 @@ SpaceFactory = Callable[..., Space]
 _BUILTIN = {
     "minilm": "unembed.spaces.sentence_transformers:load_minilm",
     "st": "unembed.spaces.sentence_transformers:load_sentence_transformer",
+    "imagebind": "unembed.spaces.imagebind:load_imagebind",
+    "openclip": "unembed.spaces.openclip:load_openclip",
 }
 _REGISTERED: dict[str, SpaceFactory] = {}
 

@@ -1,0 +1,129 @@
+"""What a space accepts as an image or a sound, and which modality a file holds.
+
+Images: a file path, a PIL image, or an array (H, W), (H, W, 1|3|4) of uint8, or of floats in [0, 1].
+Audio: a file path (read with soundfile), or a pair (array, sample_rate). Arrays may be 1-D (mono)
+or 2-D; in 2-D the shorter axis is taken as channels, so (channels, frames) from torchaudio and
+(frames, channels) from soundfile both work. Channels are averaged to mono.
+
+`modality_of(path)` maps a file to "image", "audio" or "video" by its extension, so a command line
+can pick the modality (and MILS's prompt for it) from the file alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+# What the libsndfile bundled with the soundfile wheels decodes.
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+_MODALITY_BY_EXTENSION = (
+    {extension: "image" for extension in IMAGE_EXTENSIONS}
+    | {extension: "audio" for extension in AUDIO_EXTENSIONS}
+    | {extension: "video" for extension in VIDEO_EXTENSIONS}
+)
+
+
+def modality_of(path: str | os.PathLike) -> str:
+    """"image", "audio" or "video", from the file's extension (case-insensitive)."""
+    extension = Path(path).suffix.lower()
+    modality = _MODALITY_BY_EXTENSION.get(extension)
+    if modality is None:
+        raise InputError(
+            f"cannot tell what {str(path)!r} holds from its extension {extension or '(none)'!r}. "
+            f"Known: images {', '.join(sorted(IMAGE_EXTENSIONS))}; audio {', '.join(sorted(AUDIO_EXTENSIONS))}; "
+            f"video {', '.join(sorted(VIDEO_EXTENSIONS))}. Convert the file to one of these, or rename it if "
+            "its extension is wrong."
+        )
+    return modality
+
+
+def input_of(path: str | os.PathLike) -> tuple[str, Path]:
+    """(modality, path) for an existing file: what `space.embed(modality, [path])` takes."""
+    path = Path(path)
+    modality = modality_of(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
+    return modality, path
+
+
+def load_image(item: Any):
+    """An RGB PIL image from a path, a PIL image or an array (see the module docstring)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(item, Image.Image):
+        return item.convert("RGB")
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            with open(item, "rb") as file:
+                return Image.open(file).convert("RGB")
+        except FileNotFoundError as error:
+            raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
+        except (UnidentifiedImageError, OSError) as error:
+            raise InputError(f"cannot read {str(item)!r} as an image ({error}). Convert it to PNG or JPEG.") from error
+    if isinstance(item, np.ndarray):
+        return Image.fromarray(_image_array_to_uint8(item)).convert("RGB")
+    raise InputError(
+        f"cannot use a {type(item).__name__} as an image. Pass a file path, a PIL image or a numpy array (H, W, 3)."
+    )
+
+
+def _image_array_to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))) or min(array.shape[:2]) == 0:
+        raise InputError(
+            f"an image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {array.shape}. "
+            "Channels go last: transpose a (3, H, W) array with array.transpose(1, 2, 0)."
+        )
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_:
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise InputError("a float image array must hold finite values in [0, 1]. Scale it, or pass uint8 0..255.")
+        return np.round(values * 255).astype(np.uint8)
+    raise InputError(f"image arrays must be uint8 or float in [0, 1]; got {array.dtype}. Convert with .astype(np.uint8).")
+
+
+def load_audio(item: Any) -> tuple[np.ndarray, int]:
+    """(mono float32 samples, sample rate) from a path or an (array, sample_rate) pair; channels averaged."""
+    if isinstance(item, (str, os.PathLike)):
+        import soundfile
+
+        if not Path(item).is_file():
+            raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
+        try:
+            samples, sample_rate = soundfile.read(str(item), dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+            raise InputError(
+                f"cannot read {str(item)!r} as audio ({error}). Convert it to WAV or FLAC (e.g. with ffmpeg)."
+            ) from error
+        return _mono(samples.T, str(item)), int(sample_rate)
+    if isinstance(item, tuple) and len(item) == 2:
+        array, sample_rate = item
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise InputError(f"an audio sample rate must be a positive integer (Hz); got {sample_rate!r}.")
+        array = np.asarray(array, dtype=np.float32)
+        if array.ndim == 2 and array.shape[0] > array.shape[1]:
+            array = array.T  # (frames, channels) as soundfile returns it
+        if array.ndim not in (1, 2):
+            raise InputError(f"an audio array must be 1-D or 2-D (channels x frames); got shape {array.shape}.")
+        return _mono(np.atleast_2d(array), "audio array"), int(sample_rate)
+    raise InputError(
+        f"cannot use a {type(item).__name__} as audio. Pass a file path or a pair (samples, sample_rate)."
+    )
+
+
+def _mono(channels_first: np.ndarray, what: str) -> np.ndarray:
+    if channels_first.shape[1] == 0:
+        raise InputError(f"{what} has no samples. Pass a recording at least a few milliseconds long.")
+    if not np.isfinite(channels_first).all():
+        raise InputError(f"{what} contains NaN or inf samples. Clean the recording first.")
+    return np.ascontiguousarray(channels_first.mean(axis=0, dtype=np.float32))
