@@ -66,3 +66,10 @@ def test_bleu4():
     partial = bleu4("a dog on the sand", "a dog on the beach")
     assert 0.3 < partial < 1.0
     assert bleu4("a dog", "a dog on the beach") < partial  # brevity penalty
+
+
+def test_invert_file_input_needs_a_space_with_its_modality(caption_file, tmp_path, capsys):
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert main(["invert", str(image), "--space", "minilm", "--bank", str(caption_file), "--generator", "mutate"]) == 2
+    assert "cannot embed 'image'" in capsys.readouterr().err

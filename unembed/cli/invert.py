@@ -53,8 +53,9 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from ..invert import invert
-    from ..invert.inputs import default_bank_source, load_vector, modality_of, resolve_bank
+    from ..invert.inputs import default_bank_source, load_vector, resolve_bank
     from ..spaces import load_space
+    from ..spaces.inputs import input_of
 
     given = [name for name in ("input", "vector", "text") if getattr(args, name)]
     if len(given) != 1:
@@ -65,8 +66,8 @@ def run(args) -> int:
     elif args.text:
         embedding, modality = space.embed_text([args.text])[0], "text"
     else:
-        modality = modality_of(args.input)
-        embedding = space.embed(modality, [args.input])[0]
+        modality, path = input_of(args.input)
+        embedding = space.embed(modality, [path])[0]
     modality = args.modality or modality
     bank = resolve_bank(args.bank or default_bank_source(modality), space)
     result = invert(

@@ -1,4 +1,4 @@
-"""Turning what the user gave (a vector file, a text, an image/audio file, a bank name) into loop inputs."""
+"""Turning what the user gave (a vector file, a bank name or folder) into loop inputs."""
 
 from __future__ import annotations
 
@@ -9,27 +9,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..spaces import Space
-
-_EXTENSIONS = {
-    "image": {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"},
-    "audio": {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"},
-}
-
-
-def modality_of(path: str | os.PathLike) -> str:
-    """`image` or `audio`, from the file extension (unembed.spaces.inputs.modality_of when present)."""
-    try:
-        from ..spaces.inputs import modality_of as space_modality_of
-    except ImportError:
-        suffix = Path(path).suffix.lower()
-        for modality, suffixes in _EXTENSIONS.items():
-            if suffix in suffixes:
-                return modality
-        raise InputError(
-            f"cannot tell whether {path} is an image or audio from its extension {suffix!r}. "
-            f"Use one of {', '.join(sorted(_EXTENSIONS['image'] | _EXTENSIONS['audio']))}, or pass --vector."
-        ) from None
-    return space_modality_of(path)
 
 
 def load_vector(path: str | os.PathLike) -> np.ndarray:
