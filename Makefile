@@ -3,9 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
-TEST_EXTRAS = test,imagebind,clip
-# the inverter tests run SmolLM2 through llama.cpp (compiled from source on a fresh machine) and plot
-TEST_EXTRAS := $(TEST_EXTRAS),llama,plot
+# llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
+TEST_EXTRAS = test,imagebind,clip,llama,plot
 
 .PHONY: demo test venv
 
@@ -13,9 +12,10 @@ venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 
 demo: venv
-	$(PIP) -e .
+	$(PIP) -e ".[llama,plot]"
 	$(BIN)/unembed bank build --space minilm --from mils-image --out out/mils-image-minilm
-	$(BIN)/unembed bank search out/mils-image-minilm --text "a dog catching a frisbee on the beach" -k 5
+	$(BIN)/unembed invert --text "a dog catching a frisbee on the beach" --space minilm --bank out/mils-image-minilm \
+		--steps 3 --requested 20 --json out/invert.json --plot out/invert.png
 
 test: venv
 	$(PIP) -e ".[$(TEST_EXTRAS)]"
