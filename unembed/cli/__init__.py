@@ -12,6 +12,7 @@ from ..errors import UnembedError
 COMMAND_MODULES = [
     "unembed.cli.bank",
     "unembed.cli.bench",
+    "unembed.cli.minibind",
 ]
 
 

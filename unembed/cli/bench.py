@@ -6,6 +6,7 @@ import importlib
 
 BENCH_MODULES = [
     "unembed.bench.bank",
+    "unembed.bench.minibind",
 ]
 
 

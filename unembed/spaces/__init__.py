@@ -19,6 +19,7 @@ SpaceFactory = Callable[..., Space]
 _BUILTIN = {
     "minilm": "unembed.spaces.sentence_transformers:load_minilm",
     "st": "unembed.spaces.sentence_transformers:load_sentence_transformer",
+    "minibind": "unembed.spaces.minibind.space:load_minibind",
 }
 _REGISTERED: dict[str, SpaceFactory] = {}
 
