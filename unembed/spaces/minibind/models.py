@@ -1,9 +1,7 @@
 """MiniBind's two small encoders. Both end in MiniLM's 384-d space as unit vectors.
 
-The image encoder keeps a 4x4 spatial grid to the end (flattened, not pooled) because position
-is part of the meaning. The audio encoder reads a log-mel spectrogram (torchaudio) with a fixed
-dB scale — no per-clip normalisation — because loudness is part of the meaning too; it pools over
-time (mean and max), keeping frequency, so pitch and onset density survive.
+The audio encoder reads a log-mel spectrogram (torchaudio) on a fixed dB scale — no per-clip
+normalisation — because loudness is part of the meaning.
 """
 
 from __future__ import annotations
@@ -30,7 +28,8 @@ def _conv_stack(in_channels: int, channels: tuple[int, ...]) -> nn.Sequential:
 class EncoderConfig:
     dim: int = 384
     channels: tuple[int, ...] = (24, 48, 96, 128)
-    hidden: int = 256
+    colour_channels: int = 0  # > 0: the image encoder adds a per-pixel colour stream
+    level_stream: bool = False  # the audio encoder adds per-band mean/peak energy
     # audio front end
     n_fft: int = 512
     hop_length: int = 320
@@ -49,18 +48,37 @@ class EncoderConfig:
 
 
 class ImageEncoder(nn.Module):
-    """(B, 3, 64, 64) float RGB in [0, 1] -> (B, dim) unit rows."""
+    """(B, 3, 64, 64) float RGB in [0, 1] -> (B, dim) unit rows.
+
+    The conv trunk keeps a 4x4 spatial grid to the end (flattened, not pooled) because position
+    is part of the meaning. With `colour_channels`, a per-pixel colour stream (1x1 convs, then
+    pooling to the same grid: it cannot see shape) is added, and training feeds the conv stream
+    colour-permuted copies so that colour and shape add up instead of being memorised as pairs.
+    """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.features = _conv_stack(3, config.channels)
         grid = IMAGE_SIZE // 2 ** len(config.channels)
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(config.channels[-1] * grid * grid, config.hidden), nn.ReLU(inplace=True), nn.Linear(config.hidden, config.dim)
-        )
+        self.colour = None
+        if config.colour_channels:
+            self.colour = nn.Sequential(
+                nn.Conv2d(3, config.colour_channels, 1), nn.ReLU(inplace=True),
+                nn.Conv2d(config.colour_channels, config.colour_channels, 1), nn.ReLU(inplace=True),
+                nn.AdaptiveAvgPool2d(grid),
+            )
+        self.trunk_size = (config.channels[-1] + config.colour_channels) * grid * grid
+        self.head = nn.Linear(self.trunk_size, config.dim)  # linear: feature contributions add up
+
+    def trunk(self, pixels: torch.Tensor, form_pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Grid features; `form_pixels` (training only) feeds the conv stream a recoloured copy."""
+        form = self.features(((pixels if form_pixels is None else form_pixels) - 0.5) / 0.25)
+        if self.colour is None:
+            return form.flatten(1)
+        return torch.cat([form, self.colour((pixels - 0.5) / 0.25)], dim=1).flatten(1)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(self.features((pixels - 0.5) / 0.25)), dim=-1)
+        return F.normalize(self.head(self.trunk(pixels)), dim=-1)
 
 
 class LogMel(nn.Module):
@@ -80,21 +98,33 @@ class LogMel(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """(B, 32000) 16 kHz mono waveforms -> (B, dim) unit rows. `embed_features` skips the front end."""
+    """(B, 32000) 16 kHz mono waveforms -> (B, dim) unit rows. `embed_features` skips the front end.
+
+    The conv trunk pools over time (mean and max) but keeps frequency, so pitch and onset density
+    survive. With `level_stream`, the mean and peak energy of each mel band are added, and
+    training feeds the conv stream copies at random gains, so that loudness adds up with what
+    sounds instead of being memorised as pairs.
+    """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.front_end = LogMel(config)
         self.features = _conv_stack(1, config.channels)
         bands = -(-config.n_mels // 2 ** len(config.channels))
-        self.head = nn.Sequential(
-            nn.Linear(2 * config.channels[-1] * bands, config.hidden), nn.ReLU(inplace=True), nn.Linear(config.hidden, config.dim)
-        )
+        self.level_stream = config.level_stream
+        self.trunk_size = 2 * config.channels[-1] * bands + (2 * config.n_mels if config.level_stream else 0)
+        self.head = nn.Linear(self.trunk_size, config.dim)  # linear: feature contributions add up
+
+    def trunk(self, log_mel: torch.Tensor, form_log_mel: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled features; `form_log_mel` (training only) feeds the conv stream a re-levelled copy."""
+        grid = self.features(log_mel if form_log_mel is None else form_log_mel)  # (B, C, bands, frames)
+        form = torch.cat([grid.mean(dim=3), grid.amax(dim=3)], dim=1).flatten(1)
+        if not self.level_stream:
+            return form
+        return torch.cat([form, log_mel.mean(dim=3).flatten(1), log_mel.amax(dim=3).flatten(1)], dim=1)
 
     def embed_features(self, log_mel: torch.Tensor) -> torch.Tensor:
-        grid = self.features(log_mel)  # (B, C, bands, frames)
-        pooled = torch.cat([grid.mean(dim=3), grid.amax(dim=3)], dim=1).flatten(1)
-        return F.normalize(self.head(pooled), dim=-1)
+        return F.normalize(self.head(self.trunk(log_mel)), dim=-1)
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.embed_features(self.front_end(waveforms))

@@ -4,10 +4,13 @@
     python -m unembed.spaces.minibind.train --smoke --out /tmp/mb  # seconds; what CI runs
 
 Each encoder is trained with a multi-positive InfoNCE loss against a frozen bank of MiniLM
-caption embeddings: the canonical caption and a few grammar paraphrases of every training scene.
+caption embeddings: the canonical caption and grammar paraphrases of every trainable scene.
 The bank is the negative set (it is frozen, so it can be far larger than a batch), and all
-captions of a sample's own scene are its positives. Held-out combinations (world.is_held_out)
-appear neither as media nor as caption text. Deterministic for a given seed and thread count.
+captions of a sample's own scene are its positives. The temperature starts at 0.01, not CLIP's
+0.07, because captions one attribute apart have cosine ~0.99; an auxiliary cosine term pulls each
+output towards the centre of its scene's captions. Held-out combinations (world.is_held_out)
+appear neither as media nor as caption text. MiniLM embeddings are cached on disk (captions.py),
+so a rerun only trains. Deterministic for a given seed and thread count.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class TrainSettings:
     seed: int = 0
     image_samples: int = 12000
     audio_samples: int = 6000
-    image_epochs: int = 8
+    image_epochs: int = 10
     audio_epochs: int = 10
     image_paraphrases: int = 1  # per trainable scene, besides its canonical caption
     audio_paraphrases: int = 5
@@ -53,8 +56,10 @@ class TrainSettings:
     # Neighbouring captions (one attribute apart) have MiniLM cosine ~0.99, so the softmax needs a
     # far lower temperature than CLIP's 0.07 to tell them apart; it is learned from this start.
     temperature: float = 0.01
-    # Weight of the auxiliary cosine pull towards the mean embedding of a scene's captions.
-    alignment: float = 0.0
+    # Weight of the auxiliary cosine pull towards the centre of a scene's captions.
+    alignment: float = 1.0
+    colour_channels: int = 0  # image: add the per-pixel colour stream (models.ImageEncoder)
+    level_stream: int = 0  # audio: add the per-band level stream (models.AudioEncoder)
     smoke: bool = False
 
 
@@ -114,9 +119,8 @@ def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cac
     owners_t = torch.tensor(owners)
     labels = torch.tensor([scene_index[scene] for scene in scenes])
     media = render_media(kind, scenes, rng, model if kind == "audio" else None)
-    encode = model if kind == "image" else model.embed_features
 
-    centroids = F.normalize(torch.zeros(len(scene_index), bank.shape[1]).index_add_(0, owners_t, bank), dim=1)
+    centres = F.normalize(torch.zeros(len(scene_index), bank.shape[1]).index_add_(0, owners_t, bank), dim=1)
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / settings.temperature)))
     optimiser = torch.optim.AdamW([*model.parameters(), log_scale], lr=settings.learning_rate, weight_decay=1e-4)
     steps = epochs * math.ceil(n / settings.batch_size)
@@ -133,12 +137,20 @@ def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cac
                 inputs = media[batch]
                 if kind == "audio":  # a random circular shift in time: when a sound starts carries no meaning
                     inputs = torch.roll(inputs, int(torch.randint(inputs.shape[-1], (1,), generator=generator)), dims=-1)
-                vectors = encode(inputs)
+                if kind == "image" and config.colour_channels:  # the conv stream sees the picture with RGB shuffled
+                    permutations = torch.stack([torch.randperm(3, generator=generator) for _ in range(len(batch))])
+                    trunk = model.trunk(inputs, torch.gather(inputs, 1, permutations[:, :, None, None].expand_as(inputs)))
+                elif kind == "audio" and config.level_stream:  # the conv stream hears it up to 15 dB louder or quieter
+                    gains = (torch.rand(len(batch), 1, 1, 1, generator=generator) * 2 - 1) * 15 / config.db_scale
+                    trunk = model.trunk(inputs, inputs + gains)
+                else:
+                    trunk = model.trunk(inputs)
+                vectors = F.normalize(model.head(trunk), dim=-1)
                 logits = vectors @ bank.T * log_scale.exp().clamp(max=1000)
                 positive = (owners_t[None, :] == labels[batch, None]).float()
                 loss = -(F.log_softmax(logits, dim=1) * positive).sum(1).div(positive.sum(1)).mean()
                 if settings.alignment:
-                    loss = loss + settings.alignment * (1 - (vectors * centroids[labels[batch]]).sum(1)).mean()
+                    loss = loss + settings.alignment * (1 - (vectors * centres[labels[batch]]).sum(1)).mean()
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -152,12 +164,10 @@ def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cac
     return model, {"epoch_losses": epoch_losses, "scenes": len(scene_index), "captions": len(texts), "samples": n}
 
 
-def evaluate(model: torch.nn.Module, kind: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, families=None) -> dict:
-    """Retrieval top-1 on fresh held-out scenes against all canonical captions of their family."""
+def evaluate(model: torch.nn.Module, kind: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, held_out: bool = True) -> dict:
+    """Retrieval top-1 on fresh held-out (or seen) scenes against all canonical captions of their family."""
     rng = np.random.default_rng(seed)
-    scenes = world.sample_scenes(kind, settings.eval_samples, rng, held_out=True)
-    if families:
-        scenes = [scene for scene in scenes if scene.family in families]
+    scenes = world.sample_scenes(kind, settings.eval_samples, rng, held_out=held_out)
     media = render_media(kind, scenes, rng, model if kind == "audio" else None)
     with torch.no_grad():
         vectors = (model if kind == "image" else model.embed_features)(media).numpy()
@@ -205,9 +215,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.use_deterministic_algorithms(True)
     started_wall, started_cpu = time.time(), time.process_time()
-    config = EncoderConfig()
+    config = EncoderConfig(colour_channels=settings.colour_channels, level_stream=bool(settings.level_stream))
     cache = CaptionCache(load_space("minilm"), args.cache)
-    report: dict = {"text_space": cache.space.spec, "world": {"held_out_colour_shapes": sorted(map(list, world.HELD_OUT_COLOUR_SHAPES))}, "settings": vars(settings)}
+    report: dict = {"text_space": cache.space.spec, "world": {
+        "held_out_colour_shapes": sorted(map(list, world.HELD_OUT_COLOUR_SHAPES)),
+        "held_out_sound_attributes": sorted(map(list, world.HELD_OUT_SOUND_ATTRIBUTES)),
+        "held_out_sound_pairs": sorted(sorted(pair) for pair in world.HELD_OUT_SOUND_PAIRS),
+    }, "settings": vars(settings)}
     models = {}
     for kind in ("image", "audio"):
         models[kind], report[f"{kind}_training"] = train_encoder(kind, settings, config, cache)
