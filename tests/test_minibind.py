@@ -179,7 +179,7 @@ def test_audio_of_any_rate_channel_layout_and_format_embeds_like_the_original(mi
         str(tmp_path / "bell.wav"),
         tmp_path / "bell.flac",
         (stereo_44k.T.copy(), 44100),  # channels first
-        ((resample_linear(bell, 8000) * 32767).astype(np.int16), 8000),
+        ((resample_linear(bell, 22050) * 32767).astype(np.int16), 22050),
         (np.tile(bell[:, None], (1, 6)), 16000.0),  # 5.1 surround, float rate
         (np.concatenate([bell, bell, bell]), 16000),  # 6 s: three windows averaged
     ]
@@ -193,8 +193,9 @@ def test_odd_lengths_are_padded_or_windowed(minibind, bell):
     assert audio_windows(np.ones(1, np.float32)).shape == (1, world.CLIP_SAMPLES)
     windows = audio_windows(np.arange(5 * world.SAMPLE_RATE + 7, dtype=np.float32))
     assert windows.shape == (3, world.CLIP_SAMPLES) and windows[0, 0] == 0 and windows[-1, -1] == 5 * world.SAMPLE_RATE + 6
-    vectors = minibind.embed("audio", [(bell[:1], 16000), (bell[:4801], 48000), (bell[: 16000 * 3 // 2 + 1], 16000)])
-    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    # 8 kHz telephone audio has nothing above 4 kHz, so only the plumbing is checked for it.
+    vectors = minibind.embed("audio", [(bell[:1], 16000), (bell[:4801], 48000), (bell[: 16000 * 3 // 2 + 1], 16000), (bell[::2], 8000)])
+    assert vectors.shape == (4, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
 
 
 @pytest.mark.parametrize("item, problem", [

@@ -63,8 +63,8 @@ class TrainSettings:
     smoke: bool = False
 
 
-SMOKE = TrainSettings(image_samples=96, audio_samples=64, image_epochs=3, audio_epochs=3, image_paraphrases=1, audio_paraphrases=1,
-                      batch_size=32, eval_samples=0, smoke=True)
+SMOKE = TrainSettings(image_samples=96, audio_samples=64, image_epochs=6, audio_epochs=6, image_paraphrases=1, audio_paraphrases=1,
+                      batch_size=16, eval_samples=0, smoke=True)
 
 
 def render_media(kind: str, scenes, rng: np.random.Generator, encoder: AudioEncoder | None = None) -> torch.Tensor:
