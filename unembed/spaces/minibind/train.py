@@ -59,7 +59,7 @@ class TrainSettings:
     # Weight of the auxiliary cosine pull towards the centre of a scene's captions.
     alignment: float = 1.0
     colour_channels: int = 0  # image: add the per-pixel colour stream (models.ImageEncoder)
-    level_stream: int = 0  # audio: add the per-band level stream (models.AudioEncoder)
+    level_stream: int = 1  # audio: add the per-band level stream (models.AudioEncoder); 0: conv stream only
     smoke: bool = False
 
 
