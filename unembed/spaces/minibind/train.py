@@ -44,10 +44,10 @@ CONFIG_FILE = "config.json"
 @dataclass
 class TrainSettings:
     seed: int = 0
-    image_samples: int = 12000
-    audio_samples: int = 6000
-    image_epochs: int = 10
-    audio_epochs: int = 10
+    image_samples: int = 20000
+    audio_samples: int = 8000
+    image_epochs: int = 14
+    audio_epochs: int = 12
     image_paraphrases: int = 1  # per trainable scene, besides its canonical caption
     audio_paraphrases: int = 5
     batch_size: int = 128
