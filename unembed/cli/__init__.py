@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "unembed.cli.bank",
     "unembed.cli.invert",
     "unembed.cli.bench",
+    "unembed.cli.minibind",
 ]
 
 

@@ -8,6 +8,7 @@ BENCH_MODULES = [
     "unembed.bench.bank",
     "unembed.bench.space",
     "unembed.bench.invert",
+    "unembed.bench.minibind",
 ]
 
 

@@ -21,6 +21,7 @@ _BUILTIN = {
     "st": "unembed.spaces.sentence_transformers:load_sentence_transformer",
     "imagebind": "unembed.spaces.imagebind:load_imagebind",
     "openclip": "unembed.spaces.openclip:load_openclip",
+    "minibind": "unembed.spaces.minibind.space:load_minibind",
 }
 _REGISTERED: dict[str, SpaceFactory] = {}
 
