@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
-TEST_EXTRAS = test,minibind
+TEST_EXTRAS = test,minibind,render
 
 .PHONY: demo test venv
 
