@@ -12,7 +12,6 @@ import http.server
 import importlib.util
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

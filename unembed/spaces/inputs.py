@@ -66,7 +66,9 @@ def load_image(item: Any):
         except FileNotFoundError as error:
             raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
         except (UnidentifiedImageError, OSError) as error:
-            raise InputError(f"cannot read {str(item)!r} as an image ({error}). Convert it to PNG or JPEG.") from error
+            raise InputError(
+                f"cannot read {str(item)!r} as an image ({error}): the file is corrupt or not an image. Convert it to PNG or JPEG."
+            ) from error
     if isinstance(item, np.ndarray):
         return Image.fromarray(_image_array_to_uint8(item)).convert("RGB")
     raise InputError(
@@ -101,9 +103,10 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
             raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
         try:
             samples, sample_rate = soundfile.read(str(item), dtype="float32", always_2d=True)
-        except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
             raise InputError(
-                f"cannot read {str(item)!r} as audio ({error}). Convert it to WAV or FLAC (e.g. with ffmpeg)."
+                f"cannot read {str(item)!r} as audio ({error}): the file is corrupt or not a sound libsndfile reads. "
+                "Convert it to WAV or FLAC (e.g. `ffmpeg -i in.mp3 out.wav`)."
             ) from error
         return _mono(samples.T, str(item)), int(sample_rate)
     if isinstance(item, tuple) and len(item) == 2:

@@ -23,6 +23,7 @@ import torch
 
 from ...errors import InputError, SpaceError, WeightsNotFoundError
 from ..base import Space, normalise_rows
+from .. import inputs
 from . import world
 
 MAX_CHANNELS = 8
@@ -34,18 +35,10 @@ def _describe(item: Any) -> str:
 
 def load_image(item: Any) -> np.ndarray:
     """One image input -> (64, 64, 3) float32 RGB in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if isinstance(item, (str, os.PathLike)):
-        path = Path(item)
-        if not path.is_file():
-            raise InputError(f"image file {str(path)!r} does not exist. Check the path.")
-        try:
-            with Image.open(path) as opened:
-                opened.load()
-                item = opened.convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise InputError(f"cannot read image {str(path)!r}: {error}. The file is corrupt or not an image; give a PNG or JPEG.") from error
+        item = inputs.load_image(item)
     if isinstance(item, Image.Image):
         item = item.convert("RGB")
         if item.size != (world.IMAGE_SIZE, world.IMAGE_SIZE):
@@ -85,19 +78,7 @@ def load_image(item: Any) -> np.ndarray:
 def load_audio(item: Any) -> np.ndarray:
     """One audio input -> float32 mono waveform at 16 kHz (any length > 0)."""
     if isinstance(item, (str, os.PathLike)):
-        import soundfile
-
-        path = Path(item)
-        if not path.is_file():
-            raise InputError(f"audio file {str(path)!r} does not exist. Check the path.")
-        try:
-            frames, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-            raise InputError(
-                f"cannot read audio {str(path)!r}: {error}. The file is corrupt or not a sound libsndfile reads; "
-                "convert it to WAV or FLAC (e.g. `ffmpeg -i in.mp3 out.wav`)."
-            ) from error
-        samples = frames.mean(axis=1)  # files are (frames, channels)
+        samples, sample_rate = inputs.load_audio(item)  # mono
     elif isinstance(item, tuple) and len(item) == 2:
         samples, sample_rate = item
         if isinstance(samples, torch.Tensor):
