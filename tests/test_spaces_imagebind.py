@@ -19,6 +19,7 @@ import soundfile
 import torch
 
 from unembed import InputError, SpaceError, WeightsNotFoundError, load_space
+from unembed.download import download_file
 from unembed.spaces import imagebind as ib
 from unembed.spaces.base import normalise_rows
 
@@ -375,12 +376,12 @@ def test_download_writes_the_file_whole_and_restarts_a_partial_one(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/weights.pth"
         target = tmp_path / "cache" / "weights.pth"
-        ib.download_checkpoint(url, target)
+        download_file(url, target)
         assert target.read_bytes() == payload
         target.unlink()
         partial = target.with_name(target.name + ".partial")
         partial.write_bytes(b"stale bytes from another file")
-        ib.download_checkpoint(url, target)
+        download_file(url, target)
         assert target.read_bytes() == payload and not partial.exists()
     finally:
         server.shutdown()
@@ -403,7 +404,7 @@ def test_a_dropped_download_keeps_its_partial_file_and_raises_os_error(tmp_path)
     try:
         target = tmp_path / "weights.pth"
         with pytest.raises(OSError, match="load again to resume"):
-            ib.download_checkpoint(f"http://127.0.0.1:{server.server_address[1]}/w.pth", target)
+            download_file(f"http://127.0.0.1:{server.server_address[1]}/w.pth", target)
         assert not target.exists() and (tmp_path / "weights.pth.partial").stat().st_size == 500
     finally:
         server.shutdown()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Iterable
 
-from tqdm.auto import tqdm
-
+from ..download import download_file
 from ..errors import InputError
 
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
@@ -50,23 +47,13 @@ def resolve_source(source: str | os.PathLike) -> Path:
 
 
 def _download(url: str, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, os.fdopen(handle, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        os.replace(partial, target)
+        return download_file(url, target)
     except (urllib.error.URLError, OSError) as error:
-        Path(partial).unlink(missing_ok=True)
         raise InputError(
             f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} "
             "or point UNEMBED_MILS_DIR at a folder holding it."
         ) from error
-    return target
 
 
 def normalise_caption(text: str) -> str:

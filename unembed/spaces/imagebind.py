@@ -33,13 +33,11 @@ one, so a bank built with it is never searched with real ImageBind vectors.
 
 from __future__ import annotations
 
-import http.client
 import importlib.util
 import math
 import os
 import sys
 import urllib.error
-import urllib.request
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +46,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..download import download_file
 from ..errors import InputError, SpaceError, WeightsNotFoundError
 from .base import Space
 from .inputs import load_audio, load_image
@@ -166,47 +165,13 @@ def find_checkpoint(size: str = "huge", weights: str | os.PathLike | None = None
         raise WeightsNotFoundError(f"ImageBind weights {checkpoint_name(size)} are not on this machine. {where}")
     url = os.environ.get(URL_ENV) or CHECKPOINT_URL
     try:
-        download_checkpoint(url, cached)
+        download_file(url, cached)
     except (urllib.error.URLError, OSError) as error:
         raise WeightsNotFoundError(
             f"ImageBind weights are not on this machine and downloading {url} failed ({error}). Offline? "
             f"Download it elsewhere (4.5 GB). {where}"
         ) from error
     return cached
-
-
-def download_checkpoint(url: str, target: Path) -> None:
-    """Download `url` to `target` with a progress bar; an interrupted download resumes from its .partial."""
-    from tqdm.auto import tqdm
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    have = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    try:
-        response = urllib.request.urlopen(request, timeout=60)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and have:  # the range starts at the end: the partial file is complete
-            os.replace(partial, target)
-            return
-        raise
-    with response:
-        if response.status != 206:  # the server ignored the range: start over
-            have = 0
-        length = response.headers.get("Content-Length")
-        total = have + int(length) if length else None
-        with open(partial, "ab" if have else "wb") as file, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name
-        ) as progress:
-            try:
-                while chunk := response.read(1 << 20):
-                    file.write(chunk)
-                    progress.update(len(chunk))
-            except http.client.HTTPException as error:  # e.g. IncompleteRead: the connection dropped
-                raise OSError(f"the download stopped at {progress.n} bytes ({error!r}); load again to resume") from error
-            if total is not None and progress.n != total:
-                raise OSError(f"the download stopped at {progress.n} of {total} bytes; load again to resume")
-    os.replace(partial, target)
 
 
 def build_model(size: str, *, random_weights: bool, seed: int = 0, weights=None, download: bool = True):
