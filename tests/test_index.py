@@ -195,6 +195,15 @@ def test_named_mils_sources_resolve_to_the_shared_data(image_captions):
         resolve_source("mils-video")
 
 
+def test_minibind_world_sources_are_one_canonical_caption_per_scene():
+    from unembed.spaces.minibind import world
+
+    audio = collect_captions(["minibind-audio"])
+    assert len(audio) == len(world.all_scenes("audio")) == len(set(audio))
+    assert audio[0] == world.caption(world.all_scenes("audio")[0])
+    assert len(collect_captions(["minibind-image", "minibind-audio"])) == len(audio) + len(world.all_scenes("image"))
+
+
 def test_failed_download_is_a_clear_error_and_leaves_nothing(tmp_path):
     target = tmp_path / "cache" / "image_descriptions_per_class.txt"
     with pytest.raises(InputError, match="UNEMBED_MILS_DIR"):

@@ -77,9 +77,7 @@ def mils_distractors(kind: str, count: int, seed: int) -> list[str]:
 def bank_baseline(space, kind: str, vectors: np.ndarray, scenes: Sequence, cache: CaptionCache, distractors: list[str]) -> dict:
     from ..index import Bank
 
-    families = world.IMAGE_FAMILIES if kind == "image" else world.AUDIO_FAMILIES
-    scenes_of = world.all_image_scenes if kind == "image" else world.all_audio_scenes
-    texts = list(dict.fromkeys([world.caption(s) for f in families for s in scenes_of(f)] + distractors))
+    texts = list(dict.fromkeys(world.canonical_captions(kind) + distractors))
     bank = Bank.from_vectors(texts, cache.embed(texts), space, index="Flat")
     top1 = [row[0] for row in bank.search(vectors, k=1).texts]
     return {

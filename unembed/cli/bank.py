@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
     build = commands.add_parser("build", help="encode captions with a space and index them with FAISS")
     build.add_argument("--space", default="minilm", help="space spec, e.g. minilm (default) or openclip:ViT-B-32/openai")
     build.add_argument("--from", dest="sources", nargs="+", required=True, metavar="FILE_OR_SOURCE",
-                       help="text files (one caption per line) or named sources: mils-image, mils-audio")
+                       help="text files (one caption per line) or named sources: mils-image, mils-audio, minibind-image, minibind-audio")
     build.add_argument("--out", required=True, type=Path, help="bank directory to write")
     build.add_argument("--index", default="Flat", metavar="SPEC",
                        help="faiss index-factory string: Flat (default, exact), HNSW32, IVF4096,SQ8,RFlat for ~1M captions")

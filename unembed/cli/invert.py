@@ -41,7 +41,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--text", help="a text to embed and invert (a round trip through the space)")
     parser.add_argument("--space", default="minilm", help="embedding space spec (default: minilm)")
     parser.add_argument("--bank", default=None,
-                        help="bank folder, caption file or named source (mils-image, mils-audio); named sources "
+                        help="bank folder, caption file or named source (mils-image, mils-audio, minibind-image, minibind-audio; "
+                             "default: the modality's MILS bank, or MiniBind's world captions for --space minibind); named sources "
                              "are built once and cached under ~/.cache/unembed/banks")
     parser.add_argument("--modality", choices=["image", "audio", "text"], default=None,
                         help="which prompt and defaults (default: the input's; image for --vector)")
@@ -69,7 +70,7 @@ def run(args) -> int:
         modality, path = input_of(args.input)
         embedding = space.embed(modality, [path])[0]
     modality = args.modality or modality
-    bank = resolve_bank(args.bank or default_bank_source(modality), space)
+    bank = resolve_bank(args.bank or default_bank_source(modality, space), space)
     result = invert(
         embedding, space=space, bank=bank, generator=args.generator, fallback=args.fallback, modality=modality,
         steps=args.steps, requested=args.requested, keep=args.keep, shown=args.shown,

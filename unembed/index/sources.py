@@ -16,6 +16,8 @@ MILS_SOURCES = {
     "mils-image": "image_descriptions_per_class.txt",
     "mils-audio": "audio_descriptions_per_class_405_v2.txt",
 }
+# Banks generated in process rather than read from a file: MiniBind's world, one canonical caption per scene.
+WORLD_SOURCES = {"minibind-image": "image", "minibind-audio": "audio"}
 
 
 def _mils_dirs() -> list[Path]:
@@ -36,7 +38,7 @@ def resolve_source(source: str | os.PathLike) -> Path:
     if name not in MILS_SOURCES:
         raise InputError(
             f"{name!r} is neither a file nor a named source. "
-            f"Give a text file with one caption per line, or one of: {', '.join(MILS_SOURCES)}."
+            f"Give a text file with one caption per line, or one of: {', '.join([*MILS_SOURCES, *WORLD_SOURCES])}."
         )
     filename = MILS_SOURCES[name]
     dirs = _mils_dirs()
@@ -80,6 +82,11 @@ def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: 
     """Captions from files/named sources and from `texts`: whitespace-normalised, non-empty, unique, in order."""
     seen: dict[str, None] = {}
     for source in sources or ():
+        if str(source) in WORLD_SOURCES:
+            from ..spaces.minibind import world
+
+            seen.update(dict.fromkeys(world.canonical_captions(WORLD_SOURCES[str(source)])))
+            continue
         path = resolve_source(source)
         captions = [caption for caption in map(normalise_caption, read_lines(path)) if caption]
         if not captions:

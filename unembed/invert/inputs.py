@@ -19,8 +19,10 @@ def load_vector(path: str | os.PathLike) -> np.ndarray:
         raise InputError(f"cannot read a vector from {path}: {error}. Give a .npy file saved with numpy.save.") from error
 
 
-def default_bank_source(modality: str) -> str:
-    return "mils-audio" if modality == "audio" else "mils-image"
+def default_bank_source(modality: str, space: Space) -> str:
+    """MILS's captions of the modality; MiniBind's own world captions when inverting MiniBind."""
+    family = "minibind" if space.spec.startswith("minibind") else "mils"
+    return f"{family}-{'audio' if modality == 'audio' else 'image'}"
 
 
 def bank_cache_dir(source: str, space: Space) -> Path:

@@ -133,6 +133,15 @@ IMAGE_FAMILIES = ("one-object", "two-objects")
 AUDIO_FAMILIES = ("one-event", "two-events")
 
 
+def all_scenes(kind: str) -> list[ImageScene] | list[AudioScene]:
+    """Every image or audio scene of the world, all families, in a fixed order."""
+    if kind == "image":
+        return [scene for family in IMAGE_FAMILIES for scene in all_image_scenes(family)]
+    if kind == "audio":
+        return [scene for family in AUDIO_FAMILIES for scene in all_audio_scenes(family)]
+    raise ValueError(f"unknown kind {kind!r}: use 'image' or 'audio'")
+
+
 def is_held_out(scene: ImageScene | AudioScene) -> bool:
     if isinstance(scene, ImageScene):
         return any((obj.colour, obj.shape) in HELD_OUT_COLOUR_SHAPES for obj in scene.objects)
@@ -185,6 +194,11 @@ def _event_caption(event: SoundEvent) -> str:
         words.append("fast" if event.tempo == "fast" else "slowly")
     text = " ".join(words)
     return _an(text) if event.kind in ("bell", "engine", "clock") else text
+
+
+def canonical_captions(kind: str) -> list[str]:
+    """The canonical caption of every image or audio scene: the world's own caption bank."""
+    return [caption(scene) for scene in all_scenes(kind)]
 
 
 def caption(scene: ImageScene | AudioScene) -> str:
