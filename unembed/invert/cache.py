@@ -3,13 +3,14 @@
 The LLM proposes the same texts again and again (across steps, and across targets of one
 batch), and encoding is the scorer's whole cost. `cache_for(space)` returns the process-wide
 cache of a space; `TextEmbeddingCache(space, enabled=False)` re-encodes every time (the MILS
-reference procedure, for the benchmark).
+reference procedure, for the benchmark). `encode` replaces the space's text encoder for scores that
+are not a text embedding, e.g. render-and-score (the text is drawn and the picture embedded).
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -17,9 +18,10 @@ from ..spaces import Space
 
 
 class TextEmbeddingCache:
-    def __init__(self, space: Space, *, enabled: bool = True):
+    def __init__(self, space: Space, *, enabled: bool = True, encode: Callable[[list[str]], np.ndarray] | None = None):
         self.space = space
         self.enabled = enabled
+        self.encode = encode or space.embed_text
         self._vectors: dict[str, np.ndarray] = {}
         self.hits = 0
         self.misses = 0
@@ -29,12 +31,12 @@ class TextEmbeddingCache:
         texts = list(texts)
         if not self.enabled:
             self.misses += len(texts)
-            return self.space.embed_text(texts)
+            return self.encode(texts)
         missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
         self.misses += len(missing)
         self.hits += len(texts) - len(missing)
         if missing:
-            for text, vector in zip(missing, self.space.embed_text(missing)):
+            for text, vector in zip(missing, self.encode(missing)):
                 self._vectors[text] = vector
         if not texts:
             return np.zeros((0, self.space.dim), dtype=np.float32)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -76,6 +76,7 @@ def invert_many(
     neighbours: int = 20,
     cache: bool | TextEmbeddingCache = True,
     bootstrap: str = "index",
+    scorer: Callable[[list[str]], np.ndarray] | None = None,
     progress: bool = False,
 ) -> list[InversionResult]:
     """Invert each row of `embeddings` (n, dim) together. Returns one result per row, in order.
@@ -93,6 +94,10 @@ def invert_many(
         bank's best. None (default): on when `mutate` proposes; True/False: on/off; or a Fluency.
     cache: True for the process-wide text-embedding cache of the space, False to re-encode every text.
     bootstrap: "index" searches the bank's index; "encode" re-encodes every bank text (MILS reference).
+    scorer: turns candidate texts into vectors (n, dim) of the space, scored by cosine with the target,
+        in place of the space's text encoder (then `cache` is ignored: each call caches its own). For
+        render-and-score (unembed.arithmetic.render) it draws each text and embeds the picture. The
+        bootstrap then ranks the bank's `keep + neighbours` nearest texts (found by text) with it.
     """
     space = load_space(space)
     targets = unit_rows(embeddings, space.dim, what="target embedding")
@@ -114,7 +119,9 @@ def invert_many(
         fluency = default_fluency()
     fluency = fluency or None
     shown = shown or min(keep, getattr(generator, "prompt_candidates", None) or keep)
-    if isinstance(cache, TextEmbeddingCache):
+    if scorer is not None:
+        embedder = TextEmbeddingCache(space, encode=scorer)
+    elif isinstance(cache, TextEmbeddingCache):
         embedder = cache
     else:
         embedder = cache_for(space) if cache else TextEmbeddingCache(space, enabled=False)
@@ -123,9 +130,10 @@ def invert_many(
         space=space.spec, generator=generator.spec, modality=modality, steps=steps, requested=requested,
         keep=keep, shown=shown, patience=patience, seed=seed, bootstrap=bootstrap,
         fallback=fallback.spec if fallback else None, fluency_margin=fluency_margin if fluency is not None else None,
+        scorer=getattr(scorer, "name", type(scorer).__name__) if scorer is not None else None,
     )
 
-    states = _bootstrap(targets, bank, embedder, keep, neighbours, exclude, bootstrap)
+    states = _bootstrap(targets, bank, embedder, keep, neighbours, exclude, bootstrap, rescore=scorer is not None)
     if fluency is not None:
         floors = fluency.score([state.history[0].best_text for state in states])
         for state, floor in zip(states, floors):
@@ -204,8 +212,11 @@ def invert_many(
     return results
 
 
-def _bootstrap(targets, bank, embedder, keep, neighbours, exclude, how) -> list[_Target]:
-    """Each target's first top-K (and its neighbours) from the bank, recorded as step 0."""
+def _bootstrap(targets, bank, embedder, keep, neighbours, exclude, how, *, rescore=False) -> list[_Target]:
+    """Each target's first top-K (and its neighbours) from the bank, recorded as step 0.
+
+    rescore: rank the index's nearest texts by the embedder's scores (a custom scorer's), not the index's.
+    """
     started = time.perf_counter()
     k = keep + neighbours
     if how == "index":
@@ -215,6 +226,11 @@ def _bootstrap(targets, bank, embedder, keep, neighbours, exclude, how) -> list[
             for scores, texts, ids in zip(found.scores, found.texts, found.ids)
         ]
         encoded = 0
+        if rescore:
+            for target, row in zip(targets, rows):
+                texts = [text for _, text in row]
+                row[:] = sorted(zip(map(float, embedder.embed(texts) @ target), texts), key=lambda pair: -pair[0])
+                encoded += len(texts)
     elif how == "encode":
         # MILS scores the whole bank with the encoder for every target.
         skip = set(exclude or ())

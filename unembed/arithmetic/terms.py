@@ -1,0 +1,194 @@
+"""Terms of a combination and their embedding: `image.png + rain.wav - "red" + "blue"`.
+
+A term is a weight and an input: an embedding vector, an image, a sound, or a text. Every term is
+embedded in ONE space, normalised, weighted, summed, and the sum re-normalised: the combined target.
+A vector term made by another space (declared with `space=`), or of the wrong width, is refused,
+since adding vectors of two spaces means nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InputError, SpaceMismatchError
+from ..spaces import Space
+from ..spaces.inputs import input_of, modality_of
+
+MODALITIES = ("vector", "image", "audio", "text")
+# A sum shorter than this share of the summed weights has cancelled out: its direction is noise.
+CANCELLED = 1e-3
+
+
+@dataclass(frozen=True)
+class Term:
+    """`weight` times `item`, where item is a vector (dim,), an image, a sound or a text (see `modality`).
+
+    space: for a vector, the spec of the space that made it (checked against the combination's space).
+    """
+
+    weight: float
+    item: Any
+    modality: str
+    space: str | None = None
+
+    def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise InputError(f"a term's modality must be one of {', '.join(MODALITIES)}; got {self.modality!r}.")
+        if not np.isfinite(self.weight) or self.weight == 0:
+            raise InputError(f"a term's weight must be a finite non-zero number; got {self.weight!r}. Drop the term instead.")
+
+    @property
+    def label(self) -> str:
+        """How the term reads in an expression: `0.5*"red"`, `scene.png`, `vector(384)`."""
+        if self.modality == "text":
+            name = f'"{self.item}"'
+        elif isinstance(self.item, (str, os.PathLike)):
+            name = Path(self.item).name
+        elif self.modality == "vector":
+            name = f"vector({np.shape(self.item)[-1]})"
+        else:
+            name = f"{self.modality}({type(self.item).__name__})"
+        magnitude = abs(self.weight)
+        return name if magnitude == 1 else f"{magnitude:g}*{name}"
+
+
+def text(value: str, weight: float = 1.0) -> Term:
+    return Term(weight, value, "text")
+
+
+def vector(value, weight: float = 1.0, *, space: str | None = None) -> Term:
+    return Term(weight, np.asarray(value, dtype=np.float32), "vector", space)
+
+
+def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
+    """An image, audio or .npy vector file; the modality comes from the extension."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        from ..invert.inputs import load_vector
+
+        if not path.is_file():
+            raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
+        return Term(weight, load_vector(path), "vector")
+    modality, path = input_of(path)
+    if modality not in ("image", "audio"):
+        raise InputError(f"{str(path)!r} is a {modality} file; arithmetic takes images, sounds, .npy vectors and texts.")
+    return Term(weight, path, modality)
+
+
+_WEIGHTED = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*(.+)$", re.S)
+
+
+def parse_expression(tokens: Sequence[str]) -> list[Term]:
+    """Terms from command-line tokens: `a.png + b.wav - red + 0.5*blue`.
+
+    Operators are their own tokens (`+`, `-`) or glued to the operand (`-red`, `+blue`); an operand
+    may carry a weight `W*operand`. An operand that names an existing file or ends in a known file
+    extension is a file (an unknown extension of an existing file is an error); anything else is text.
+    """
+    terms: list[Term] = []
+    sign, operator = 1.0, None
+    for raw in tokens:
+        token = raw.strip()
+        if token in ("+", "-"):
+            if operator is not None:
+                raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
+            sign, operator = (-1.0 if token == "-" else 1.0), token
+            continue
+        if token[:1] in "+-" and len(token) > 1 and not Path(token).exists():
+            if operator is not None:
+                raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
+            sign, operator, token = (-1.0 if token[0] == "-" else 1.0), token[0], token[1:].strip()
+        if operator is None and terms:
+            raise InputError(f"missing + or - before {raw!r}. Write `A + B`, and quote texts with spaces.")
+        weight, operand = 1.0, token
+        match = _WEIGHTED.match(token)
+        if match and not Path(token).exists():
+            weight, operand = float(match.group(1)), match.group(2).strip()
+        if not operand:
+            raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
+        terms.append(_operand(operand, sign * weight))
+        sign, operator = 1.0, None
+    if operator is not None:
+        raise InputError("the expression ends with an operator. Add the missing term after it.")
+    if not terms:
+        raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
+    return terms
+
+
+def _operand(operand: str, weight: float) -> Term:
+    path = Path(operand)
+    if path.suffix.lower() == ".npy":
+        return file(path, weight)
+    if path.is_file():
+        modality_of(path)  # an unknown extension of an existing file is an error, not a text
+        return file(path, weight)
+    try:
+        modality_of(path)
+    except InputError:
+        return text(operand, weight)
+    return file(path, weight)  # a known extension: a missing file is an error, not a text
+
+
+def embed_terms(terms: Sequence[Term], space: Space) -> np.ndarray:
+    """Each term's unit vector in `space`, (n, dim), in order (texts and files batched per modality)."""
+    from ..vectors import unit_rows
+
+    if not terms:
+        raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
+    rows: list[np.ndarray | None] = [None] * len(terms)
+    for index, term in enumerate(terms):
+        if term.modality != "vector":
+            continue
+        if term.space is not None and term.space != space.spec:
+            raise SpaceMismatchError(
+                f"term {index + 1} ({term.label}) was embedded in space {term.space!r}, but the combination is in "
+                f"{space.spec!r}. Embed every term with the same space (pass the image, sound or text instead of the vector)."
+            )
+        width = np.shape(term.item)[-1] if np.ndim(term.item) else 0
+        if np.ndim(term.item) not in (1, 2) or (np.ndim(term.item) == 2 and np.shape(term.item)[0] != 1):
+            raise InputError(f"term {index + 1} ({term.label}) must be one vector (dim,); got shape {np.shape(term.item)}.")
+        if width != space.dim:
+            raise SpaceMismatchError(
+                f"term {index + 1} is a {width}-d vector but space {space.spec!r} makes {space.dim}-d ones: it comes from "
+                "another space. Embed every term with the same space."
+            )
+        rows[index] = unit_rows(term.item, space.dim, what=f"term {index + 1}")[0]
+    for modality in ("text", "image", "audio"):
+        picked = [index for index, term in enumerate(terms) if term.modality == modality]
+        if picked:
+            for index, row in zip(picked, space.embed(modality, [terms[index].item for index in picked])):
+                rows[index] = row
+    return np.stack(rows).astype(np.float32)
+
+
+def combine_vectors(vectors: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """Unit (dim,) direction of the weighted sum of unit rows; an error when the terms cancel out."""
+    weights = np.asarray(weights, dtype=np.float32)
+    total = (weights[:, None] * vectors).sum(axis=0)
+    norm = float(np.linalg.norm(total))
+    if norm < CANCELLED * float(np.abs(weights).sum()):
+        raise InputError(
+            f"the terms cancel out (the weighted sum has length {norm:.2g}), e.g. `x - x`: the result has no direction. "
+            "Change the weights or the terms so they do not sum to zero."
+        )
+    return (total / norm).astype(np.float32)
+
+
+def combine(terms: Sequence[Term], space: Space) -> np.ndarray:
+    """The combined target: normalise each term, weighted sum, re-normalise. Shape (dim,)."""
+    return combine_vectors(embed_terms(terms, space), [term.weight for term in terms])
+
+
+def expression(terms: Sequence[Term]) -> str:
+    """`scene.png + rain.wav - "red"`: the terms as one readable line."""
+    parts = []
+    for index, term in enumerate(terms):
+        operator = "-" if term.weight < 0 else "+"
+        parts.append(term.label if index == 0 and operator == "+" else f"{operator} {term.label}")
+    return " ".join(parts)
