@@ -44,6 +44,14 @@ class RenderedImageEmbedder:
         return rows
 
 
+def for_display(image, size: int = 256):
+    """Small pictures (MiniBind's are 64x64) scaled up with square pixels, so they can be seen."""
+    from PIL import Image
+
+    factor = size // max(image.size)
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST) if factor > 1 else image
+
+
 def default_renderer(space: Space) -> str:
     """The renderer that draws what `space` sees: MiniBind's world for minibind, else diffusers' default."""
     return "minibind" if space.spec.startswith("minibind") else "diffusers"
@@ -54,21 +62,22 @@ def render_and_score(
     *,
     space: str | Space = "minibind",
     renderer: str | Renderer | None = None,
-    bank="minibind-image",
+    bank=None,
     seed: int = 0,
     **options,
 ) -> InversionResult:
     """The prompt (result.text) whose rendered picture is nearest `target` (dim,) in `space`.
 
     result.score is that picture's cosine with the target; result.trajectory() its rise per step.
-    bank: where the prompts start (a Bank, folder or named source); options go to `unembed.invert`
+    bank: where the prompts start (a Bank, folder or named source; default: the space's image captions); options go to `unembed.invert`
     (generator, steps, requested, keep, patience, ...); the modality is "image".
     """
     space = load_space(space)
     if "image" not in space.modalities:
         raise InputError(f"render-and-score embeds pictures, but space {space.spec!r} has no image encoder. Use minibind or imagebind.")
     renderer = load_renderer(renderer or default_renderer(space)) if not hasattr(renderer, "render") else renderer
-    from ..invert.inputs import resolve_bank
+    from ..invert.inputs import default_bank_source, resolve_bank
 
+    bank = resolve_bank(bank or default_bank_source("image", space), space)
     scorer = RenderedImageEmbedder(renderer, space, seed=seed)
-    return invert(target, space=space, bank=resolve_bank(bank, space), modality="image", scorer=scorer, seed=seed, **options)
+    return invert(target, space=space, bank=bank, modality="image", scorer=scorer, seed=seed, **options)

@@ -14,6 +14,8 @@ COMMAND_MODULES = [
     "unembed.cli.invert",
     "unembed.cli.bench",
     "unembed.cli.minibind",
+    "unembed.cli.arith",
+    "unembed.cli.demo",
 ]
 
 

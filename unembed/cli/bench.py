@@ -9,6 +9,7 @@ BENCH_MODULES = [
     "unembed.bench.space",
     "unembed.bench.invert",
     "unembed.bench.minibind",
+    "unembed.bench.arith",
 ]
 
 

@@ -1,0 +1,182 @@
+"""Cross-modal arithmetic on MiniBind (a trained image/audio/text space; MiniLM text) and the minibind renderer."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from unembed.arithmetic import arith, combine, file, parse_expression, render_and_score, text, vector
+from unembed.arithmetic.merge import rule_merges
+from unembed.arithmetic.render import RenderedImageEmbedder
+from unembed.cli import main
+from unembed.errors import InputError, SpaceMismatchError
+from unembed.index import Bank
+from unembed.renderers import load_renderer
+from unembed.spaces import load_space
+from unembed.spaces.minibind import world
+
+
+@pytest.fixture(scope="module")
+def space():
+    return load_space("minibind")
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return load_renderer("minibind")
+
+
+def write_scene(path, shape, colour, position="centre", size="large", seed=1):
+    scene = world.ImageScene((world.ShapeObject(shape, colour, position, size),))
+    Image.fromarray(world.render_image(scene, np.random.default_rng(seed))).save(path)
+    return path
+
+
+def write_sound(path, kind, loudness="loud", seed=1):
+    scene = world.AudioScene((world.SoundEvent(kind, loudness),))
+    soundfile.write(path, world.render_audio(scene, np.random.default_rng(seed)), world.SAMPLE_RATE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def red_circle(tmp_path_factory):
+    return write_scene(tmp_path_factory.mktemp("media") / "red_circle.png", "circle", "red")
+
+
+@pytest.fixture(scope="module")
+def rain(tmp_path_factory):
+    return write_sound(tmp_path_factory.mktemp("media") / "rain.wav", "rain")
+
+
+def test_red_circle_minus_red_plus_blue_inverts_to_a_blue_circle(space, renderer, red_circle):
+    terms = parse_expression([str(red_circle), "-", "red", "+", "blue"])
+    result = arith(terms, space=space, mode="embedding", steps=0)
+    drawn = renderer.interpret(result.text)
+    assert [(o.shape, o.colour) for o in drawn.objects] == [("circle", "blue")], result.text
+    # The analogy moved the target: the plain picture's nearest caption stays red.
+    plain = arith([file(red_circle)], space=space, mode="embedding", steps=0)
+    assert renderer.interpret(plain.text).objects[0].colour == "red"
+
+
+def test_text_mode_analogy_is_checked_against_the_combination(space, renderer, red_circle):
+    result = arith(parse_expression([str(red_circle), "-red", "+blue"]), space=space, mode="text", steps=0,
+                   merge_generator="mutate")
+    assert [(o.shape, o.colour) for o in renderer.interpret(result.text).objects] == [("circle", "blue")]
+    scores = [score for score, _, _ in result.merge.candidates]
+    assert result.score == max(scores) and scores == sorted(scores, reverse=True)
+    assert result.parts[1:] == [(-1.0, "red"), (1.0, "blue")]
+
+
+def test_image_plus_sound_draws_the_object_in_the_sounds_scene(space, renderer, red_circle, rain):
+    result = arith([file(red_circle), file(rain)], space=space, mode="text", steps=0, merge_generator="llama.cpp", merges=3)
+    drawn = renderer.interpret(result.text)
+    assert ("circle", "red") in [(o.shape, o.colour) for o in drawn.objects] and drawn.element == "rain", result.text
+    sources = {source for _, _, source in result.merge.candidates}
+    assert "llm" in sources and "join" in sources  # the LLM's merges compete with the rule-based joins
+
+
+def test_combination_is_the_normalised_weighted_sum(space, red_circle, rain):
+    image, sound = space.embed("image", [red_circle])[0], space.embed("audio", [rain])[0]
+    combined = combine([file(red_circle), file(rain, 0.5)], space)
+    expected = image + 0.5 * sound
+    np.testing.assert_allclose(combined, expected / np.linalg.norm(expected), atol=1e-5)
+    # A vector term and the file it came from are the same term.
+    np.testing.assert_allclose(combine([vector(image, space="minibind"), file(rain, 0.5)], space), combined, atol=1e-5)
+
+
+def test_parse_expression_reads_weights_signs_and_texts(red_circle):
+    terms = parse_expression([str(red_circle), "-", "0.5*red", "+", "a blue sky"])
+    assert [(t.weight, t.modality) for t in terms] == [(1.0, "image"), (-0.5, "text"), (1.0, "text")]
+    assert terms[2].item == "a blue sky"
+
+
+@pytest.mark.parametrize(
+    "tokens, error, words",
+    [
+        ([], InputError, "empty"),
+        (["red", "-", "red"], InputError, "cancel"),
+        (["red", "+"], InputError, "ends with an operator"),
+        (["red", "+", "-", "blue"], InputError, "two operators"),
+        (["red", "blue"], InputError, r"missing \+ or -"),
+        (["missing.png"], InputError, "does not exist"),
+    ],
+)
+def test_bad_expressions_say_what_to_fix(space, tokens, error, words):
+    with pytest.raises(error, match=words):
+        combine(parse_expression(tokens), space)
+
+
+def test_unknown_file_type_is_an_error(tmp_path):
+    notes = tmp_path / "scene.xyz"
+    notes.write_text("not a picture")
+    with pytest.raises(InputError, match="cannot tell what"):
+        parse_expression([str(notes)])
+
+
+def test_terms_from_another_space_are_refused(space, red_circle):
+    with pytest.raises(SpaceMismatchError, match="512-d vector"):
+        combine([file(red_circle), vector(np.ones(512))], space)
+    with pytest.raises(SpaceMismatchError, match="embedded in space 'imagebind'"):
+        combine([file(red_circle), vector(np.ones(space.dim), space="imagebind")], space)
+
+
+def test_text_mode_needs_something_added(space):
+    with pytest.raises(InputError, match="positive weight"):
+        arith([text("red", -1.0)], space=space, mode="text", steps=0)
+
+
+def test_rule_merges_swap_and_join():
+    merges = rule_merges([(1.0, "a small red circle on the left"), (-1.0, "red"), (1.0, "blue")])
+    assert ("a small blue circle on the left", "swap") in merges
+    assert ("a small circle on the left and blue", "join") in merges
+
+
+def test_render_and_score_raises_the_rendered_pictures_cosine(space, renderer):
+    truth = world.ImageScene((world.ShapeObject("square", "blue", "centre", "large"),), "rain")
+    target = space.embed("image", [world.render_image(truth, np.random.default_rng(5))])[0]
+    # No caption names the truth: the loop must recombine them, judged by their pictures.
+    captions = ["a large blue circle in the centre", "a small red square on the left in the rain",
+                "a large green triangle on the right", "a small yellow star in the centre under lightning"]
+    bank = Bank.from_vectors(captions, space.embed_text(captions), space)
+    result = render_and_score(target, space=space, renderer=renderer, bank=bank, generator="mutate",
+                              steps=4, requested=30, patience=None, fluency=False)
+    assert result.score > result.bootstrap_score + 0.02
+    assert result.trajectory() == sorted(result.trajectory())
+    # The score is the cosine of the target with the picture of the text, not with the text.
+    picture = RenderedImageEmbedder(renderer, space)([result.text])[0]
+    assert picture @ target == pytest.approx(result.score, abs=1e-5)
+
+
+def test_undrawable_text_scores_zero(space, renderer):
+    rows = RenderedImageEmbedder(renderer, space)(["a quiet afternoon", "a red circle"])
+    assert not rows[0].any() and np.linalg.norm(rows[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_cli_arith_renders_the_analogy(tmp_path, capsys, renderer, red_circle):
+    out, report = tmp_path / "out.png", tmp_path / "arith.json"
+    code = main(["arith", str(red_circle), "-", "red", "+", "blue", "--space", "minibind", "--steps", "0",
+                 "--render", str(out), "--json", str(report)])
+    assert code == 0
+    data = json.loads(report.read_text())
+    assert [(o.shape, o.colour) for o in renderer.interpret(data["render"]["prompt"]).objects] == [("circle", "blue")]
+    assert Image.open(out).size == (256, 256)
+    assert data["render"]["rendered_cosine"] > 0.5
+    assert "blue circle" in capsys.readouterr().out
+
+
+def test_cli_arith_errors_exit_2(capsys):
+    assert main(["arith", "red", "-", "red", "--space", "minibind", "--steps", "0"]) == 2
+    assert "cancel out" in capsys.readouterr().err
+
+
+def test_demo_writes_the_pictures_and_prints_the_texts(tmp_path, capsys, renderer):
+    assert main(["demo", "--out", str(tmp_path), "--generator", "mutate", "--steps", "1", "--requested", "5"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "demo.json").read_text())
+    for name in ("scene.png", "sound.wav", "text_mode.png", "embedding_mode.png"):
+        assert (tmp_path / name).is_file()
+    assert "text mode" in printed and "embedding mode" in printed
+    drawn = renderer.interpret(report["results"]["text"]["text"])
+    assert ("circle", "green") in [(o.shape, o.colour) for o in drawn.objects] and drawn.element == "rain"

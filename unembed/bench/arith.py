@@ -1,0 +1,201 @@
+"""`unembed bench arith`: cross-modal arithmetic on MiniBind, scored by the world's parser.
+
+Cases (fresh renders; images held out: colour-shape combinations never seen in training):
+- arith: image A (one object, no scene element, held out) + sound B (one event whose kind the
+  image world can draw: SOUND_TO_ELEMENT). Success: the result, as MiniBindRenderer.interpret
+  reads it (the scene the renderer draws), has A's object (shape and colour) and B's element.
+- analogy: image C (one object, no element, held out) - "C's colour" + "another colour".
+  Success: the drawn scene is one object of C's shape in the new colour.
+
+Both modes run on the same cases: embedding (combine, then invert) and text (invert each term,
+merge, checked against the combined embedding); `bank_top1` is the bank's nearest caption to the
+combined embedding with no loop. `llm_merge_win_rate` is how often the LLM's merge beat the
+rule-based joins. Render-and-score runs on the first `--render-n` arith cases. Speed is reported
+as ratios against bank_top1 (one FAISS search per case) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import atomic
+from ..errors import InputError
+from ..generators import DEFAULT_GENERATOR
+
+# Sound kind -> the image scene element that draws it. Thunder is drawn as lightning and an engine
+# as a car (the world's parser reads "thunder" and "engine" in image text the same way); wind and
+# clock have nothing to draw and are not sampled.
+SOUND_TO_ELEMENT = {"rain": "rain", "birds": "birds", "bell": "bell", "thunder": "lightning", "engine": "car"}
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("arith", help="cross-modal arithmetic and analogies on MiniBind (both modes)")
+    parser.add_argument("--n", type=int, default=50, help="cases per task (default 50)")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--space", default="minibind")
+    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
+    parser.add_argument("--steps", type=int, default=3, help="MILS steps per inversion (default 3)")
+    parser.add_argument("--requested", type=int, default=20, help="texts asked per step (default 20)")
+    parser.add_argument("--merge-generator", default="llama.cpp", help="the LLM that merges in text mode (default llama.cpp)")
+    parser.add_argument("--merges", type=int, default=5, help="LLM merges per case (default 5)")
+    parser.add_argument("--render-n", type=int, default=10, help="arith cases also run through render-and-score (default 10)")
+    parser.add_argument("--render-steps", type=int, default=3)
+    parser.add_argument("--json", required=True, help="where to write the report")
+    parser.set_defaults(run=run)
+
+
+def sample_cases(n: int, rng: np.random.Generator):
+    """(arith pairs [(image scene, audio scene)], analogies [(image scene, new colour)])."""
+    from ..spaces.minibind import world
+
+    images = [s for s in world.all_image_scenes("one-object") if s.element is None and world.is_held_out(s)]
+    sounds = [s for s in world.all_audio_scenes("one-event") if s.events[0].kind in SOUND_TO_ELEMENT]
+    pairs = [(images[rng.integers(len(images))], sounds[rng.integers(len(sounds))]) for _ in range(n)]
+    analogies = []
+    for _ in range(n):
+        scene = images[rng.integers(len(images))]
+        colours = [c for c in world.COLOURS if c != scene.objects[0].colour]
+        analogies.append((scene, colours[rng.integers(len(colours))]))
+    return pairs, analogies
+
+
+def drawn(renderer, text: str):
+    """The scene the minibind renderer draws for `text`, or None when it cannot draw it."""
+    try:
+        return renderer.interpret(text)
+    except InputError:
+        return None
+
+
+def arith_ok(scene, image, sound) -> bool:
+    if scene is None:
+        return False
+    obj = image.objects[0]
+    has_object = any(o.shape == obj.shape and o.colour == obj.colour for o in scene.objects)
+    return has_object and scene.element == SOUND_TO_ELEMENT[sound.events[0].kind]
+
+
+def analogy_ok(scene, image, colour) -> bool:
+    return scene is not None and len(scene.objects) == 1 and scene.objects[0].shape == image.objects[0].shape and scene.objects[0].colour == colour
+
+
+def run(args) -> int:
+    from ..arithmetic.merge import merge_many
+    from ..arithmetic.render import render_and_score
+    from ..arithmetic.terms import combine_vectors
+    from ..invert import invert_many
+    from ..invert.inputs import resolve_bank
+    from ..renderers import load_renderer
+    from ..spaces import load_space
+    from ..spaces.minibind import world
+
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1; got {args.n}.")
+    space = load_space(args.space)
+    renderer = load_renderer("minibind")
+    image_bank = resolve_bank("minibind-image", space)
+    audio_bank = resolve_bank("minibind-audio", space)
+    rng = np.random.default_rng(args.seed)
+    pairs, analogies = sample_cases(args.n, rng)
+    image_scenes = [image for image, _ in pairs] + [image for image, _ in analogies]
+    image_vectors = space.embed("image", [world.render_image(scene, rng) for scene in image_scenes])
+    sound_vectors = space.embed("audio", [(world.render_audio(sound, rng), world.SAMPLE_RATE) for _, sound in pairs])
+    n = args.n
+    colour_words = space.embed_text([image.objects[0].colour for image, _ in analogies] + [colour for _, colour in analogies])
+    arith_targets = np.stack([combine_vectors(np.stack([i, s]), [1, 1]) for i, s in zip(image_vectors[:n], sound_vectors)])
+    analogy_targets = np.stack([
+        combine_vectors(np.stack([i, old, new]), [1, -1, 1])
+        for i, old, new in zip(image_vectors[n:], colour_words[:n], colour_words[n:])
+    ])
+    targets = np.concatenate([arith_targets, analogy_targets])
+
+    def score(texts):
+        scenes = [drawn(renderer, text) for text in texts]
+        return {
+            "arith_success": float(np.mean([arith_ok(s, a, b) for s, (a, b) in zip(scenes[:n], pairs)])),
+            "analogy_accuracy": float(np.mean([analogy_ok(s, c, colour) for s, (c, colour) in zip(scenes[n:], analogies)])),
+        }
+
+    options = dict(space=space, generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed)
+    report: dict = {
+        "space": space.spec, "n": n, "seed": args.seed, "generator": args.generator, "steps": args.steps,
+        "requested": args.requested, "merge_generator": args.merge_generator, "merges": args.merges,
+        "sound_to_element": SOUND_TO_ELEMENT,
+    }
+
+    started = time.perf_counter()
+    bank_texts = [row[0] for row in image_bank.search(targets, k=1).texts]
+    baseline = (time.perf_counter() - started) / len(targets)
+    report["bank_top1"] = score(bank_texts)
+
+    started = time.perf_counter()
+    embedding = invert_many(targets, bank=image_bank, modality="image", progress=True, **options)
+    embedding_seconds = (time.perf_counter() - started) / len(targets)
+    report["embedding_mode"] = score([r.text for r in embedding])
+
+    started = time.perf_counter()
+    image_texts = [r.text for r in invert_many(image_vectors, bank=image_bank, modality="image", progress=True, **options)]
+    sound_texts = [r.text for r in invert_many(sound_vectors, bank=audio_bank, modality="audio", progress=True, **options)]
+    parts = [[(1.0, image), (1.0, sound)] for image, sound in zip(image_texts[:n], sound_texts)]
+    parts += [
+        [(1.0, text), (-1.0, image.objects[0].colour), (1.0, colour)]
+        for text, (image, colour) in zip(image_texts[n:], analogies)
+    ]
+    merged = merge_many(parts, targets, space=space, generator=args.merge_generator, requested=args.merges, seed=args.seed)
+    text_seconds = (time.perf_counter() - started) / len(targets)
+    report["text_mode"] = score([m.text for m in merged])
+    report["text_mode"]["llm_merge_win_rate"] = {
+        "arith": float(np.mean([m.llm_won for m in merged[:n]])),
+        "analogy": float(np.mean([m.llm_won for m in merged[n:]])),
+    }
+    report["text_mode"]["llm_merge_errors"] = sum(m.error is not None for m in merged)
+    report["term_inversion"] = {
+        "image_object_accuracy": float(np.mean([
+            (s := drawn(renderer, t)) is not None and len(s.objects) == 1 and (s.objects[0].shape, s.objects[0].colour) == (c.objects[0].shape, c.objects[0].colour)
+            for t, c in zip(image_texts, image_scenes)
+        ])),
+        "sound_kind_accuracy": float(np.mean([
+            [e.kind for e in world.parse_audio_text(t).events] == [sound.events[0].kind] for t, (_, sound) in zip(sound_texts, pairs)
+        ])),
+    }
+
+    render_n = min(args.render_n, n)
+    if render_n:
+        started = time.perf_counter()
+        runs = [
+            render_and_score(target, space=space, renderer=renderer, bank=image_bank, generator=args.generator,
+                             steps=args.render_steps, requested=args.requested, seed=args.seed)
+            for target in arith_targets[:render_n]
+        ]
+        render_seconds = (time.perf_counter() - started) / render_n
+        report["render_and_score"] = {
+            "n": render_n, "steps": args.render_steps,
+            "rendered_cosine_start": float(np.mean([r.bootstrap_score for r in runs])),
+            "rendered_cosine_end": float(np.mean([r.score for r in runs])),
+            "improved": float(np.mean([r.score > r.bootstrap_score + 1e-6 for r in runs])),
+            "arith_success": float(np.mean([arith_ok(drawn(renderer, r.text), a, b) for r, (a, b) in zip(runs, pairs)])),
+        }
+    report["speed"] = {
+        "bank_top1_seconds_per_case": round(baseline, 6),
+        "embedding_mode_vs_bank_top1": round(embedding_seconds / baseline, 1),
+        "text_mode_vs_bank_top1": round(text_seconds / baseline, 1),
+        "text_vs_embedding_mode": round(text_seconds / embedding_seconds, 2),
+    }
+    if render_n:
+        report["speed"]["render_and_score_vs_bank_top1"] = round(render_seconds / baseline, 1)
+    report["examples"] = [
+        {"case": f"{world.caption(a)} + {world.caption(b)}", "embedding": embedding[i].text, "text": merged[i].text,
+         "text_source": merged[i].source}
+        for i, (a, b) in enumerate(pairs[:5])
+    ] + [
+        {"case": f"{world.caption(c)} - {c.objects[0].colour} + {colour}", "embedding": embedding[n + i].text,
+         "text": merged[n + i].text, "text_source": merged[n + i].source}
+        for i, (c, colour) in enumerate(analogies[:5])
+    ]
+    atomic.write_json(args.json, report)
+    for key in ("bank_top1", "embedding_mode", "text_mode"):
+        print(f"{key:15s} arith_success {report[key]['arith_success']:.2f}  analogy_accuracy {report[key]['analogy_accuracy']:.2f}")
+    print(f"wrote {args.json}")
+    return 0
