@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
 # llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
-TEST_EXTRAS = test,minibind,imagebind,clip,llama,plot,render
+TEST_EXTRAS = test,minibind,imagebind,clip,llama,plot,render,notebooks
 
 .PHONY: demo test venv
 
@@ -12,10 +12,8 @@ venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 
 demo: venv
-	$(PIP) -e ".[llama,plot]"
-	$(BIN)/unembed bank build --space minilm --from mils-image --out out/mils-image-minilm
-	$(BIN)/unembed invert --text "a dog catching a frisbee on the beach" --space minilm --bank out/mils-image-minilm \
-		--steps 3 --requested 20 --json out/invert.json --plot out/invert.png
+	$(PIP) -e ".[llama,minibind,plot]"
+	$(BIN)/unembed demo --out out/demo
 
 test: venv
 	$(PIP) -e ".[$(TEST_EXTRAS)]"
