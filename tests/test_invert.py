@@ -149,6 +149,12 @@ def test_fluency_gate_keeps_returned_text_as_fluent_as_the_bank(space, bank, hel
     for result in results:
         returned, bootstrap = fluency.score([result.text, result.bootstrap_text])
         assert returned >= bootstrap - 1e-5
+        # Each dropped text is on record (for the plot), was a scored candidate, and is below the floor.
+        for record in result.history:
+            assert set(record.rejected) <= {text for _, text in record.candidates}
+            if record.rejected:
+                assert max(fluency.score(record.rejected)) < bootstrap
+    assert any(record.rejected for result in results for record in result.history)
     ungated = invert_many(space.embed_text(held_out), space=space, bank=bank, generator="mutate", steps=3,
                           requested=15, keep=10, exclude=held_out, fluency=False)
     assert sum(r.score for r in ungated) >= sum(r.score for r in results)  # the gate costs cosine, not fluency

@@ -178,11 +178,11 @@ def invert_many(
             offset += len(texts)
             best_before = max(state.pool.values())
             entering = [(score, text) for score, text in scored if len(state.pool) < keep or score > state.top(keep)[-1][0]]
-            rejected = 0
+            rejected = []
             if fluency is not None and entering:
                 # Only texts that would enter the top-K need the (slower) language model.
                 fluent = fluency.score([text for _, text in entering]) >= state.floor
-                rejected = int((~fluent).sum())
+                rejected = [text for (_, text), ok in zip(entering, fluent) if not ok]
                 entering = [pair for pair, ok in zip(entering, fluent) if ok]
             state.pool.update((text, score) for score, text in entering)
             state.pool = dict((text, score) for score, text in state.top(keep))

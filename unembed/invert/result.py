@@ -19,7 +19,7 @@ class StepRecord:
     best_score: float
     candidates: list[tuple[float, str]]  # the new texts of this step with their scores, best first
     proposed: int = 0  # texts the generator returned, before dropping seen ones
-    rejected: int = 0  # texts that would have entered the top-K but failed the fluency gate
+    rejected: list[str] = field(default_factory=list)  # would have entered the top-K but failed the fluency gate
     llm_calls: int = 0
     scored: int = 0  # texts scored with the space (the cache encodes only those it has not seen)
     prompt_tokens: int = 0
@@ -96,9 +96,16 @@ class InversionResult:
         figure = None
         if ax is None:
             figure, ax = plt.subplots(figsize=(6, 3.5))
+        # Texts the fluency gate dropped can score above the best line; mark them so the plot reads right.
+        kept, dropped = [], []
         for record in self.history:
-            scores = [score for score, _ in record.candidates]
-            ax.scatter([record.step] * len(scores), scores, s=6, color="0.7", zorder=1)
+            gated = set(record.rejected)
+            for score, text in record.candidates:
+                (dropped if text in gated else kept).append((record.step, score))
+        if kept:
+            ax.scatter(*zip(*kept), s=6, color="0.7", zorder=1, label="candidates")
+        if dropped:
+            ax.scatter(*zip(*dropped), s=14, color="tab:red", marker="x", zorder=1, label="dropped: not fluent")
         ax.plot(range(len(self.history)), self.trajectory(), marker="o", zorder=2, label="best")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("step (0 = caption bank)")
