@@ -21,8 +21,8 @@ from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
 from ..generators.parsing import candidate_key
 
-# Chosen so that 50 mils-image targets take about 20 minutes on 2 shared cores with the
-# embedded SmolLM2 (see the README's figures).
+# Chosen so that 50 mils-image targets take 20-30 minutes on 2 cores with the embedded SmolLM2:
+# 30 s per target at load ~2, 40 s at load 5-9 (README figures). SmolLM2 decoding is most of it.
 BENCH_STEPS = 4
 BENCH_REQUESTED = 20
 BENCH_KEEP = 20
