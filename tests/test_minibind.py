@@ -294,3 +294,17 @@ def test_cli_sample_writes_scenes_sounds_and_their_captions(tmp_path, capsys):
             assert rate == 16000 and samples.shape == (world.CLIP_SAMPLES,)
     assert "captions.json" in capsys.readouterr().out
     assert cli_main(["minibind", "sample", "--out", str(tmp_path), "--n", "0"]) == 2
+
+
+# ------------------------------------------------------------------------------------------- bench
+def test_bench_inverts_held_out_samples_with_the_mils_loop_and_scores_them_with_the_parser(tmp_path, caption_cache):
+    out = tmp_path / "bench.json"
+    assert cli_main(["bench", "minibind", "--n", "3", "--invert-n", "2", "--distractors", "0", "--generator", "mutate",
+                     "--requested", "3", "--cache", str(caption_cache.path.parent), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for kind in ("image", "audio"):
+        inversion = report[f"{kind}_inversion"]
+        assert inversion["n"] == 2 and inversion["generator"] == "mutate" and inversion["steps"] == 1
+        assert report[f"{kind}_inversion_accuracy"] == inversion["accuracy"] and 0 <= inversion["accuracy"] <= 1
+        for truth, text in inversion["examples"]:
+            assert world.is_held_out(world.parse_text(truth, kind)) and text
