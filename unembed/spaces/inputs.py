@@ -1,9 +1,15 @@
 """What a space accepts as an image or a sound, and which modality a file holds.
 
-Images: a file path, a PIL image, or an array (H, W), (H, W, 1|3|4) of uint8, or of floats in [0, 1].
-Audio: a file path (read with soundfile), or a pair (array, sample_rate). Arrays may be 1-D (mono)
-or 2-D; in 2-D the shorter axis is taken as channels, so (channels, frames) from torchaudio and
-(frames, channels) from soundfile both work. Channels are averaged to mono.
+One policy for every space that takes images or sounds:
+
+Images: a file path, a PIL image, or an array or torch tensor (H, W), (H, W, 1|3|4) of uint8, or of
+floats in [0, 1]. Channels go last: a (3, H, W) array is refused with the transpose that fixes it,
+because a guess would silently swap axes of arrays such as (3, 4, 4).
+Audio: a file path (read with soundfile), or a pair (array or tensor, sample_rate) with the rate a
+positive whole number of Hz (16000 or 16000.0). Arrays of floats (-1..1) or integer PCM (scaled
+from their type's full range) may be 1-D (mono) or 2-D; in 2-D the shorter axis is taken as
+channels (at most 8), so (channels, frames) from torchaudio and (frames, channels) from soundfile
+both work. Channels are averaged to mono.
 
 `modality_of(path)` maps a file to "image", "audio" or "video" by its extension, so a command line
 can pick the modality (and MILS's prompt for it) from the file alone.
@@ -12,12 +18,15 @@ can pick the modality (and MILS's prompt for it) from the file alone.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+
+MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # What the libsndfile bundled with the soundfile wheels decodes.
@@ -69,6 +78,7 @@ def load_image(item: Any):
             raise InputError(
                 f"cannot read {str(item)!r} as an image ({error}): the file is corrupt or not an image. Convert it to PNG or JPEG."
             ) from error
+    item = _as_numpy(item)
     if isinstance(item, np.ndarray):
         return Image.fromarray(_image_array_to_uint8(item)).convert("RGB")
     raise InputError(
@@ -111,22 +121,53 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
         return _mono(samples.T, str(item)), int(sample_rate)
     if isinstance(item, tuple) and len(item) == 2:
         array, sample_rate = item
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-            raise InputError(f"an audio sample rate must be a positive integer (Hz); got {sample_rate!r}.")
-        array = np.asarray(array, dtype=np.float32)
-        if array.ndim == 2 and array.shape[0] > array.shape[1]:
-            array = array.T  # (frames, channels) as soundfile returns it
-        if array.ndim not in (1, 2):
-            raise InputError(f"an audio array must be 1-D or 2-D (channels x frames); got shape {array.shape}.")
-        return _mono(np.atleast_2d(array), "audio array"), int(sample_rate)
+        return _mono(np.atleast_2d(_audio_array(array)), "audio array"), _sample_rate(sample_rate)
     raise InputError(
         f"cannot use a {type(item).__name__} as audio. Pass a file path or a pair (samples, sample_rate)."
     )
 
 
+def _as_numpy(item: Any) -> Any:
+    """A torch tensor as a numpy array (torch is imported only if the caller already has it); else `item`."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(item, torch.Tensor):
+        return item.detach().cpu().numpy()
+    return item
+
+
+def _sample_rate(value: Any) -> int:
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = -1.0
+    if isinstance(value, bool) or not rate > 0 or not rate.is_integer():
+        raise InputError(f"an audio sample rate must be a positive whole number of Hz; got {value!r}. Give e.g. 16000 or 44100.")
+    return int(rate)
+
+
+def _audio_array(array: Any) -> np.ndarray:
+    """A 1-D or (channels, frames) float32 array from floats or integer PCM in any 1-D/2-D layout."""
+    array = np.asarray(_as_numpy(array))
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / float(np.iinfo(array.dtype).max + 1)
+    elif not np.issubdtype(array.dtype, np.floating):
+        raise InputError(f"an audio array has dtype {array.dtype}; give floats (-1..1) or integer PCM samples.")
+    array = array.astype(np.float32, copy=False)
+    if array.ndim not in (1, 2):
+        raise InputError(f"an audio array must be 1-D or 2-D (channels x frames); got shape {array.shape}.")
+    if array.ndim == 2 and array.shape[0] > array.shape[1]:
+        array = array.T  # (frames, channels) as soundfile returns it
+    if array.ndim == 2 and array.shape[0] > MAX_AUDIO_CHANNELS:
+        raise InputError(
+            f"an audio array of shape {array.shape}: neither axis looks like channels (<= {MAX_AUDIO_CHANNELS}). "
+            "Give (frames,), (frames, channels) or (channels, frames)."
+        )
+    return array
+
+
 def _mono(channels_first: np.ndarray, what: str) -> np.ndarray:
     if channels_first.shape[1] == 0:
-        raise InputError(f"{what} has no samples. Pass a recording at least a few milliseconds long.")
+        raise InputError(f"{what} has no samples (it is empty). Pass a recording at least a few milliseconds long.")
     if not np.isfinite(channels_first).all():
         raise InputError(f"{what} contains NaN or inf samples. Clean the recording first.")
     return np.ascontiguousarray(channels_first.mean(axis=0, dtype=np.float32))

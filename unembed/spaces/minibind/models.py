@@ -29,7 +29,9 @@ class EncoderConfig:
     dim: int = 384
     channels: tuple[int, ...] = (24, 48, 96, 128)
     colour_channels: int = 0  # > 0: the image encoder adds a per-pixel colour stream
-    level_stream: bool = False  # the audio encoder adds per-band mean/peak energy
+    audio_channels: tuple[int, ...] = (64, 128, 128)  # the audio encoder's convolutions over frequency
+    tempo_groups: int = 8  # groups of mel bands with their own modulation spectrum
+    tempo_features: int = 32
     # audio front end
     n_fft: int = 512
     hop_length: int = 320
@@ -44,6 +46,7 @@ class EncoderConfig:
     def from_dict(cls, values: dict) -> "EncoderConfig":
         values = dict(values)
         values["channels"] = tuple(values["channels"])
+        values["audio_channels"] = tuple(values["audio_channels"])
         return cls(**values)
 
 
@@ -100,28 +103,45 @@ class LogMel(nn.Module):
 class AudioEncoder(nn.Module):
     """(B, 32000) 16 kHz mono waveforms -> (B, dim) unit rows. `embed_features` skips the front end.
 
-    The conv trunk pools over time (mean and max) but keeps frequency, so pitch and onset density
-    survive. With `level_stream`, the mean and peak energy of each mel band are added, and
-    training feeds the conv stream copies at random gains, so that loudness adds up with what
-    sounds instead of being memorised as pairs.
+    Two streams over the log-mel, added up by a linear head, so that what sounds and how fast it
+    repeats are read apart instead of being memorised as pairs:
+    - what: 1-d convolutions over frequency of the clip's spectral profile (per-band mean, peak and
+      spread over time); with the per-band mean and peak levels themselves (loudness).
+    - how fast: the modulation spectrum (|FFT| over time of each band's log-mel, 0.5-12.5 Hz) of
+      `tempo_groups` groups of bands and of the whole clip (bands weighted by their energy), each
+      read by one small MLP shared by all groups, so that a repetition rate means the same at any pitch.
+    Time shifts move no feature but the phase the modulation spectrum drops.
     """
+
+    MODULATION_BINS = 25  # 0.5 .. 12.5 Hz at 50 frames per second
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.front_end = LogMel(config)
-        self.features = _conv_stack(1, config.channels)
-        bands = -(-config.n_mels // 2 ** len(config.channels))
-        self.level_stream = config.level_stream
-        self.trunk_size = 2 * config.channels[-1] * bands + (2 * config.n_mels if config.level_stream else 0)
+        layers: list[nn.Module] = []
+        in_channels = 3
+        for out_channels in config.audio_channels:
+            layers += [nn.Conv1d(in_channels, out_channels, 5, stride=2, padding=2, bias=False), nn.BatchNorm1d(out_channels), nn.GELU()]
+            in_channels = out_channels
+        self.profile = nn.Sequential(*layers)
+        self.tempo_groups = config.tempo_groups
+        self.modulation = nn.Sequential(
+            nn.Linear(self.MODULATION_BINS, 48), nn.GELU(), nn.Linear(48, config.tempo_features), nn.GELU()
+        )
+        bands = -(-config.n_mels // 2 ** len(config.audio_channels))
+        self.trunk_size = config.audio_channels[-1] * bands + (config.tempo_groups + 1) * config.tempo_features + 2 * config.n_mels
         self.head = nn.Linear(self.trunk_size, config.dim)  # linear: feature contributions add up
 
-    def trunk(self, log_mel: torch.Tensor, form_log_mel: torch.Tensor | None = None) -> torch.Tensor:
-        """Pooled features; `form_log_mel` (training only) feeds the conv stream a re-levelled copy."""
-        grid = self.features(log_mel if form_log_mel is None else form_log_mel)  # (B, C, bands, frames)
-        form = torch.cat([grid.mean(dim=3), grid.amax(dim=3)], dim=1).flatten(1)
-        if not self.level_stream:
-            return form
-        return torch.cat([form, log_mel.mean(dim=3).flatten(1), log_mel.amax(dim=3).flatten(1)], dim=1)
+    def trunk(self, log_mel: torch.Tensor) -> torch.Tensor:
+        bands = log_mel[:, 0]  # (B, n_mels, frames)
+        mean, peak = bands.mean(dim=2), bands.amax(dim=2)
+        what = self.profile(torch.stack([mean, peak, bands.std(dim=2)], dim=1)).flatten(1)
+        spectrum = torch.fft.rfft(bands - mean[..., None], dim=2).abs()[:, :, 1 : 1 + self.MODULATION_BINS]
+        groups = spectrum.reshape(len(bands), self.tempo_groups, -1, self.MODULATION_BINS).mean(dim=2)
+        weights = torch.softmax(mean * 3, dim=1)[..., None]  # the loudest bands lead the clip-wide rate
+        whole = (spectrum * weights).sum(dim=1, keepdim=True) * self.tempo_groups
+        tempo = self.modulation(torch.log1p(torch.cat([groups, whole], dim=1))).flatten(1)
+        return torch.cat([what, tempo, mean, peak], dim=1)
 
     def embed_features(self, log_mel: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.trunk(log_mel)), dim=-1)

@@ -1,13 +1,10 @@
 """The `minibind` space: MiniLM for text, MiniBind's trained encoders for images and sounds.
 
-Images: file paths, PIL images, or arrays (H, W), (H, W, 3|4) or (3|4, H, W), uint8 or float in
-[0, 1]. They are converted to RGB (alpha dropped) and resized to 64x64 (aspect ratio not kept).
-
-Audio: file paths (anything libsndfile reads: WAV, FLAC, OGG, ...) or `(array, sample_rate)`
-pairs with array (samples,), (samples, channels) or (channels, samples) (the shorter axis, if at
-most 8 long, is channels); int arrays are scaled from their full range. Channels are averaged to
-mono and resampled to 16 kHz with torchaudio. Clips up to 2 s are zero-padded at the end; longer
-clips are cut into ceil(length / 2 s) evenly spaced 2-s windows whose embeddings are averaged.
+Inputs follow the one policy of `unembed.spaces.inputs` (files, PIL images, channels-last arrays
+and tensors; audio files or `(array, sample_rate)` pairs, float or integer PCM, any channel layout).
+Images are converted to RGB (alpha dropped) and resized to 64x64 (aspect ratio not kept). Audio is
+averaged to mono and resampled to 16 kHz with torchaudio. Clips up to 2 s are zero-padded at the
+end; longer clips are cut into ceil(length / 2 s) evenly spaced 2-s windows whose embeddings are averaged.
 """
 
 from __future__ import annotations
@@ -26,95 +23,20 @@ from ..base import Space, normalise_rows
 from .. import inputs
 from . import world
 
-MAX_CHANNELS = 8
-
-
-def _describe(item: Any) -> str:
-    return repr(item) if isinstance(item, (str, Path)) else type(item).__name__
-
 
 def load_image(item: Any) -> np.ndarray:
-    """One image input -> (64, 64, 3) float32 RGB in [0, 1]."""
+    """One image input (see spaces.inputs) -> (64, 64, 3) float32 RGB in [0, 1]."""
     from PIL import Image
 
-    if isinstance(item, (str, os.PathLike)):
-        item = inputs.load_image(item)
-    if isinstance(item, Image.Image):
-        item = item.convert("RGB")
-        if item.size != (world.IMAGE_SIZE, world.IMAGE_SIZE):
-            item = item.resize((world.IMAGE_SIZE, world.IMAGE_SIZE), Image.Resampling.BILINEAR)
-        return np.asarray(item, dtype=np.float32) / 255.0
-    if isinstance(item, torch.Tensor):
-        item = item.detach().cpu().numpy()
-    if not isinstance(item, np.ndarray):
-        raise InputError(f"cannot embed {_describe(item)} as an image. Give a file path, a PIL image or an (H, W, 3) array.")
-    array = item
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
-        array = np.moveaxis(array, 0, -1)  # channels first -> last
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4) or min(array.shape[:2]) == 0:
-        raise InputError(f"image array has shape {array.shape}; give (H, W), (H, W, 3) or (H, W, 4).")
-    array = array[..., :3]
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    elif np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float32)
-        if not np.isfinite(array).all():
-            raise InputError("image array contains NaN or inf. Give finite pixel values.")
-        if array.min() < -1e-3 or array.max() > 1 + 1e-3:
-            raise InputError(
-                f"float image values span [{array.min():.3g}, {array.max():.3g}] but must lie in [0, 1]. "
-                "Divide 0..255 images by 255 (or pass them as uint8)."
-            )
-    else:
-        raise InputError(f"image array has dtype {array.dtype}; give uint8 (0..255) or float (0..1).")
-    image = Image.fromarray((np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8))
-    return load_image(image)
+    image = inputs.load_image(item)
+    if image.size != (world.IMAGE_SIZE, world.IMAGE_SIZE):
+        image = image.resize((world.IMAGE_SIZE, world.IMAGE_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.float32) / 255.0
 
 
 def load_audio(item: Any) -> np.ndarray:
-    """One audio input -> float32 mono waveform at 16 kHz (any length > 0)."""
-    if isinstance(item, (str, os.PathLike)):
-        samples, sample_rate = inputs.load_audio(item)  # mono
-    elif isinstance(item, tuple) and len(item) == 2:
-        samples, sample_rate = item
-        if isinstance(samples, torch.Tensor):
-            samples = samples.detach().cpu().numpy()
-        samples = np.asarray(samples)
-    else:
-        raise InputError(
-            f"cannot embed {_describe(item)} as audio. Give a file path or an (array, sample_rate) pair: "
-            "a bare array has no sample rate."
-        )
-    try:
-        rate = float(sample_rate)
-    except (TypeError, ValueError):
-        rate = -1.0
-    if isinstance(sample_rate, bool) or rate <= 0 or not rate.is_integer():
-        raise InputError(f"sample rate {sample_rate!r} is not a positive whole number of Hz. Give e.g. 16000 or 44100.")
-    sample_rate = int(rate)
-    if np.issubdtype(samples.dtype, np.integer):
-        samples = samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
-    elif not np.issubdtype(samples.dtype, np.floating):
-        raise InputError(f"audio array has dtype {samples.dtype}; give float (-1..1) or integer PCM samples.")
-    if samples.ndim == 2:
-        channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
-        if samples.shape[channel_axis] > MAX_CHANNELS:
-            raise InputError(
-                f"audio array has shape {samples.shape}: neither axis looks like channels (<= {MAX_CHANNELS}). "
-                "Give (samples,) or (samples, channels)."
-            )
-        samples = samples.mean(axis=channel_axis)
-    if samples.ndim != 1:
-        raise InputError(f"audio array has shape {samples.shape}; give (samples,), (samples, channels) or (channels, samples).")
-    samples = samples.astype(np.float32)
-    if samples.size == 0:
-        raise InputError("audio is empty (0 samples). Give at least a few milliseconds of sound.")
-    if not np.isfinite(samples).all():
-        raise InputError("audio contains NaN or inf samples. Give finite sample values.")
+    """One audio input (see spaces.inputs) -> float32 mono waveform at 16 kHz (any length > 0)."""
+    samples, sample_rate = inputs.load_audio(item)
     if sample_rate != world.SAMPLE_RATE:
         import torchaudio
 
