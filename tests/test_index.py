@@ -111,6 +111,20 @@ def test_rebuilding_the_same_bank_is_a_no_op_and_another_is_refused(saved_bank, 
         build_bank(texts=["something else"], space=minilm, out=saved_bank)
 
 
+def test_cached_bank_of_a_caption_file_follows_the_file(tmp_path, minilm, monkeypatch):
+    from unembed.invert.inputs import resolve_bank
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    captions = tmp_path / "captions.txt"
+    captions.write_text("a cat\na dog\n")
+    first = resolve_bank(str(captions), minilm)
+    stamp = (next((tmp_path / "cache").rglob("manifest.json"))).stat().st_mtime_ns
+    assert resolve_bank(str(captions), minilm).texts == first.texts == ["a cat", "a dog"]
+    assert next((tmp_path / "cache").rglob("manifest.json")).stat().st_mtime_ns == stamp  # reused, not rebuilt
+    captions.write_text("a horse\n")  # e.g. a newer version of a named source
+    assert resolve_bank(str(captions), minilm).texts == ["a horse"]
+
+
 def test_overwrite_replaces_a_bank_atomically(tmp_path, minilm):
     out = tmp_path / "bank"
     build_bank(texts=["one", "two"], space=minilm, out=out)

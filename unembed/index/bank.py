@@ -253,7 +253,7 @@ def build_bank(
     """Encode the captions of `sources` (files or named sources) and `texts`, index them, save to `out`.
 
     Encoded chunks are checkpointed next to `out`; running the same build again after an interrupt
-    reuses them. A finished bank with the same space, captions and index is returned as it is.
+    reuses them. A finished bank with the same space, captions and index is returned as it is (even with `overwrite`).
     """
     space = load_space(space)
     captions = collect_captions(sources, texts)
@@ -261,11 +261,17 @@ def build_bank(
         return Bank.from_texts(captions, space, index=index, search_params=search_params, batch_size=batch_size)
     out = Path(out)
     digest = texts_sha256(captions)
-    if out.exists() and not overwrite:
-        existing = _read_manifest(out)
+    if out.exists():
+        try:
+            existing = _read_manifest(out)
+        except BankError:
+            if not overwrite:
+                raise
+            existing = {}
         if (existing.get("space"), existing.get("texts_sha256"), existing.get("index")) == (space.spec, digest, index):
             return load_bank(out, space)
-        raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
+        if not overwrite:
+            raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
     vectors = _encode_with_checkpoints(captions, space, out, digest, batch_size, chunk_size)
     bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
     bank.save(out, overwrite=overwrite)

@@ -33,7 +33,7 @@ def bank_cache_dir(source: str, space: Space) -> Path:
 
 def resolve_bank(bank, space: Space):
     """A Bank as is; a bank folder loaded (and checked against `space`); a named source or caption
-    file built once with `space` and cached under ~/.cache/unembed/banks."""
+    file built once with `space` and cached under ~/.cache/unembed/banks (rebuilt when its captions change)."""
     from ..index import build_bank, load_bank
 
     if not isinstance(bank, (str, os.PathLike)):
@@ -41,4 +41,6 @@ def resolve_bank(bank, space: Space):
     path = Path(bank)
     if path.is_dir():
         return load_bank(path, space=space)
-    return build_bank([str(bank)], space, out=bank_cache_dir(path.name if path.is_file() else str(bank), space))
+    # The cache is ours: a bank left by an older version of the file or source is replaced, not an error.
+    cache_dir = bank_cache_dir(path.name if path.is_file() else str(bank), space)
+    return build_bank([str(bank)], space, out=cache_dir, overwrite=True)
