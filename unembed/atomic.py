@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,22 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
-    from io import BytesIO
-
     buffer = BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
+    return write_bytes(path, buffer.getvalue())
+
+
+def save_png(path: str | os.PathLike, image) -> Path:
+    """A PIL image as PNG."""
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return write_bytes(path, buffer.getvalue())
+
+
+def save_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> Path:
+    """Float samples in [-1, 1] as 16-bit PCM WAV (needs soundfile)."""
+    import soundfile
+
+    buffer = BytesIO()
+    soundfile.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
     return write_bytes(path, buffer.getvalue())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from ..errors import InputError
 
 
@@ -69,15 +67,15 @@ def run(args) -> int:
 def render(result, space, args) -> dict:
     """Draw the result (or, with --render-steps, the render-and-score prompt if its picture fits better)."""
     from .. import atomic
-    from ..arithmetic.render import RenderedImageEmbedder, default_renderer, for_display, render_and_score
+    from ..arithmetic.render import default_renderer, for_display, render_and_score
     from ..renderers import load_renderer
 
     renderer = load_renderer(args.renderer or default_renderer(space))
     prompt = result.text
     info = {"renderer": renderer.name, "path": args.render}
+    picture = renderer.render(prompt, seed=args.seed)
     if "image" in space.modalities:
-        embedder = RenderedImageEmbedder(renderer, space, seed=args.seed)
-        info["rendered_cosine"] = float(embedder([prompt])[0] @ result.target)
+        info["rendered_cosine"] = float(space.embed("image", [picture])[0] @ result.target)
         if args.render_steps:
             optimised = render_and_score(
                 result.target, space=space, renderer=renderer, generator=args.generator, steps=args.render_steps,
@@ -86,11 +84,9 @@ def render(result, space, args) -> dict:
             info["render_and_score"] = {"text": optimised.text, "rendered_cosine": optimised.score, "trajectory": optimised.trajectory()}
             if optimised.score > info["rendered_cosine"]:
                 prompt, info["rendered_cosine"] = optimised.text, optimised.score
+                picture = renderer.render(prompt, seed=args.seed)
         print(f"{info['rendered_cosine']:.3f}  (rendered picture vs combination)  {prompt}")
-    image = for_display(renderer.render(prompt, seed=args.seed))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    atomic.write_bytes(args.render, buffer.getvalue())
+    atomic.save_png(args.render, for_display(picture))
     info["prompt"] = prompt
     print(f"wrote {args.render}")
     return info

@@ -7,7 +7,6 @@ sum), draws the result with the minibind renderer, and prints every text with it
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    import soundfile
     from PIL import Image
 
     from .. import atomic
     from ..arithmetic import arith, file
-    from ..arithmetic.render import RenderedImageEmbedder, for_display
+    from ..arithmetic.render import for_display
     from ..renderers import load_renderer
     from ..spaces import load_space
     from ..spaces.minibind import world
@@ -43,12 +41,8 @@ def run(args) -> int:
     scene = world.ImageScene((world.ShapeObject(*DEMO_IMAGE),))
     sound = world.AudioScene((world.SoundEvent(*DEMO_SOUND),))
     image_path, sound_path = args.out / "scene.png", args.out / "sound.wav"
-    buffer = io.BytesIO()
-    Image.fromarray(world.render_image(scene, rng)).save(buffer, format="PNG")
-    atomic.write_bytes(image_path, buffer.getvalue())
-    buffer = io.BytesIO()
-    soundfile.write(buffer, world.render_audio(sound, rng), world.SAMPLE_RATE, format="WAV", subtype="PCM_16")
-    atomic.write_bytes(sound_path, buffer.getvalue())
+    atomic.save_png(image_path, Image.fromarray(world.render_image(scene, rng)))
+    atomic.save_wav(sound_path, world.render_audio(sound, rng), world.SAMPLE_RATE)
     print(f"wrote {image_path} (truth: {world.caption(scene)}) and {sound_path} (truth: {world.caption(sound)})")
 
     space = load_space("minibind")
@@ -62,14 +56,12 @@ def run(args) -> int:
     print(f"{embedding_mode.score:.3f}  embedding mode, sum inverted: {embedding_mode.text}")
 
     renderer = load_renderer("minibind")
-    embedder = RenderedImageEmbedder(renderer, space, seed=args.seed)
     report = {"image": str(image_path), "sound": str(sound_path), "truth": [world.caption(scene), world.caption(sound)], "results": {}}
     for name, result in (("text", text_mode), ("embedding", embedding_mode)):
         picture_path = args.out / f"{name}_mode.png"
-        buffer = io.BytesIO()
-        for_display(renderer.render(result.text, seed=args.seed)).save(buffer, format="PNG")
-        atomic.write_bytes(picture_path, buffer.getvalue())
-        rendered = float(embedder([result.text])[0] @ result.target)
+        picture = renderer.render(result.text, seed=args.seed)
+        atomic.save_png(picture_path, for_display(picture))
+        rendered = float(space.embed("image", [picture])[0] @ result.target)
         drawn = world.caption(renderer.interpret(result.text, seed=args.seed))
         print(f"{rendered:.3f}  {name} mode drawn: {drawn} -> {picture_path}  (cosine of the drawn picture with scene + sound)")
         report["results"][name] = {**result.to_dict(), "drawn": drawn, "rendered_cosine": rendered, "picture": str(picture_path)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,6 @@ def add_parser(subparsers) -> None:
 
 
 def run_sample(args) -> int:
-    import soundfile
     from PIL import Image
 
     from ..spaces.minibind import world
@@ -33,16 +31,12 @@ def run_sample(args) -> int:
     rng = np.random.default_rng(args.seed)
     entries = []
     for index, scene in enumerate(world.sample_scenes("image", args.n, rng, held_out=args.held_out)):
-        buffer = io.BytesIO()
-        Image.fromarray(world.render_image(scene, rng)).save(buffer, format="PNG")
         name = f"scene_{index:03d}.png"
-        atomic.write_bytes(args.out / name, buffer.getvalue())
+        atomic.save_png(args.out / name, Image.fromarray(world.render_image(scene, rng)))
         entries.append({"file": name, "modality": "image", "caption": world.caption(scene), "paraphrase": world.paraphrase(scene, rng)})
     for index, scene in enumerate(world.sample_scenes("audio", args.n, rng, held_out=args.held_out)):
-        buffer = io.BytesIO()
-        soundfile.write(buffer, world.render_audio(scene, rng), world.SAMPLE_RATE, format="WAV", subtype="PCM_16")
         name = f"sound_{index:03d}.wav"
-        atomic.write_bytes(args.out / name, buffer.getvalue())
+        atomic.save_wav(args.out / name, world.render_audio(scene, rng), world.SAMPLE_RATE)
         entries.append({"file": name, "modality": "audio", "caption": world.caption(scene), "paraphrase": world.paraphrase(scene, rng)})
     atomic.write_json(args.out / "captions.json", entries)
     for entry in entries:
