@@ -6,6 +6,7 @@ normalisation — because loudness is part of the meaning.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -30,8 +31,8 @@ class EncoderConfig:
     channels: tuple[int, ...] = (24, 48, 96, 128)
     colour_channels: int = 0  # > 0: the image encoder adds a per-pixel colour stream
     audio_channels: tuple[int, ...] = (64, 128, 128)  # the audio encoder's convolutions over frequency
-    tempo_groups: int = 8  # groups of mel bands with their own modulation spectrum
-    tempo_features: int = 32
+    rhythm_slots: int = 8  # soft selections of mel bands, each with its own pooled modulation spectrum
+    rhythm_features: int = 16  # per slot; more capacity learned pitch-specific rhythms (worse on held-out sounds)
     # audio front end
     n_fft: int = 512
     hop_length: int = 320
@@ -103,45 +104,57 @@ class LogMel(nn.Module):
 class AudioEncoder(nn.Module):
     """(B, 32000) 16 kHz mono waveforms -> (B, dim) unit rows. `embed_features` skips the front end.
 
-    Two streams over the log-mel, added up by a linear head, so that what sounds and how fast it
-    repeats are read apart instead of being memorised as pairs:
-    - what: 1-d convolutions over frequency of the clip's spectral profile (per-band mean, peak and
-      spread over time); with the per-band mean and peak levels themselves (loudness).
-    - how fast: the modulation spectrum (|FFT| over time of each band's log-mel, 0.5-12.5 Hz) of
-      `tempo_groups` groups of bands and of the whole clip (bands weighted by their energy), each
-      read by one small MLP shared by all groups, so that a repetition rate means the same at any pitch.
-    Time shifts move no feature but the phase the modulation spectrum drops.
+    Three readings of the log-mel, added up by a linear head, so that what sounds, how loud and how
+    fast it repeats combine freely instead of being memorised as combinations (the held-out sounds
+    are exactly such unseen combinations, e.g. a high bell ringing fast):
+    - what: 1-d convolutions over the SHAPE of the clip's energy spectrum (log mean power per band,
+      minus its maximum). The world RMS-normalises each sound, so this shape does not change with
+      tempo. That is the point: a stream that can hear tempo learns it as part of the sound, and a
+      bell heard only ringing slowly in training is then called slow whatever its rhythm.
+    - how loud: the maximum of that energy spectrum.
+    - how fast: `rhythm_slots` soft selections of bands (attention computed from the energy shape,
+      so a slot follows a sound wherever its pitch puts it) each pool the bands' modulation spectra
+      (|FFT| over time of each band's log-mel, 0.5-12.5 Hz). One small MLP shared by all slots reads
+      the log of each pooled spectrum minus its mean: its shape over rates, not its depth, which
+      grows with loudness. So a repetition rate reads the same at any pitch and level.
+    Time shifts move no feature: only the modulation spectrum's phase moves, and it is dropped.
     """
 
     MODULATION_BINS = 25  # 0.5 .. 12.5 Hz at 50 frames per second
+    LN_POWER = 2 * math.log(10)  # LogMel units (dB / 20) -> natural log of power
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.front_end = LogMel(config)
         layers: list[nn.Module] = []
-        in_channels = 3
+        in_channels = 1
         for out_channels in config.audio_channels:
             layers += [nn.Conv1d(in_channels, out_channels, 5, stride=2, padding=2, bias=False), nn.BatchNorm1d(out_channels), nn.GELU()]
             in_channels = out_channels
         self.profile = nn.Sequential(*layers)
-        self.tempo_groups = config.tempo_groups
-        self.modulation = nn.Sequential(
-            nn.Linear(self.MODULATION_BINS, 48), nn.GELU(), nn.Linear(48, config.tempo_features), nn.GELU()
+        self.attend = nn.Sequential(
+            nn.Conv1d(1, 32, 5, padding=2), nn.GELU(),
+            nn.Conv1d(32, 32, 5, padding=4, dilation=2), nn.GELU(),
+            nn.Conv1d(32, config.rhythm_slots, 5, padding=2),
+        )
+        self.rhythm = nn.Sequential(
+            nn.Linear(self.MODULATION_BINS, 48), nn.GELU(), nn.Linear(48, config.rhythm_features), nn.GELU()
         )
         bands = -(-config.n_mels // 2 ** len(config.audio_channels))
-        self.trunk_size = config.audio_channels[-1] * bands + (config.tempo_groups + 1) * config.tempo_features + 2 * config.n_mels
+        self.trunk_size = config.audio_channels[-1] * bands + config.rhythm_slots * config.rhythm_features + 1
         self.head = nn.Linear(self.trunk_size, config.dim)  # linear: feature contributions add up
 
     def trunk(self, log_mel: torch.Tensor) -> torch.Tensor:
         bands = log_mel[:, 0]  # (B, n_mels, frames)
-        mean, peak = bands.mean(dim=2), bands.amax(dim=2)
-        what = self.profile(torch.stack([mean, peak, bands.std(dim=2)], dim=1)).flatten(1)
-        spectrum = torch.fft.rfft(bands - mean[..., None], dim=2).abs()[:, :, 1 : 1 + self.MODULATION_BINS]
-        groups = spectrum.reshape(len(bands), self.tempo_groups, -1, self.MODULATION_BINS).mean(dim=2)
-        weights = torch.softmax(mean * 3, dim=1)[..., None]  # the loudest bands lead the clip-wide rate
-        whole = (spectrum * weights).sum(dim=1, keepdim=True) * self.tempo_groups
-        tempo = self.modulation(torch.log1p(torch.cat([groups, whole], dim=1))).flatten(1)
-        return torch.cat([what, tempo, mean, peak], dim=1)
+        energy = torch.logsumexp(bands * self.LN_POWER, dim=2) / self.LN_POWER  # log mean power (+ a constant)
+        level = energy.amax(dim=1, keepdim=True)
+        shape = (energy - level)[:, None]
+        what = self.profile(shape).flatten(1)
+        attention = torch.softmax(self.attend(shape), dim=2)  # (B, slots, n_mels)
+        modulation = torch.fft.rfft(bands - bands.mean(dim=2, keepdim=True), dim=2).abs()[:, :, 1 : 1 + self.MODULATION_BINS]
+        pooled = torch.log(attention @ modulation + 1e-2)  # (B, slots, bins)
+        rhythm = self.rhythm(pooled - pooled.mean(dim=2, keepdim=True)).flatten(1)
+        return torch.cat([what, rhythm, level], dim=1)
 
     def embed_features(self, log_mel: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.trunk(log_mel)), dim=-1)

@@ -50,9 +50,9 @@ CONFIG_FILE = "config.json"
 class TrainSettings:
     seed: int = 0
     image_samples: int = 20000
-    audio_samples: int = 8000
+    audio_samples: int = 16000
     image_epochs: int = 10
-    audio_epochs: int = 12
+    audio_epochs: int = 16
     image_paraphrases: int = 1  # per trainable scene, besides its canonical caption
     audio_paraphrases: int = 5
     batch_size: int = 128
