@@ -166,6 +166,14 @@ def test_cli_arith_renders_the_analogy(tmp_path, capsys, renderer, red_circle):
     assert "blue circle" in capsys.readouterr().out
 
 
+def test_cli_arith_reads_a_minus_glued_to_its_term(tmp_path, renderer, red_circle):
+    """`-red` would be an unknown option to argparse; `--seed -1`-style option values stay as they are."""
+    report = tmp_path / "arith.json"
+    assert main(["arith", str(red_circle), "-red", "+blue", "--space", "minibind", "--steps", "0", "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert [(o.shape, o.colour) for o in renderer.interpret(data["text"]).objects] == [("circle", "blue")]
+
+
 def test_cli_arith_errors_exit_2(capsys):
     assert main(["arith", "red", "-", "red", "--space", "minibind", "--steps", "0"]) == 2
     assert "cancel out" in capsys.readouterr().err

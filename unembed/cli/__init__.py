@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["arith"]:
+        from .arith import detach_glued_minus
+
+        argv = ["arith", *detach_glued_minus(argv[1:])]
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0

@@ -36,6 +36,19 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def detach_glued_minus(tokens: list[str]) -> list[str]:
+    """`scene.png -red +blue` -> `scene.png - red +blue`: argparse takes `-red` for an unknown option.
+
+    Only the terms before the first `--option` are rewritten, so option values (`--seed -1`) are kept.
+    """
+    detached: list[str] = []
+    for index, token in enumerate(tokens):
+        if token.startswith("--"):
+            return detached + tokens[index:]
+        detached += ["-", token[1:]] if token.startswith("-") and len(token) > 1 and token != "-h" else [token]
+    return detached
+
+
 def run(args) -> int:
     from .. import atomic
     from ..arithmetic import arith, parse_expression
