@@ -75,7 +75,7 @@ def render_and_score(
     space = load_space(space)
     if "image" not in space.modalities:
         raise InputError(f"render-and-score embeds pictures, but space {space.spec!r} has no image encoder. Use minibind or imagebind.")
-    renderer = load_renderer(renderer or default_renderer(space)) if not hasattr(renderer, "render") else renderer
+    renderer = load_renderer(renderer or default_renderer(space))
     from ..invert.inputs import default_bank_source, resolve_bank
 
     bank = resolve_bank(bank or default_bank_source("image", space), space)

@@ -19,7 +19,10 @@ _BUILTIN = {
 }
 
 
-def load_renderer(spec: str, **options) -> Renderer:
+def load_renderer(spec: str | Renderer, **options) -> Renderer:
+    """Build the renderer named by `spec`; a Renderer instance is returned unchanged (as `load_space` does)."""
+    if isinstance(spec, Renderer):
+        return spec
     name, _, argument = spec.partition(":")
     if name not in _BUILTIN:
         raise InputError(f"unknown renderer {spec!r}. Known: {', '.join(sorted(_BUILTIN))}.")

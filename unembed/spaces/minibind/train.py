@@ -91,9 +91,7 @@ def caption_bank(kind: str, rng: np.random.Generator, paraphrases: int, scenes=N
     per seed and reused by every later run.
     """
     if scenes is None:
-        families = world.IMAGE_FAMILIES if kind == "image" else world.AUDIO_FAMILIES
-        enumerate_family = world.all_image_scenes if kind == "image" else world.all_audio_scenes
-        scenes = [scene for family in families for scene in enumerate_family(family) if not world.is_held_out(scene)]
+        scenes = [scene for scene in world.all_scenes(kind) if not world.is_held_out(scene)]
     index: dict = {}
     texts, owners = [], []
     for scene in scenes:
