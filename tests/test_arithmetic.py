@@ -15,7 +15,7 @@ from unembed.errors import InputError, SpaceMismatchError
 from unembed.index import Bank
 from unembed.renderers import load_renderer
 from unembed.spaces import load_space
-from unembed.spaces.minibind import world
+from unembed.minibind import world
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def rain(tmp_path_factory):
     return write_sound(tmp_path_factory.mktemp("media") / "rain.wav", "rain")
 
 
+@pytest.mark.slow
 def test_red_circle_minus_red_plus_blue_inverts_to_a_blue_circle(space, renderer, red_circle):
     terms = parse_expression([str(red_circle), "-", "red", "+", "blue"])
     result = arith(terms, space=space, mode="embedding", steps=0)
@@ -60,6 +61,7 @@ def test_red_circle_minus_red_plus_blue_inverts_to_a_blue_circle(space, renderer
     assert renderer.interpret(plain.text).objects[0].colour == "red"
 
 
+@pytest.mark.slow
 def test_text_mode_analogy_is_checked_against_the_combination(space, renderer, red_circle):
     result = arith(parse_expression([str(red_circle), "-red", "+blue"]), space=space, mode="text", steps=0,
                    merge_generator="mutate")
@@ -69,6 +71,7 @@ def test_text_mode_analogy_is_checked_against_the_combination(space, renderer, r
     assert result.parts[1:] == [(-1.0, "red"), (1.0, "blue")]
 
 
+@pytest.mark.slow
 def test_image_plus_sound_draws_the_object_in_the_sounds_scene(space, renderer, red_circle, rain):
     result = arith([file(red_circle), file(rain)], space=space, mode="text", steps=0, merge_generator="llama.cpp", merges=3)
     drawn = renderer.interpret(result.text)
@@ -154,6 +157,7 @@ def test_undrawable_text_scores_zero(space, renderer):
     assert not rows[0].any() and np.linalg.norm(rows[1]) == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_arith_renders_the_analogy(tmp_path, capsys, renderer, red_circle):
     out, report = tmp_path / "out.png", tmp_path / "arith.json"
     code = main(["arith", str(red_circle), "-", "red", "+", "blue", "--space", "minibind", "--steps", "0",
@@ -166,6 +170,7 @@ def test_cli_arith_renders_the_analogy(tmp_path, capsys, renderer, red_circle):
     assert "blue circle" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cli_arith_reads_a_minus_glued_to_its_term(tmp_path, renderer, red_circle):
     """`-red` would be an unknown option to argparse; `--seed -1`-style option values stay as they are."""
     report = tmp_path / "arith.json"
@@ -179,6 +184,7 @@ def test_cli_arith_errors_exit_2(capsys):
     assert "cancel out" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_writes_the_pictures_and_prints_the_texts(tmp_path, capsys, renderer):
     assert main(["demo", "--out", str(tmp_path), "--generator", "mutate", "--steps", "1", "--requested", "5"]) == 0
     printed = capsys.readouterr().out

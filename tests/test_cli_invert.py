@@ -16,6 +16,7 @@ def caption_file(tmp_path, image_captions, monkeypatch):
     return source
 
 
+@pytest.mark.slow
 def test_invert_vector_with_mutate_writes_json_and_plot(caption_file, tmp_path, capsys, minilm):
     pytest.importorskip("llama_cpp")  # mutate's fluency gate scores with SmolLM2
     pytest.importorskip("matplotlib")
@@ -39,6 +40,7 @@ def test_invert_needs_exactly_one_input(caption_file, capsys):
     assert "exactly one" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bench_invert_reports_the_figures(caption_file, tmp_path, capsys):
     pytest.importorskip("llama_cpp")
     out = tmp_path / "bench.json"

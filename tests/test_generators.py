@@ -14,8 +14,7 @@ from unembed.generators import ProposalRequest, load_generator
 from unembed.generators.openai_compat import OpenAIGenerator
 from unembed.generators.parsing import candidate_key
 from unembed.index import Bank
-from unembed.invert import invert
-from unembed.invert.prompts import fill_template, load_template
+from unembed.inverter import fill_template, invert, load_template
 from unembed.spaces import load_space
 
 CANDIDATES = [(0.71, "A dog running on a sandy beach"), (0.65, "A puppy playing with a ball"),
@@ -56,6 +55,7 @@ def test_mutate_proposals():
     assert mutate.propose([request(seed=2, requested=8)])[0].texts != first.texts
 
 
+@pytest.mark.slow
 def test_smollm2_answers_in_the_grammar():
     pytest.importorskip("llama_cpp")
     generator = load_generator("llama.cpp")
@@ -114,6 +114,7 @@ def llama_server():
         server.wait()
 
 
+@pytest.mark.slow
 def test_server_stopped_mid_run(llama_server):
     server, url = llama_server
     space = load_space("minilm")
@@ -133,6 +134,7 @@ def test_server_stopped_mid_run(llama_server):
     assert np.isfinite(result.score) and result.score >= result.bootstrap_score
 
 
+@pytest.mark.slow
 def test_failed_steps_without_fallback_are_recorded(llama_server):
     server, url = llama_server
     space = load_space("minilm")

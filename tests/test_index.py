@@ -1,10 +1,12 @@
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from unembed import BankError, InputError, SpaceMismatchError
-from unembed.index import Bank, build_bank, collect_captions, load_bank, resolve_source
+from unembed.index import Bank, build_bank, collect_captions, load_bank, mils_file, resolve_bank, source_captions
 from unembed.index.sources import _download
 from unembed.spaces.sentence_transformers import SentenceTransformerSpace
 
@@ -112,8 +114,6 @@ def test_rebuilding_the_same_bank_is_a_no_op_and_another_is_refused(saved_bank, 
 
 
 def test_cached_bank_of_a_caption_file_follows_the_file(tmp_path, minilm, monkeypatch):
-    from unembed.invert.inputs import resolve_bank
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     captions = tmp_path / "captions.txt"
     captions.write_text("a cat\na dog\n")
@@ -202,15 +202,15 @@ def test_bad_index_spec_and_search_params_are_named(minilm):
 
 
 def test_named_mils_sources_resolve_to_the_shared_data(image_captions):
-    path = resolve_source("mils-image")
-    assert path.name == "image_descriptions_per_class.txt"
+    path = mils_file("image_descriptions_per_class.txt")
+    assert path.parent == Path(os.environ["UNEMBED_MILS_DIR"])
     assert collect_captions(["mils-image"])[:3] == [" ".join(c.split()) for c in image_captions[:3]]
-    with pytest.raises(InputError, match="mils-image, mils-audio"):
-        resolve_source("mils-video")
+    with pytest.raises(InputError, match="mils-audio, mils-image, minibind-audio, minibind-image"):
+        source_captions("mils-video")
 
 
 def test_minibind_world_sources_are_one_canonical_caption_per_scene():
-    from unembed.spaces.minibind import world
+    from unembed.minibind import world
 
     audio = collect_captions(["minibind-audio"])
     assert len(audio) == len(world.all_scenes("audio")) == len(set(audio))

@@ -9,7 +9,7 @@ import pytest
 import unembed
 from unembed.errors import InputError, SpaceMismatchError
 from unembed.index import Bank, collect_captions
-from unembed.invert import InversionResult, TextEmbeddingCache, invert, invert_many
+from unembed.inverter import InversionResult, TextEmbeddingCache, invert, invert_many
 from unembed.spaces import Space, load_space
 
 
@@ -20,9 +20,9 @@ class RecordingSpace(Space):
         self.inner, self.spec, self.dim, self.modalities = inner, inner.spec, inner.dim, inner.modalities
         self.encoded: list[str] = []
 
-    def embed_text(self, texts):
-        self.encoded.extend(texts)
-        return self.inner.embed_text(texts)
+    def _encode(self, modality, batch):
+        self.encoded.extend(batch)
+        return self.inner.embed(modality, batch)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,7 @@ def bank(space, captions, held_out):
     return Bank.from_texts(sample + held_out, space)
 
 
+@pytest.mark.slow
 def test_smollm2_improves_on_the_bank(space, bank, held_out):
     pytest.importorskip("llama_cpp")
     results = invert_many(
@@ -92,7 +93,7 @@ def test_no_text_is_encoded_twice(space, bank, held_out):
 
 def test_early_stop_and_history(space, bank, held_out):
     result = invert(space.embed_text(held_out[:1])[0], space=space, bank=bank, generator="mutate", steps=30,
-                    requested=5, keep=5, patience=2, exclude=held_out)
+                    requested=5, keep=5, patience=2, exclude=held_out, fluency=False)
     steps = len(result.history) - 1
     assert steps < 30
     last = [record.best_score for record in result.history[-3:]]
@@ -103,7 +104,7 @@ def test_early_stop_and_history(space, bank, held_out):
 def test_result_serialises_and_plots(space, bank, held_out, tmp_path):
     pytest.importorskip("matplotlib")
     result = invert(space.embed_text(held_out[:1])[0], space=space, bank=bank, generator="mutate", steps=2,
-                    requested=5, keep=5, exclude=held_out)
+                    requested=5, keep=5, exclude=held_out, fluency=False)
     path = tmp_path / "result.json"
     result.to_json(path)
     data = json.loads(path.read_text())
@@ -128,24 +129,25 @@ def test_bank_from_another_space_is_refused(space):
     class Other(Space):
         spec, dim, modalities = "other", 8, ("text",)
 
-        def embed_text(self, texts):
-            return np.eye(len(texts), 8, dtype=np.float32)
+        def _encode(self, modality, batch):
+            return np.eye(len(batch), 8, dtype=np.float32)
 
     other_bank = Bank.from_texts(["a cat", "a dog"], Other())
     with pytest.raises(SpaceMismatchError):
         invert(np.ones(space.dim), space=space, bank=other_bank, generator="mutate")
 
 
+@pytest.mark.slow
 def test_fluency_gate_keeps_returned_text_as_fluent_as_the_bank(space, bank, held_out):
     pytest.importorskip("llama_cpp")
-    from unembed.invert.fluency import default_fluency
+    from unembed.generators import default_fluency
 
     fluency = default_fluency()
     salad, sentence = fluency.score(["beach the on runs dog a", "A dog runs on the beach"])
     assert sentence > salad + 1.0
     results = invert_many(space.embed_text(held_out), space=space, bank=bank, generator="mutate", steps=3,
                           requested=15, keep=10, exclude=held_out)  # the gate is on for mutate
-    assert results[0].config["fluency_margin"] == 0.0
+    assert results[0].config.fluency_margin == 0.0
     for result in results:
         returned, bootstrap = fluency.score([result.text, result.bootstrap_text])
         assert returned >= bootstrap - 1e-5

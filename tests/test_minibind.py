@@ -13,9 +13,9 @@ from unembed.cli import main as cli_main
 from unembed.errors import InputError, WeightsNotFoundError
 from unembed.renderers import Renderer, load_renderer
 from unembed.spaces import load_space
-from unembed.spaces.minibind import world
-from unembed.spaces.minibind.captions import CaptionCache, family_candidates, retrieval_top1
-from unembed.spaces.minibind.space import audio_windows, load_audio
+from unembed.minibind import world
+from unembed.minibind import CaptionCache, family_candidates, retrieval_top1
+from unembed.minibind.space import audio_windows, load_audio
 
 # Seeds far from those training (0, 1) and its evaluation (1000) used: fresh scenes and renders.
 FRESH_SEED = 424242
@@ -112,8 +112,9 @@ def test_rendering_is_deterministic_and_attributes_are_visible_and_audible():
 
 
 # --------------------------------------------------------------------------------------- training
+@pytest.mark.slow
 def test_training_smoke_run_lowers_the_loss_and_writes_loadable_weights(tmp_path):
-    from unembed.spaces.minibind import train
+    from unembed.minibind import train
 
     out = tmp_path / "weights"
     assert train.main(["--smoke", "--out", str(out), "--cache", str(tmp_path / "cache")]) == 0
@@ -134,7 +135,7 @@ def test_missing_weights_folder_names_the_fix(tmp_path):
 
 # --------------------------------------------------------------------- committed weights: semantics
 def test_committed_weights_are_small_and_record_how_they_were_trained(minibind):
-    from unembed.spaces.minibind.train import WEIGHTS_DIR, WEIGHTS_FILE
+    from unembed.minibind.models import WEIGHTS_DIR, WEIGHTS_FILE
 
     assert (WEIGHTS_DIR / WEIGHTS_FILE).stat().st_size <= 10_000_000
     assert minibind.dim == 384 and minibind.modalities == ("text", "image", "audio")
@@ -309,6 +310,7 @@ def test_cli_sample_writes_scenes_sounds_and_their_captions(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------- bench
+@pytest.mark.slow
 def test_bench_inverts_held_out_samples_with_the_mils_loop_and_scores_them_with_the_parser(tmp_path, caption_cache):
     out = tmp_path / "bench.json"
     assert cli_main(["bench", "minibind", "--n", "3", "--invert-n", "2", "--distractors", "0", "--generator", "mutate",

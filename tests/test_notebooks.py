@@ -9,6 +9,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["audio_image_to_image.ipynb", "what_does_this_embedding_mean.ipynb"])
 def test_notebook_runs_and_shows_its_pictures(name, tmp_path):
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)

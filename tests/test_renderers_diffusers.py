@@ -68,7 +68,7 @@ def renderer(tiny_pipeline_folder):
 
 def test_renders_a_seeded_picture_of_the_asked_size_from_a_saved_pipeline(renderer, tiny_pipeline_folder):
     assert isinstance(renderer, Renderer)
-    assert renderer.name == f"diffusers:{tiny_pipeline_folder}"
+    assert renderer.spec == f"diffusers:{tiny_pipeline_folder}"
     assert not list(tiny_pipeline_folder.rglob("*.bin")), "weights must be written and read as safetensors"
     picture = renderer.render("a red circle", seed=3)
     assert picture.mode == "RGB" and picture.size == (32, 48)

@@ -39,8 +39,8 @@ def test_registered_space_is_loaded_by_name(minilm):
     class Reversed(Space):
         spec, dim, modalities = "reversed", 384, ("text",)
 
-        def embed_text(self, texts):
-            return minilm.embed_text([t[::-1] for t in texts])
+        def _encode(self, modality, batch):
+            return minilm.embed_text([t[::-1] for t in batch])
 
     register_space("reversed", lambda argument, **options: Reversed())
     assert "reversed" in available_spaces()

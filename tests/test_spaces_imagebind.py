@@ -147,7 +147,7 @@ def test_video_preprocessing_matches_reference(reference, video_files):
 def test_text_tokens_match_reference(reference, space):
     texts = ["a dog barks", "", "x " * 100]  # empty, and one longer than the 77-token context
     expected = reference.load_and_transform_text(texts, "cpu")
-    assert torch.equal(space._tokens(texts), expected)
+    assert torch.equal(space.tokenize(texts), expected)
 
 
 def test_embeddings_equal_the_model_on_reference_inputs(reference, space, image_files, audio_files, video_files):
@@ -169,7 +169,7 @@ def test_embeddings_equal_the_model_on_reference_inputs(reference, space, image_
 
 def test_rows_are_unit_length_although_the_model_scales_them(space, image_files, audio_files, video_files):
     with torch.inference_mode():
-        raw_text = space.model({"text": space._tokens(["a dog"])})["text"]
+        raw_text = space.model({"text": space.tokenize(["a dog"])})["text"]
     assert abs(float(raw_text.norm()) - 1.0) > 0.5  # the model multiplies text by its logit scale
     for modality, items in (("text", ["a dog", "a cat"]), ("image", image_files), ("audio", audio_files), ("video", video_files)):
         vectors = space.embed(modality, items)

@@ -1,4 +1,9 @@
-"""unembed: read multimodal embeddings back into words (MILS-style gradient-free inversion)."""
+"""unembed: read multimodal embeddings back into words (MILS-style gradient-free inversion).
+
+Rooms (see docs/architecture.md): spaces, generators, banks (unembed.index), renderers, and the
+inverter that joins them; arithmetic is a pipeline over them. unembed.minibind is a bundled plugin:
+importing it (done here) registers its space, renderer and caption sources.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,24 +12,24 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+source"
 
-from .errors import BankError, InputError, SpaceError, SpaceMismatchError, UnembedError, WeightsNotFoundError
+from .errors import (
+    BankError, GeneratorError, InputError, MissingDependencyError, RendererError, SpaceError, SpaceMismatchError,
+    UnembedError, WeightsNotFoundError,
+)
 from .spaces import Space, available_spaces, load_space, register_space
-from . import invert  # a callable package: unembed.invert(embedding, ...) runs the loop
-from .invert import InversionResult, invert_many
+from .generators import Generator, available_generators, load_generator, register_generator
+from .index import Bank, build_bank, load_bank, register_source, resolve_bank
+from .renderers import Renderer, available_renderers, load_renderer, register_renderer
+from .inverter import InversionConfig, InversionResult, invert, invert_many
+from . import minibind  # noqa: F401  (registers the minibind space, renderer and caption sources)
 
 __all__ = [
     "__version__",
-    "Space",
-    "load_space",
-    "register_space",
-    "available_spaces",
-    "invert",
-    "invert_many",
-    "InversionResult",
-    "UnembedError",
-    "InputError",
-    "SpaceError",
-    "WeightsNotFoundError",
-    "BankError",
-    "SpaceMismatchError",
+    "Space", "load_space", "register_space", "available_spaces",
+    "Generator", "load_generator", "register_generator", "available_generators",
+    "Bank", "build_bank", "load_bank", "resolve_bank", "register_source",
+    "Renderer", "load_renderer", "register_renderer", "available_renderers",
+    "invert", "invert_many", "InversionConfig", "InversionResult",
+    "UnembedError", "InputError", "SpaceError", "GeneratorError", "RendererError", "BankError", "SpaceMismatchError",
+    "MissingDependencyError", "WeightsNotFoundError",
 ]

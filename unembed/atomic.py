@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .registry import require
+
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
@@ -49,8 +51,7 @@ def save_png(path: str | os.PathLike, image) -> Path:
 
 def save_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> Path:
     """Float samples in [-1, 1] as 16-bit PCM WAV (needs soundfile)."""
-    import soundfile
-
+    soundfile = require("soundfile", extra="minibind", needed_by="writing WAV files")
     buffer = BytesIO()
     soundfile.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
     return write_bytes(path, buffer.getvalue())

@@ -1,4 +1,10 @@
-"""Typed errors. Every message names the problem and the fix; the CLI prints it and exits 2."""
+"""Typed errors. Every message names the problem and the fix; the CLI prints it and exits 2.
+
+Each room raises its own type (SpaceError, GeneratorError, RendererError, BankError); bad input from
+the caller is an InputError wherever it is found. Two failures read the same in every room and have
+one type each: an optional package that is not installed (MissingDependencyError, naming the pip
+extra) and model weights that are not on the machine (WeightsNotFoundError, saying where to put them).
+"""
 
 
 class UnembedError(Exception):
@@ -13,17 +19,25 @@ class SpaceError(UnembedError):
     """An embedding space is unknown, cannot load, or does not support a modality."""
 
 
-class WeightsNotFoundError(SpaceError, FileNotFoundError):
-    """Model weights are neither on disk nor downloadable (offline)."""
+class GeneratorError(UnembedError):
+    """A text generator (LLM backend) is unknown, cannot load, or its server does not answer."""
+
+
+class RendererError(UnembedError):
+    """A text-to-image renderer is unknown or cannot load."""
 
 
 class BankError(UnembedError):
-    """A caption bank on disk is missing, corrupt, or built for another space."""
+    """A caption bank on disk is missing, corrupt, or built for another space; a caption source is unknown."""
 
 
 class SpaceMismatchError(BankError):
-    """A bank was built with a different space or dimension than the one asked for."""
+    """A bank or a vector was made with a different space or dimension than the one asked for."""
 
 
-class GeneratorError(UnembedError):
-    """A text generator (LLM backend) is unknown, cannot load, or its server does not answer."""
+class MissingDependencyError(UnembedError, ImportError):
+    """An optional package a component needs is not installed (any room)."""
+
+
+class WeightsNotFoundError(UnembedError, FileNotFoundError):
+    """Model weights are neither on disk nor downloadable (offline), in any room."""

@@ -1,6 +1,8 @@
-"""Checks shared by everything that takes an embedding from a caller."""
+"""Embeddings from callers: read from .npy files (never unpickled) and checked before use."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -40,3 +42,13 @@ def unit_rows(vectors, dim: int | None = None, *, what: str = "embedding") -> np
             "Pass a non-zero embedding."
         )
     return np.ascontiguousarray(array / norms, dtype=np.float32)
+
+
+def load_vectors(path: str | os.PathLike) -> np.ndarray:
+    """A float vector (dim,) or batch (n, dim) from a .npy file; pickles are refused (allow_pickle=False)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError as error:
+        raise InputError(f"no such vector file: {path}. Save your embedding with numpy.save('{path}', vector).") from error
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path} is not a plain .npy float array ({error}). Save it with numpy.save().") from error

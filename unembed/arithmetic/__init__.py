@@ -2,17 +2,20 @@
 
     from unembed.arithmetic import arith, file, text
     result = arith([file("scene.png"), file("rain.wav")], space="minibind", mode="text")
+    drawing = draw(result, space)   # the picture of the result, checked against the combination
 
-Rooms: `terms` (inputs, parsing, the combined embedding), `merge` (text mode's checked merge),
-`combination` (`arith`: embedding and text modes), `render` (render-and-score prompt optimisation).
+A pipeline over the rooms: `terms` (inputs, parsing, the combined embedding), `merge` (text mode's
+checked merge), `combination` (`arith_many`: embedding and text modes), `render` (drawing and
+render-and-score prompt optimisation).
 """
 
-from .combination import MODES, ArithmeticResult, arith
+from .combination import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, ArithmeticResult, arith, arith_many
 from .merge import MergeResult, merge_many
-from .render import RenderedImageEmbedder, render_and_score
-from .terms import Term, combine, embed_terms, expression, file, parse_expression, text, vector
+from .render import Drawing, RenderedImageEmbedder, draw, for_display, render_and_score
+from .terms import Term, combine, combine_vectors, embed_terms, expression, file, parse_expression, text, vector
 
 __all__ = [
-    "MODES", "ArithmeticResult", "arith", "MergeResult", "merge_many", "RenderedImageEmbedder", "render_and_score",
-    "Term", "combine", "embed_terms", "expression", "file", "parse_expression", "text", "vector",
+    "DEFAULT_REQUESTED", "DEFAULT_STEPS", "MODES", "ArithmeticResult", "arith", "arith_many", "MergeResult", "merge_many", "Drawing", "RenderedImageEmbedder",
+    "draw", "for_display", "render_and_score", "Term", "combine", "combine_vectors", "embed_terms", "expression", "file",
+    "parse_expression", "text", "vector",
 ]

@@ -1,10 +1,11 @@
-"""`unembed.arithmetic.arith(terms, space=..., mode=...)`: combine terms, then say the result in words.
+"""`arith_many(cases, space=..., mode=...)`: combine each case's terms, then say the result in words.
 
 embedding mode: normalise each term, weighted sum, re-normalise, invert the sum with the MILS loop
     (bootstrapped from the space's image captions, so the answer can be drawn).
 text mode: invert each non-text term on its own (texts stay as they are), merge the texts into one
     scene description (`merge.merge_many`: LLM merges and rule-based joins, the best-scoring against
     the combined embedding wins).
+All cases run together: one encoder batch per modality, one `invert_many` per modality, one merge batch.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
-from ..invert import InversionResult, invert, invert_many
-from ..invert.inputs import default_bank_source, resolve_bank
+from ..index import resolve_bank
+from ..inverter import InversionResult, invert_many
 from ..spaces import Space, load_space
 from .merge import MergeResult, merge_many
 from .terms import Term, combine_vectors, embed_terms, expression
@@ -55,8 +56,13 @@ class ArithmeticResult:
         return data
 
 
-def arith(
-    terms: Sequence[Term],
+def arith(terms: Sequence[Term], **options) -> ArithmeticResult:
+    """Combine `terms` (see unembed.arithmetic.terms) in one space and put the result into words; options of `arith_many`."""
+    return arith_many([terms], **options)[0]
+
+
+def arith_many(
+    cases: Sequence[Sequence[Term]],
     *,
     space: str | Space = "minibind",
     mode: str = "embedding",
@@ -68,35 +74,49 @@ def arith(
     requested: int | None = DEFAULT_REQUESTED,
     seed: int = 0,
     **invert_options,
-) -> ArithmeticResult:
-    """Combine `terms` (see unembed.arithmetic.terms) in `space` and put the result into words.
+) -> list[ArithmeticResult]:
+    """One ArithmeticResult per case (a sequence of terms), in order.
 
     bank: where embedding-mode inversion starts (default: the space's image captions); text mode
-    inverts each term from its own modality's default bank. generator/steps/requested and
-    `invert_options` go to `unembed.invert`; merge_generator writes `merges` merges in text mode.
+    inverts each term from its own modality's caption source. generator/steps/requested and
+    `invert_options` go to `unembed.invert_many`; merge_generator writes `merges` merges in text mode.
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    for terms in cases:
+        if not terms:
+            raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
+        if mode == "text" and not any(term.weight > 0 for term in terms):
+            raise InputError("text mode merges what the terms add, but every weight is negative. Add a term with a positive weight.")
     space = load_space(space)
-    vectors = embed_terms(terms, space)
-    target = combine_vectors(vectors, [term.weight for term in terms])
+    flat = [(case, term) for case, terms in enumerate(cases) for term in terms]
+    vectors = embed_terms([term for _, term in flat], space)
+    ends = np.cumsum([len(terms) for terms in cases])
+    targets = np.stack([
+        combine_vectors(vectors[end - len(terms) : end], [term.weight for term in terms]) for end, terms in zip(ends, cases)
+    ])
     options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, **invert_options)
     if mode == "embedding":
-        result = invert(target, bank=resolve_bank(bank or default_bank_source("image", space), space), modality="image", **options)
-        return ArithmeticResult(expression(terms), mode, result.text, result.score, target, inversion=result)
+        results = invert_many(targets, bank=resolve_bank(bank, space, "image"), modality="image", **options)
+        return [
+            ArithmeticResult(expression(terms), mode, result.text, result.score, target, inversion=result)
+            for terms, target, result in zip(cases, targets, results)
+        ]
 
-    if not any(term.weight > 0 for term in terms):
-        raise InputError("text mode merges what the terms add, but every weight is negative. Add a term with a positive weight.")
-    inversions: list[InversionResult | None] = [None] * len(terms)
+    inversions: list[InversionResult | None] = [None] * len(flat)
     for modality in ("image", "audio"):
-        picked = [i for i, term in enumerate(terms) if (term.modality == "vector" and modality == "image") or term.modality == modality]
+        picked = [i for i, (_, term) in enumerate(flat) if (term.modality == "vector" and modality == "image") or term.modality == modality]
         if picked:
-            bank_for = resolve_bank(default_bank_source(modality, space), space)
-            for index, result in zip(picked, invert_many(vectors[picked], bank=bank_for, modality=modality, **options)):
+            results = invert_many(vectors[picked], bank=resolve_bank(None, space, modality), modality=modality, **options)
+            for index, result in zip(picked, results):
                 inversions[index] = result
-    parts = [
-        (term.weight, term.item if term.modality == "text" else inversion.text)
-        for term, inversion in zip(terms, inversions)
+    parts = [[] for _ in cases]
+    per_term = [[] for _ in cases]
+    for (case, term), inversion in zip(flat, inversions):
+        parts[case].append((term.weight, term.item if term.modality == "text" else inversion.text))
+        per_term[case].append(inversion)
+    merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed)
+    return [
+        ArithmeticResult(expression(terms), mode, merge.text, merge.score, target, case_parts, case_inversions, merge=merge)
+        for terms, target, case_parts, case_inversions, merge in zip(cases, targets, parts, per_term, merged)
     ]
-    merged = merge_many([parts], target[None], space=space, generator=merge_generator, requested=merges, seed=seed)[0]
-    return ArithmeticResult(expression(terms), mode, merged.text, merged.score, target, parts, inversions, merge=merged)

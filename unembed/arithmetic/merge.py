@@ -15,8 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..generators import Generator, ProposalRequest, load_generator
-from ..generators.parsing import candidate_key
+from ..generators import Generator, ProposalRequest, candidate_key, load_generator
 from ..spaces import Space
 
 MAX_WORDS = 20

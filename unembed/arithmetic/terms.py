@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError, SpaceMismatchError
-from ..spaces import Space
-from ..spaces.inputs import input_of, modality_of
+from ..spaces import Space, input_of, modality_of
+from ..vectors import load_vectors, unit_rows
 
 MODALITIES = ("vector", "image", "audio", "text")
 # A sum shorter than this share of the summed weights has cancelled out: its direction is noise.
@@ -70,11 +70,9 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
     """An image, audio or .npy vector file; the modality comes from the extension."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        from ..invert.inputs import load_vector
-
         if not path.is_file():
             raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
-        return Term(weight, load_vector(path), "vector")
+        return Term(weight, load_vectors(path), "vector")
     modality, path = input_of(path)
     if modality not in ("image", "audio"):
         raise InputError(f"{str(path)!r} is a {modality} file; arithmetic takes images, sounds, .npy vectors and texts.")
@@ -137,8 +135,6 @@ def _operand(operand: str, weight: float) -> Term:
 
 def embed_terms(terms: Sequence[Term], space: Space) -> np.ndarray:
     """Each term's unit vector in `space`, (n, dim), in order (texts and files batched per modality)."""
-    from ..vectors import unit_rows
-
     if not terms:
         raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
     rows: list[np.ndarray | None] = [None] * len(terms)

@@ -21,8 +21,13 @@ import time
 import numpy as np
 
 from .. import atomic
+from ..arithmetic import Term, arith_many, render_and_score
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
+from ..index import resolve_bank
+from ..minibind import world
+from ..renderers import load_renderer
+from ..spaces import load_space
 
 # Sound kind -> the image scene element that draws it. Thunder is drawn as lightning and an engine
 # as a car (the world's parser reads "thunder" and "engine" in image text the same way); wind and
@@ -48,8 +53,6 @@ def add_parser(subparsers) -> None:
 
 def sample_cases(n: int, rng: np.random.Generator):
     """(arith pairs [(image scene, audio scene)], analogies [(image scene, new colour)])."""
-    from ..spaces.minibind import world
-
     images = [s for s in world.all_image_scenes("one-object") if s.element is None and world.is_held_out(s)]
     sounds = [s for s in world.all_audio_scenes("one-event") if s.events[0].kind in SOUND_TO_ELEMENT]
     pairs = [(images[rng.integers(len(images))], sounds[rng.integers(len(sounds))]) for _ in range(n)]
@@ -82,34 +85,21 @@ def analogy_ok(scene, image, colour) -> bool:
 
 
 def run(args) -> int:
-    from ..arithmetic.merge import merge_many
-    from ..arithmetic.render import render_and_score
-    from ..arithmetic.terms import combine_vectors
-    from ..invert import invert_many
-    from ..invert.inputs import resolve_bank
-    from ..renderers import load_renderer
-    from ..spaces import load_space
-    from ..spaces.minibind import world
-
     if args.n < 1:
         raise InputError(f"--n must be at least 1; got {args.n}.")
     space = load_space(args.space)
     renderer = load_renderer("minibind")
     image_bank = resolve_bank("minibind-image", space)
-    audio_bank = resolve_bank("minibind-audio", space)
     rng = np.random.default_rng(args.seed)
     pairs, analogies = sample_cases(args.n, rng)
-    image_scenes = [image for image, _ in pairs] + [image for image, _ in analogies]
-    image_vectors = space.embed("image", [world.render_image(scene, rng) for scene in image_scenes])
-    sound_vectors = space.embed("audio", [(world.render_audio(sound, rng), world.SAMPLE_RATE) for _, sound in pairs])
     n = args.n
-    colour_words = space.embed_text([image.objects[0].colour for image, _ in analogies] + [colour for _, colour in analogies])
-    arith_targets = np.stack([combine_vectors(np.stack([i, s]), [1, 1]) for i, s in zip(image_vectors[:n], sound_vectors)])
-    analogy_targets = np.stack([
-        combine_vectors(np.stack([i, old, new]), [1, -1, 1])
-        for i, old, new in zip(image_vectors[n:], colour_words[:n], colour_words[n:])
-    ])
-    targets = np.concatenate([arith_targets, analogy_targets])
+    pictures = [world.render_image(scene, rng) for scene in [image for image, _ in pairs] + [image for image, _ in analogies]]
+    sounds = [(world.render_audio(sound, rng), world.SAMPLE_RATE) for _, sound in pairs]
+    cases = [[Term(1.0, picture, "image"), Term(1.0, sound, "audio")] for picture, sound in zip(pictures[:n], sounds)]
+    cases += [
+        [Term(1.0, picture, "image"), Term(-1.0, image.objects[0].colour, "text"), Term(1.0, colour, "text")]
+        for picture, (image, colour) in zip(pictures[n:], analogies)
+    ]
 
     def score(texts):
         scenes = [drawn(renderer, text) for text in texts]
@@ -118,7 +108,7 @@ def run(args) -> int:
             "analogy_accuracy": float(np.mean([analogy_ok(s, c, colour) for s, (c, colour) in zip(scenes[n:], analogies)])),
         }
 
-    options = dict(space=space, generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed)
+    options = dict(space=space, generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed, progress=True)
     report: dict = {
         "space": space.spec, "n": n, "seed": args.seed, "generator": args.generator, "steps": args.steps,
         "requested": args.requested, "merge_generator": args.merge_generator, "merges": args.merges,
@@ -126,31 +116,28 @@ def run(args) -> int:
     }
 
     started = time.perf_counter()
+    embedding = arith_many(cases, mode="embedding", bank=image_bank, **options)
+    embedding_seconds = (time.perf_counter() - started) / len(cases)
+    targets = np.stack([result.target for result in embedding])
+    report["embedding_mode"] = score([result.text for result in embedding])
+
+    started = time.perf_counter()
     bank_texts = [row[0] for row in image_bank.search(targets, k=1).texts]
     baseline = (time.perf_counter() - started) / len(targets)
     report["bank_top1"] = score(bank_texts)
 
     started = time.perf_counter()
-    embedding = invert_many(targets, bank=image_bank, modality="image", progress=True, **options)
-    embedding_seconds = (time.perf_counter() - started) / len(targets)
-    report["embedding_mode"] = score([r.text for r in embedding])
-
-    started = time.perf_counter()
-    image_texts = [r.text for r in invert_many(image_vectors, bank=image_bank, modality="image", progress=True, **options)]
-    sound_texts = [r.text for r in invert_many(sound_vectors, bank=audio_bank, modality="audio", progress=True, **options)]
-    parts = [[(1.0, image), (1.0, sound)] for image, sound in zip(image_texts[:n], sound_texts)]
-    parts += [
-        [(1.0, text), (-1.0, image.objects[0].colour), (1.0, colour)]
-        for text, (image, colour) in zip(image_texts[n:], analogies)
-    ]
-    merged = merge_many(parts, targets, space=space, generator=args.merge_generator, requested=args.merges, seed=args.seed)
-    text_seconds = (time.perf_counter() - started) / len(targets)
-    report["text_mode"] = score([m.text for m in merged])
+    merged = arith_many(cases, mode="text", merge_generator=args.merge_generator, merges=args.merges, **options)
+    text_seconds = (time.perf_counter() - started) / len(cases)
+    report["text_mode"] = score([result.text for result in merged])
     report["text_mode"]["llm_merge_win_rate"] = {
-        "arith": float(np.mean([m.llm_won for m in merged[:n]])),
-        "analogy": float(np.mean([m.llm_won for m in merged[n:]])),
+        "arith": float(np.mean([result.merge.llm_won for result in merged[:n]])),
+        "analogy": float(np.mean([result.merge.llm_won for result in merged[n:]])),
     }
-    report["text_mode"]["llm_merge_errors"] = sum(m.error is not None for m in merged)
+    report["text_mode"]["llm_merge_errors"] = sum(result.merge.error is not None for result in merged)
+    image_texts = [result.parts[0][1] for result in merged]
+    sound_texts = [result.parts[1][1] for result in merged[:n]]
+    image_scenes = [image for image, _ in pairs] + [image for image, _ in analogies]
     report["term_inversion"] = {
         "image_object_accuracy": float(np.mean([
             (s := drawn(renderer, t)) is not None and len(s.objects) == 1 and (s.objects[0].shape, s.objects[0].colour) == (c.objects[0].shape, c.objects[0].colour)
@@ -167,7 +154,7 @@ def run(args) -> int:
         runs = [
             render_and_score(target, space=space, renderer=renderer, bank=image_bank, generator=args.generator,
                              steps=args.render_steps, requested=args.requested, seed=args.seed)
-            for target in arith_targets[:render_n]
+            for target in targets[:render_n]
         ]
         render_seconds = (time.perf_counter() - started) / render_n
         report["render_and_score"] = {
@@ -187,11 +174,11 @@ def run(args) -> int:
         report["speed"]["render_and_score_vs_bank_top1"] = round(render_seconds / baseline, 1)
     report["examples"] = [
         {"case": f"{world.caption(a)} + {world.caption(b)}", "embedding": embedding[i].text, "text": merged[i].text,
-         "text_source": merged[i].source}
+         "text_source": merged[i].merge.source}
         for i, (a, b) in enumerate(pairs[:5])
     ] + [
         {"case": f"{world.caption(c)} - {c.objects[0].colour} + {colour}", "embedding": embedding[n + i].text,
-         "text": merged[n + i].text, "text_source": merged[n + i].source}
+         "text": merged[n + i].text, "text_source": merged[n + i].merge.source}
         for i, (c, colour) in enumerate(analogies[:5])
     ]
     atomic.write_json(args.json, report)

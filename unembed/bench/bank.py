@@ -13,6 +13,8 @@ import faiss
 import numpy as np
 
 from .. import atomic
+from ..index import Bank, collect_captions, make_index, set_search_params
+from ..spaces import load_space
 
 # ~4*sqrt(n) lists of 8-bit codes; 64 lists probed, then the 4*k best re-ranked exactly (RFlat): see README.
 LARGE_BANK_INDEX = "IVF4096,SQ8,RFlat"
@@ -80,9 +82,6 @@ def synthetic_unit_vectors(centres: np.ndarray, n: int, spread: float, rng: np.r
 
 
 def run(args) -> int:
-    from ..index import Bank, collect_captions, make_index, set_search_params
-    from ..spaces import load_space
-
     rng = np.random.default_rng(args.seed)
     index_spec, default_params = recommended_index(args.n)
     index_spec = args.index or index_spec

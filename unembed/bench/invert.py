@@ -17,9 +17,13 @@ from collections import Counter
 
 import numpy as np
 
+from .. import atomic
+from ..cli import add_generation_options, inversion_options
 from ..errors import InputError
-from ..generators import DEFAULT_GENERATOR
-from ..generators.parsing import candidate_key
+from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
+from ..index import collect_captions, resolve_bank, source_modality
+from ..inverter import cache_for, invert_many
+from ..spaces import load_space
 
 # Chosen so that 50 mils-image targets take 20-30 minutes on 2 cores with the embedded SmolLM2:
 # 30 s per target at load ~2, 40 s at load 5-9 (README figures). SmolLM2 decoding is most of it.
@@ -51,8 +55,6 @@ def bleu4(hypothesis: str, reference: str) -> float:
 
 def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
     """A seeded sample of `limit` captions from a file or named source (all of them without a limit)."""
-    from ..index import collect_captions
-
     captions = collect_captions([source])
     if limit is not None and limit < len(captions):
         captions = random.Random(seed).sample(captions, limit)
@@ -72,29 +74,22 @@ def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
 
 
 def run_bench(
-    *, space="minilm", bank="mils-image", targets=None, limit=50, generator=DEFAULT_GENERATOR, modality=None,
-    steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, shown=None, patience=2,
-    use_fluency=None, fluency_margin=0.0, fallback=None, seed=0, reference_limit=5, progress=True,
+    *, space="minilm", bank="mils-image", targets=None, limit=50, modality=None, reference_limit=5, progress=True,
+    generator=DEFAULT_GENERATOR, seed=0, **options,
 ) -> dict:
-    from ..generators import load_generator
-    from ..invert import cache_for, invert_many
-    from ..invert.fluency import default_fluency
-    from ..invert.inputs import resolve_bank
-    from ..spaces import load_space
-
+    """The report; `options` go to `invert_many` (steps, requested, keep, patience default to the bench's)."""
     space = load_space(space)
-    modality = modality or ("audio" if str(bank) == "mils-audio" else "image")
+    modality = modality or source_modality(bank) or "image"
     held_out = held_out_targets(targets or bank, limit, seed)
-    bank_object = resolve_bank(bank, space)
     generator = load_generator(generator)
     fluency = default_fluency()  # the benchmark's fixed judge (the same model as the loop's gate)
     target_vectors = space.embed_text(held_out)
-    options = dict(space=space, bank=bank_object, generator=generator, modality=modality, steps=steps,
-                   requested=requested, keep=keep, shown=shown, seed=seed, exclude=held_out, fallback=fallback,
-                   fluency=use_fluency, fluency_margin=fluency_margin)
+    options = {"steps": BENCH_STEPS, "requested": BENCH_REQUESTED, "keep": BENCH_KEEP, "patience": 2, **options}
+    options.update(space=space, bank=resolve_bank(bank, space, modality), generator=generator, modality=modality,
+                   seed=seed, exclude=held_out)
 
     started = time.perf_counter()
-    results = invert_many(target_vectors, patience=patience, progress=progress, **options)
+    results = invert_many(target_vectors, progress=progress, **options)
     seconds = time.perf_counter() - started
     bank_texts = [result.bootstrap_text for result in results]
     report = {
@@ -102,7 +97,7 @@ def run_bench(
         "space": space.spec,
         "bank": str(bank),
         "generator": generator.spec,
-        "config": results[0].config,
+        "config": results[0].config.to_dict(),
         "bank_top1_cosine": float(np.mean([result.bootstrap_score for result in results])),
         "bank_top1_exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out)])),
         "bank_top1_bleu4": float(np.mean([bleu4(t, r) for t, r in zip(bank_texts, held_out)])),
@@ -127,8 +122,8 @@ def run_bench(
         started = time.perf_counter()
         reference = []
         for index in range(count):
-            reference += invert_many(target_vectors[index : index + 1], patience=None, cache=False,
-                                     bootstrap="encode", progress=False, **{**options, "seed": seed + index})
+            reference += invert_many(target_vectors[index : index + 1], cache=False, bootstrap="encode", progress=False,
+                                     **{**options, "patience": None, "seed": seed + index})
         reference_seconds = time.perf_counter() - started
         ours = _quality(results[:count], held_out[:count], target_vectors[:count], cache_for(space), fluency)
         theirs = _quality(reference, held_out[:count], target_vectors[:count], cache_for(space), fluency)
@@ -145,8 +140,6 @@ def run_bench(
 
 
 def add_parser(subparsers) -> None:
-    from ..cli.invert import add_generation_arguments
-
     parser = subparsers.add_parser("invert", help="invert held-out captions; quality and cost vs MILS's procedure")
     parser.add_argument("--space", default="minilm")
     parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
@@ -157,20 +150,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--reference-limit", type=int, default=5,
                         help="run MILS's reference procedure on this many of the targets (0: skip; it re-encodes the bank per target)")
     parser.add_argument("--json", required=True, help="write the figures here")
-    add_generation_arguments(parser)
+    add_generation_options(parser)
     parser.set_defaults(run=run, steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, patience=2)
 
 
 def run(args) -> int:
-    from .. import atomic
-
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1.")
     report = run_bench(
-        space=args.space, bank=args.bank, targets=args.targets, limit=args.limit, generator=args.generator,
-        modality=args.modality, steps=args.steps, requested=args.requested, keep=args.keep, shown=args.shown,
-        patience=args.patience or None, use_fluency=args.fluency, fluency_margin=args.fluency_margin, fallback=args.fallback, seed=args.seed,
-        reference_limit=args.reference_limit,
+        space=args.space, bank=args.bank, targets=args.targets, limit=args.limit, modality=args.modality,
+        reference_limit=args.reference_limit, **inversion_options(args),
     )
     atomic.write_json(args.json, report)
     keys = ["n", "bank_top1_cosine", "final_cosine", "bank_top1_fluency", "fluency", "bleu4", "exact_match_rate",

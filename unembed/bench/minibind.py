@@ -26,11 +26,13 @@ from typing import Sequence
 import numpy as np
 
 from .. import atomic
+from ..generators import DEFAULT_GENERATOR
+from ..index import Bank, collect_captions
+from ..inverter import invert_many
+from ..minibind import CaptionCache, family_candidates, retrieval_top1, world
 from ..spaces import load_space
-from ..spaces.minibind import world
-from ..spaces.minibind.captions import CaptionCache, family_candidates, retrieval_top1
 
-KINDS = ("image", "audio")
+MODALITIES = ("image", "audio")
 MILS_DISTRACTORS = {"image": "mils-image", "audio": "mils-audio"}
 
 
@@ -51,27 +53,24 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def parsed_accuracy(texts: Sequence[str], scenes: Sequence, kind: str) -> float:
+def parsed_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
     """Share of `texts` that the world's parser reads as exactly their ground-truth scene."""
-    return float(np.mean([world.matches(world.parse_text(text, kind), scene) for text, scene in zip(texts, scenes)]))
+    return float(np.mean([world.matches(world.parse_text(text, modality), scene) for text, scene in zip(texts, scenes)]))
 
 
-def inversion_accuracy(space, kind: str, vectors: np.ndarray, scenes: Sequence, bank, *, steps: int, requested: int,
+def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequence, bank, *, steps: int, requested: int,
                        generator: str | None, seed: int) -> dict:
     """`parsed_accuracy` of the MILS inverter's best text for each vector, with what the search cost."""
-    from ..generators import DEFAULT_GENERATOR
-    from ..invert import invert_many
-
     start = time.perf_counter()
-    results = invert_many(vectors, space=space, bank=bank, generator=generator or DEFAULT_GENERATOR, modality=kind,
+    results = invert_many(vectors, space=space, bank=bank, generator=generator or DEFAULT_GENERATOR, modality=modality,
                           steps=steps, requested=requested, seed=seed, progress=True)
     texts = [result.text for result in results]
     bootstrap = [result.history[0].best_text for result in results]
     return {
-        "accuracy": parsed_accuracy(texts, scenes, kind),
-        "bootstrap_accuracy": parsed_accuracy(bootstrap, scenes, kind),
+        "accuracy": parsed_accuracy(texts, scenes, modality),
+        "bootstrap_accuracy": parsed_accuracy(bootstrap, scenes, modality),
         "n": len(texts),
-        "generator": results[0].config["generator"],
+        "generator": results[0].config.generator,
         "steps": steps,
         "requested": requested,
         "seconds": round(time.perf_counter() - start, 1),
@@ -80,28 +79,24 @@ def inversion_accuracy(space, kind: str, vectors: np.ndarray, scenes: Sequence, 
     }
 
 
-def mils_distractors(kind: str, count: int, seed: int) -> list[str]:
-    from ..index import collect_captions
-
+def mils_distractors(modality: str, count: int, seed: int) -> list[str]:
     if count <= 0:
         return []
-    lines = collect_captions([MILS_DISTRACTORS[kind]])
+    lines = collect_captions([MILS_DISTRACTORS[modality]])
     picks = np.random.default_rng(seed).choice(len(lines), size=min(count, len(lines)), replace=False)
     return [lines[i] for i in sorted(picks)]
 
 
-def world_bank(space, kind: str, cache: CaptionCache, distractors: list[str]):
+def world_bank(space, modality: str, cache: CaptionCache, distractors: list[str]):
     """A flat bank of every canonical caption of the modality's world plus `distractors`."""
-    from ..index import Bank
-
-    texts = list(dict.fromkeys(world.canonical_captions(kind) + distractors))
+    texts = list(dict.fromkeys(world.canonical_captions(modality) + distractors))
     return Bank.from_vectors(texts, cache.embed(texts), space, index="Flat")
 
 
-def bank_baseline(bank, kind: str, vectors: np.ndarray, scenes: Sequence, distractors: list[str]) -> dict:
+def bank_baseline(bank, modality: str, vectors: np.ndarray, scenes: Sequence, distractors: list[str]) -> dict:
     top1 = [row[0] for row in bank.search(vectors, k=1).texts]
     return {
-        "accuracy": parsed_accuracy(top1, scenes, kind),
+        "accuracy": parsed_accuracy(top1, scenes, modality),
         "bank_size": len(bank),
         "distractors": len(distractors),
         "top1_is_distractor": float(np.mean([text in set(distractors) for text in top1])) if distractors else 0.0,
@@ -120,38 +115,38 @@ def run(args) -> int:
     text_per_second = len(probe) / (time.perf_counter() - start)
     report["speed"] = {"text_per_second": round(text_per_second, 1)}
 
-    for kind in KINDS:
-        scenes = world.sample_scenes(kind, args.n, rng, held_out=True)
-        if kind == "image":
+    for modality in MODALITIES:
+        scenes = world.sample_scenes(modality, args.n, rng, held_out=True)
+        if modality == "image":
             items = [world.render_image(scene, rng) for scene in scenes]
         else:
             items = [(world.render_audio(scene, rng), world.SAMPLE_RATE) for scene in scenes]
         start = time.perf_counter()
-        vectors = space.embed(kind, items)
+        vectors = space.embed(modality, items)
         per_second = len(items) / (time.perf_counter() - start)
-        report["speed"][f"{kind}_per_second"] = round(per_second, 1)
-        report["speed"][f"{kind}_vs_text_ratio"] = round(per_second / text_per_second, 2)
+        report["speed"][f"{modality}_per_second"] = round(per_second, 1)
+        report["speed"][f"{modality}_vs_text_ratio"] = round(per_second / text_per_second, 2)
 
-        retrieval = retrieval_top1(vectors, scenes, family_candidates(kind, cache.embed))
-        report[f"{kind}_retrieval_top1"] = retrieval["top1"]
-        report[f"{kind}_retrieval_per_family"] = retrieval["per_family"]
-        report[f"{kind}_retrieval_errors"] = retrieval["errors"][:20]
-        distractors = mils_distractors(kind, args.distractors, args.seed)
-        bank = world_bank(space, kind, cache, distractors)
-        baseline = bank_baseline(bank, kind, vectors, scenes, distractors)
-        report[f"{kind}_bank_top1_parsed_accuracy"] = baseline.pop("accuracy")
-        report[f"{kind}_bank_baseline"] = baseline
+        retrieval = retrieval_top1(vectors, scenes, family_candidates(modality, cache.embed))
+        report[f"{modality}_retrieval_top1"] = retrieval["top1"]
+        report[f"{modality}_retrieval_per_family"] = retrieval["per_family"]
+        report[f"{modality}_retrieval_errors"] = retrieval["errors"][:20]
+        distractors = mils_distractors(modality, args.distractors, args.seed)
+        bank = world_bank(space, modality, cache, distractors)
+        baseline = bank_baseline(bank, modality, vectors, scenes, distractors)
+        report[f"{modality}_bank_top1_parsed_accuracy"] = baseline.pop("accuracy")
+        report[f"{modality}_bank_baseline"] = baseline
         inverted = None
         if args.invert_n > 0:
             count = min(args.invert_n, len(scenes))
-            inverted = inversion_accuracy(space, kind, vectors[:count], scenes[:count], bank, steps=args.steps,
+            inverted = inversion_accuracy(space, modality, vectors[:count], scenes[:count], bank, steps=args.steps,
                                           requested=args.requested, generator=args.generator, seed=args.seed)
-            report[f"{kind}_inversion"] = inverted
-        report[f"{kind}_inversion_accuracy"] = inverted["accuracy"] if inverted else None
+            report[f"{modality}_inversion"] = inverted
+        report[f"{modality}_inversion_accuracy"] = inverted["accuracy"] if inverted else None
         print(
-            f"{kind}: retrieval top-1 {retrieval['top1']:.3f} {retrieval['per_family']}, "
-            f"bank top-1 parsed {report[f'{kind}_bank_top1_parsed_accuracy']:.3f}, "
-            f"inversion {report[f'{kind}_inversion_accuracy']} ({per_second:.0f} {kind}/s, {per_second / text_per_second:.2f}x text)"
+            f"{modality}: retrieval top-1 {retrieval['top1']:.3f} {retrieval['per_family']}, "
+            f"bank top-1 parsed {report[f'{modality}_bank_top1_parsed_accuracy']:.3f}, "
+            f"inversion {report[f'{modality}_inversion_accuracy']} ({per_second:.0f} {modality}/s, {per_second / text_per_second:.2f}x text)"
         )
     atomic.write_json(args.json, report)
     print(f"wrote {args.json}")

@@ -15,9 +15,11 @@ import platform
 import time
 
 import numpy as np
+import torch
 
 from .. import atomic
 from ..errors import InputError, SpaceError
+from ..spaces import load_space
 
 AUDIO_SECONDS = 10
 AUDIO_RATE = 44_100
@@ -73,10 +75,6 @@ def measure(space, modality: str, items: list, target: np.ndarray) -> float:
 
 
 def run(args) -> int:
-    import torch
-
-    from ..spaces import load_space
-
     if args.threads:
         torch.set_num_threads(args.threads)
     options = {"device": args.device}
@@ -100,7 +98,7 @@ def run(args) -> int:
         pool = synthetic_items(modality, max(batch_sizes) * (args.batches + 1), rng)
         for dtype in dtypes:
             for batch_size in batch_sizes:
-                space.runtime = dataclasses.replace(space.runtime, dtype=dtype, batch_size=batch_size)
+                space.runtime, space.batch_size = dataclasses.replace(space.runtime, dtype=dtype), batch_size
                 measure(space, modality, pool[:batch_size], target)  # warm-up: allocator, autocast caches
                 count = batch_size * args.batches
                 seconds = measure(space, modality, pool[batch_size : batch_size + count], target)

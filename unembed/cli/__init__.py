@@ -3,39 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from .. import __version__
 from ..errors import UnembedError
+from .options import add_generation_options, inversion_options  # first: the benches' parsers import it from here
+from . import arith, bank, bench, demo, invert, minibind  # noqa: E402  (after .options, see above)
 
-# Modules whose add_parser() adds one top-level sub-command each.
-COMMAND_MODULES = [
-    "unembed.cli.bank",
-    "unembed.cli.invert",
-    "unembed.cli.bench",
-    "unembed.cli.minibind",
-    "unembed.cli.arith",
-    "unembed.cli.demo",
-]
+# Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
+COMMANDS = [bank, invert, bench, minibind, arith, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
-
     parser = argparse.ArgumentParser(prog="unembed", description="Read multimodal embeddings back into words.")
     parser.add_argument("--version", action="version", version=f"unembed {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).add_parser(subparsers)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["arith"]:
-        from .arith import detach_glued_minus
-
-        argv = ["arith", *detach_glued_minus(argv[1:])]
+        argv = ["arith", *arith.detach_glued_minus(argv[1:])]
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
@@ -47,5 +38,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["main", "build_parser", "add_generation_options", "inversion_options"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from .. import atomic
+from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
+from ..generators import DEFAULT_GENERATOR
+from ..spaces import load_space
 
 
 def add_parser(subparsers) -> None:
-    from ..arithmetic.combination import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES
-    from ..generators import DEFAULT_GENERATOR
-
     parser = subparsers.add_parser(
         "arith",
         help="combine images, sounds, texts and vectors in one space, then say (and draw) the result",
@@ -27,8 +28,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"MILS steps per inversion (default {DEFAULT_STEPS})")
     parser.add_argument("--requested", type=int, default=DEFAULT_REQUESTED, help=f"texts asked per step (default {DEFAULT_REQUESTED})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--render", help="draw the result into this PNG (minibind renderer for minibind, else diffusers; "
-                             "pictures under 256 px are scaled up with square pixels)")
+    parser.add_argument("--render", help="draw the result into this PNG (the renderer the space names: minibind for "
+                             "minibind, else diffusers; pictures under 256 px are scaled up with square pixels)")
     parser.add_argument("--renderer", default=None, help="renderer spec: minibind, diffusers:MODEL_OR_FOLDER")
     parser.add_argument("--render-steps", type=int, default=0,
                         help="first optimise the prompt for N render-and-score steps (its picture nearest the combination)")
@@ -50,12 +51,6 @@ def detach_glued_minus(tokens: list[str]) -> list[str]:
 
 
 def run(args) -> int:
-    from .. import atomic
-    from ..arithmetic import arith, parse_expression
-    from ..spaces import load_space
-
-    if args.render_steps < 0:
-        raise InputError(f"--render-steps must be 0 or more; got {args.render_steps}.")
     if args.render_steps and not args.render:
         raise InputError("--render-steps optimises the prompt of a picture: give --render out.png too.")
     terms = parse_expression(args.terms)
@@ -71,35 +66,13 @@ def run(args) -> int:
     print(f"{result.score:.3f}  {result.text}{source}")
     data = result.to_dict()
     if args.render:
-        data["render"] = render(result, space, args)
+        drawing = draw(result, space, renderer=args.renderer, render_steps=args.render_steps, seed=args.seed,
+                       generator=args.generator, requested=args.requested, progress=True)
+        if drawing.rendered_cosine is not None:
+            print(f"{drawing.rendered_cosine:.3f}  (rendered picture vs combination)  {drawing.prompt}")
+        atomic.save_png(args.render, for_display(drawing.picture))
+        data["render"] = {**drawing.to_dict(), "path": args.render}
+        print(f"wrote {args.render}")
     if args.json:
         atomic.write_json(args.json, data)
     return 0
-
-
-def render(result, space, args) -> dict:
-    """Draw the result (or, with --render-steps, the render-and-score prompt if its picture fits better)."""
-    from .. import atomic
-    from ..arithmetic.render import default_renderer, for_display, render_and_score
-    from ..renderers import load_renderer
-
-    renderer = load_renderer(args.renderer or default_renderer(space))
-    prompt = result.text
-    info = {"renderer": renderer.name, "path": args.render}
-    picture = renderer.render(prompt, seed=args.seed)
-    if "image" in space.modalities:
-        info["rendered_cosine"] = float(space.embed("image", [picture])[0] @ result.target)
-        if args.render_steps:
-            optimised = render_and_score(
-                result.target, space=space, renderer=renderer, generator=args.generator, steps=args.render_steps,
-                requested=args.requested, seed=args.seed, progress=True,
-            )
-            info["render_and_score"] = {"text": optimised.text, "rendered_cosine": optimised.score, "trajectory": optimised.trajectory()}
-            if optimised.score > info["rendered_cosine"]:
-                prompt, info["rendered_cosine"] = optimised.text, optimised.score
-                picture = renderer.render(prompt, seed=args.seed)
-        print(f"{info['rendered_cosine']:.3f}  (rendered picture vs combination)  {prompt}")
-    atomic.save_png(args.render, for_display(picture))
-    info["prompt"] = prompt
-    print(f"wrote {args.render}")
-    return info

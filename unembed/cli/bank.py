@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..index import build_bank, load_bank
+from ..spaces import load_space
+from ..vectors import load_vectors
 
 
 def add_parser(subparsers) -> None:
@@ -45,28 +47,13 @@ def add_parser(subparsers) -> None:
 
 
 def run_build(args) -> int:
-    from ..index import build_bank
-
     bank = build_bank(args.sources, args.space, args.out, index=args.index, search_params=args.search_params,
                       batch_size=args.batch_size, overwrite=args.overwrite)
     print(f"bank: {len(bank)} captions, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
     return 0
 
 
-def load_vectors(path: Path) -> np.ndarray:
-    """A .npy array from the user; pickles are refused (allow_pickle=False)."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError as error:
-        raise InputError(f"no such vector file: {path}. Save your embedding with numpy.save('{path}', vector).") from error
-    except ValueError as error:
-        raise InputError(f"{path} is not a plain .npy float array ({error}). Save it with numpy.save().") from error
-
-
 def run_search(args) -> int:
-    from ..index import load_bank
-    from ..spaces import load_space
-
     bank = load_bank(args.bank, search_params=args.search_params)
     if args.gpu:
         bank.to_gpu()
@@ -93,8 +80,6 @@ def run_search(args) -> int:
 
 
 def run_info(args) -> int:
-    from ..index import load_bank
-
     bank = load_bank(args.bank)
     print(json.dumps(bank.manifest, indent=2))
     return 0

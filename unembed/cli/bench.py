@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
+from ..bench import arith, bank, invert, minibind, space
 
-BENCH_MODULES = [
-    "unembed.bench.bank",
-    "unembed.bench.space",
-    "unembed.bench.invert",
-    "unembed.bench.minibind",
-    "unembed.bench.arith",
-]
+BENCHES = [bank, space, invert, minibind, arith]
 
 
 def add_parser(subparsers) -> None:
     bench = subparsers.add_parser("bench", help="measure speed, memory and quality; write a JSON report")
     benches = bench.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
-    for module_name in BENCH_MODULES:
-        importlib.import_module(module_name).add_parser(benches)
+    for module in BENCHES:
+        module.add_parser(benches)

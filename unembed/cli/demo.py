@@ -10,14 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from .. import atomic
+from ..arithmetic import arith, draw, file, for_display
+from ..generators import DEFAULT_GENERATOR
+from ..minibind import world
+from ..renderers import load_renderer
+from ..spaces import load_space
 
 DEMO_IMAGE = ("circle", "green", "left", "large")  # green circles are held out of MiniBind's training
 DEMO_SOUND = ("rain", "loud")
 
 
 def add_parser(subparsers) -> None:
-    from ..generators import DEFAULT_GENERATOR
-
     parser = subparsers.add_parser("demo", help="offline demo: a MiniBind picture + a sound, inverted, combined and drawn")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the files (default out/demo)")
     parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
@@ -28,15 +34,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from PIL import Image
-
-    from .. import atomic
-    from ..arithmetic import arith, file
-    from ..arithmetic.render import for_display
-    from ..renderers import load_renderer
-    from ..spaces import load_space
-    from ..spaces.minibind import world
-
     rng = np.random.default_rng(args.seed)
     scene = world.ImageScene((world.ShapeObject(*DEMO_IMAGE),))
     sound = world.AudioScene((world.SoundEvent(*DEMO_SOUND),))
@@ -59,12 +56,11 @@ def run(args) -> int:
     report = {"image": str(image_path), "sound": str(sound_path), "truth": [world.caption(scene), world.caption(sound)], "results": {}}
     for name, result in (("text", text_mode), ("embedding", embedding_mode)):
         picture_path = args.out / f"{name}_mode.png"
-        picture = renderer.render(result.text, seed=args.seed)
-        atomic.save_png(picture_path, for_display(picture))
-        rendered = float(space.embed("image", [picture])[0] @ result.target)
+        drawing = draw(result, space, renderer=renderer, seed=args.seed)
+        atomic.save_png(picture_path, for_display(drawing.picture))
         drawn = world.caption(renderer.interpret(result.text, seed=args.seed))
-        print(f"{rendered:.3f}  {name} mode drawn: {drawn} -> {picture_path}  (cosine of the drawn picture with scene + sound)")
-        report["results"][name] = {**result.to_dict(), "drawn": drawn, "rendered_cosine": rendered, "picture": str(picture_path)}
+        print(f"{drawing.rendered_cosine:.3f}  {name} mode drawn: {drawn} -> {picture_path}  (cosine of the drawn picture with scene + sound)")
+        report["results"][name] = {**result.to_dict(), "drawn": drawn, "rendered_cosine": drawing.rendered_cosine, "picture": str(picture_path)}
     atomic.write_json(args.out / "demo.json", report)
     print(f"wrote {args.out / 'demo.json'}")
     return 0

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from PIL import Image
+
 from .. import atomic
 from ..errors import InputError
+from ..minibind import world
 
 
 def add_parser(subparsers) -> None:
@@ -22,10 +25,6 @@ def add_parser(subparsers) -> None:
 
 
 def run_sample(args) -> int:
-    from PIL import Image
-
-    from ..spaces.minibind import world
-
     if args.n < 1:
         raise InputError(f"--n must be at least 1; got {args.n}.")
     rng = np.random.default_rng(args.seed)

@@ -8,8 +8,9 @@ at once, so a backend can batch or run them concurrently.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Sequence
 
 from .parsing import parse_numbered_lines
 
@@ -43,12 +44,25 @@ class Proposal:
     raw: list[str] = field(default_factory=list)  # the raw answers, for debugging prompts
 
 
-@runtime_checkable
-class Generator(Protocol):
-    spec: str
+class Generator(ABC):
+    """Proposes new candidate texts for a batch of targets, one ProposalRequest each.
 
+    `spec` is the registry string that rebuilds it. Two capabilities the loop reads:
+    `shown`: how many of the kept candidates the prompt should list (None: all of them);
+    `needs_fluency_gate`: its texts can buy cosine with broken language, so the loop keeps only
+    new texts at least as fluent as the bank's best (see unembed.generators.fluency).
+    """
+
+    spec: str
+    shown: int | None = None
+    needs_fluency_gate: bool = False
+
+    @abstractmethod
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
-        ...
+        """One Proposal per request, in order."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(spec={self.spec!r})"
 
 
 @dataclass
@@ -68,7 +82,7 @@ class Completion:
     completion_tokens: int = 0
 
 
-class ChatGenerator:
+class ChatGenerator(Generator):
     """Shared by the LLM backends: split a request into calls, parse, retry, account.
 
     Small models list few lines well and many lines badly (they loop, echo the prompt or lose
@@ -77,14 +91,13 @@ class ChatGenerator:
     `retries` times with exponential backoff; after that the request reports `error`.
     """
 
-    spec: str
     lines_per_call: int = 50
     retries: int = 2
     backoff: float = 0.5
 
+    @abstractmethod
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
         """One answer (or the exception it raised) per call; backends batch or parallelise."""
-        raise NotImplementedError
 
     def _max_tokens(self, lines: int, max_words: int) -> int:
         # ~1.6 tokens per English word, plus the counter and newline, with slack.

@@ -7,14 +7,13 @@ from typing import Sequence
 from .base import Generator, Proposal, ProposalRequest
 
 
-class CombinedGenerator:
+class CombinedGenerator(Generator):
     def __init__(self, generators: Sequence[Generator]):
         self.generators = list(generators)
         self.spec = "+".join(generator.spec for generator in self.generators)
-        # The prompt shows what the LLM among them prefers to see.
-        self.prompt_candidates = next(
-            (g.prompt_candidates for g in self.generators if getattr(g, "prompt_candidates", None)), None
-        )
+        # The prompt shows what the LLM among them prefers to see; one member's broken texts need the gate.
+        self.shown = next((g.shown for g in self.generators if g.shown is not None), None)
+        self.needs_fluency_gate = any(g.needs_fluency_gate for g in self.generators)
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         answers = [generator.propose(requests) for generator in self.generators]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+import torch
+import transformers
+
 from ..errors import GeneratorError, WeightsNotFoundError
 from .base import Call, ChatGenerator, Completion
 
@@ -25,13 +28,10 @@ class TransformersGenerator(ChatGenerator):
         device: str | None = None,
         dtype: str | None = None,
     ):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         self.spec = f"transformers:{model_id_or_path}"
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_id_or_path)
-            self.model = AutoModelForCausalLM.from_pretrained(
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_id_or_path)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(
                 model_id_or_path, dtype=getattr(torch, dtype) if dtype else "auto"
             )
         except OSError as error:
@@ -55,8 +55,6 @@ class TransformersGenerator(ChatGenerator):
         return prompt
 
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
-        import torch
-
         answers: list[Completion | Exception] = []
         for start in range(0, len(calls), self.batch_size):
             batch = calls[start : start + self.batch_size]

@@ -16,7 +16,8 @@ import os
 import weakref
 from pathlib import Path
 
-from ..errors import InputError, WeightsNotFoundError
+from ..errors import GeneratorError, WeightsNotFoundError
+from ..registry import require
 from .base import Call, ChatGenerator, Completion
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,14 +36,8 @@ def default_gguf() -> Path:
 
 
 def _import_llama_cpp():
-    try:
-        import llama_cpp
-    except ImportError as error:
-        raise WeightsNotFoundError(
-            "the llama.cpp generator needs llama-cpp-python. Install it with `pip install 'unembed[llama]'` "
-            "(it compiles from source, several minutes), or choose --generator mutate / openai:MODEL@URL."
-        ) from error
-    return llama_cpp
+    # llama-cpp-python compiles from source on install (minutes): an extra, imported when a model loads.
+    return require("llama_cpp", extra="llama", needed_by="the llama.cpp generator (or choose --generator mutate)")
 
 
 def load_llama(model_path: Path, *, n_ctx: int, n_threads: int | None, logits_all: bool = False):
@@ -91,7 +86,7 @@ class LlamaCppGenerator(ChatGenerator):
         top_p: float = 0.9,
         presence_penalty: float = 0.6,
         lines_per_call: int = 5,
-        prompt_candidates: int = 5,
+        shown: int = 5,
         grammar: bool = True,
         n_ctx: int = 2048,
         n_threads: int | None = None,
@@ -102,7 +97,7 @@ class LlamaCppGenerator(ChatGenerator):
         self.llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
         self.temperature, self.top_p, self.presence_penalty = temperature, top_p, presence_penalty
         # A 135M model copes with a short list: 5 shown candidates beat 20 (measured).
-        self.lines_per_call, self.prompt_candidates = lines_per_call, prompt_candidates
+        self.lines_per_call, self.shown = lines_per_call, shown
         self.grammar = grammar
         self._grammars: dict[tuple[int, int], object] = {}
 
@@ -147,5 +142,5 @@ class LlamaCppGenerator(ChatGenerator):
 
 def load_llama_cpp(argument: str = "", **options) -> LlamaCppGenerator:
     if argument and not argument.endswith(".gguf") and not Path(argument).expanduser().is_file():
-        raise InputError(f"llama.cpp:{argument} is not a .gguf file. Give `llama.cpp:/path/model.gguf`.")
+        raise GeneratorError(f"llama.cpp:{argument} is not a .gguf file. Give `llama.cpp:/path/model.gguf`.")
     return LlamaCppGenerator(argument or None, **options)

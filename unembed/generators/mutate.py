@@ -13,8 +13,8 @@ import time
 from typing import Sequence
 
 from ..errors import GeneratorError
+from .base import Generator, Proposal, ProposalRequest
 from .parsing import candidate_key
-from .base import Proposal, ProposalRequest
 
 # Words where one phrase ends and the next begins; cutting there keeps both halves readable.
 _JOINS = frozenset(
@@ -27,8 +27,9 @@ def _phrase_starts(words: list[str]) -> list[int]:
     return [i for i, word in enumerate(words) if i > 0 and (word.lower() in _JOINS or words[i - 1].endswith(","))]
 
 
-class MutateGenerator:
+class MutateGenerator(Generator):
     spec = "mutate"
+    needs_fluency_gate = True
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         return [self._propose_one(request) for request in requests]

@@ -1,16 +1,23 @@
-"""Caption banks: build, persist, load and search FAISS-indexed captions in any space."""
+"""Caption banks: build, persist, load and search FAISS-indexed captions in any space; caption sources."""
 
-from .bank import Bank, SearchResult, build_bank, load_bank, make_index, set_search_params
-from .sources import MILS_SOURCES, collect_captions, resolve_source
+from ..errors import BankError, SpaceMismatchError
+from .bank import Bank, SearchResult, build_bank, load_bank, make_index, resolve_bank, set_search_params
+from .sources import SOURCES, collect_captions, mils_file, register_source, source_captions, source_modality
 
 __all__ = [
     "Bank",
+    "BankError",
+    "SpaceMismatchError",
     "SearchResult",
     "build_bank",
     "load_bank",
+    "resolve_bank",
     "make_index",
     "set_search_params",
     "collect_captions",
-    "resolve_source",
-    "MILS_SOURCES",
+    "source_captions",
+    "source_modality",
+    "mils_file",
+    "register_source",
+    "SOURCES",
 ]

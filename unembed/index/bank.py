@@ -24,10 +24,11 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import atomic
+from .. import __version__, atomic
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
+from ..paths import cache_dir, safe_name
 from .sources import collect_captions
 
 FORMAT_VERSION = 1
@@ -188,8 +189,6 @@ class Bank:
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
-            from .. import __version__
-
             manifest = dict(self.manifest, unembed_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
@@ -355,3 +354,24 @@ def load_bank(path: str | os.PathLike, space: Space | str | None = None, *, sear
     if search_params is not None:
         manifest["search_params"] = search_params
     return Bank(index, texts, manifest, path)
+
+
+def resolve_bank(bank, space: Space, modality: str = "image") -> Bank:
+    """The bank an inversion of `modality` in `space` starts from.
+
+    A Bank as is; a bank folder loaded (and checked against `space`); a named source or caption
+    file built once with `space` and cached under the cache's `banks/` (rebuilt when its captions
+    change); None: the caption source the space names for the modality (`space.caption_source`).
+    """
+    if isinstance(bank, Bank):
+        return bank
+    if bank is None:
+        bank = space.caption_source(modality)
+    if not isinstance(bank, (str, os.PathLike)):
+        raise InputError(f"a bank is a Bank, a bank folder, a caption file or a named source; got a {type(bank).__name__}.")
+    path = Path(bank)
+    if path.is_dir():
+        return load_bank(path, space=space)
+    # The cache is ours: a bank left by an older version of the file or source is replaced, not an error.
+    cached = cache_dir("banks") / safe_name(f"{path.name if path.is_file() else bank}-{space.spec}")
+    return build_bank([str(bank)], space, out=cached, overwrite=True)

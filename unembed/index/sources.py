@@ -1,51 +1,54 @@
-"""Where caption texts come from: text files, iterables of strings, and MILS's named banks."""
+"""Where caption texts come from: text files, iterables of strings, and named sources.
+
+A named source is registered with `register_source(name, factory, modality=...)`: `factory(argument,
+**options)` returns its captions. unembed registers MILS's own banks here (`mils-image`,
+`mils-audio`); other packages register theirs (unembed.minibind registers its world's captions).
+
+MILS's files are looked up in $UNEMBED_MILS_DIR, then in the cache (`unembed.paths`); if absent
+they are downloaded into the cache from the MILS repository at a pinned commit.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import urllib.error
 from pathlib import Path
 from typing import Iterable
 
 from ..download import download_file
-from ..errors import InputError
+from ..errors import BankError, InputError
+from ..paths import data_dirs
+from ..registry import Registry
 
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
 MILS_URL = f"https://raw.githubusercontent.com/facebookresearch/MILS/{MILS_COMMIT}/init_descriptions/"
-MILS_SOURCES = {
-    "mils-image": "image_descriptions_per_class.txt",
-    "mils-audio": "audio_descriptions_per_class_405_v2.txt",
-}
-# Banks generated in process rather than read from a file: MiniBind's world, one canonical caption per scene.
-WORLD_SOURCES = {"minibind-image": "image", "minibind-audio": "audio"}
+MILS_ENV = "UNEMBED_MILS_DIR"
+
+SOURCES: Registry[list] = Registry("source", None, BankError)
+register_source = SOURCES.register
 
 
-def _mils_dirs() -> list[Path]:
-    """Directories searched for MILS's files, first hit wins; the last one is the download cache."""
-    project_root = Path(__file__).resolve().parents[2]
-    dirs = [Path(os.environ["UNEMBED_MILS_DIR"])] if os.environ.get("UNEMBED_MILS_DIR") else []
-    dirs += [project_root.parent / "shared" / "data" / "mils", Path.cwd().parent / "shared" / "data" / "mils"]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "unembed" / "mils"
-    return dirs + [cache]
-
-
-def resolve_source(source: str | os.PathLike) -> Path:
-    """A text file's path, or a named source (`mils-image`, `mils-audio`) found locally or downloaded."""
-    path = Path(source)
-    if path.is_file():
-        return path
-    name = str(source)
-    if name not in MILS_SOURCES:
-        raise InputError(
-            f"{name!r} is neither a file nor a named source. "
-            f"Give a text file with one caption per line, or one of: {', '.join([*MILS_SOURCES, *WORLD_SOURCES])}."
-        )
-    filename = MILS_SOURCES[name]
-    dirs = _mils_dirs()
+def mils_file(filename: str) -> Path:
+    """One of MILS's caption files, found locally or downloaded into the cache."""
+    dirs = data_dirs("mils", MILS_ENV)
     for directory in dirs:
         if (directory / filename).is_file():
             return directory / filename
     return _download(MILS_URL + filename, dirs[-1] / filename)
+
+
+def _mils_captions(filename: str, argument: str = "") -> list[str]:
+    return read_captions(mils_file(filename))
+
+
+register_source("mils-image", functools.partial(_mils_captions, "image_descriptions_per_class.txt"), modality="image")
+register_source("mils-audio", functools.partial(_mils_captions, "audio_descriptions_per_class_405_v2.txt"), modality="audio")
+
+
+def source_modality(source: str | os.PathLike) -> str | None:
+    """The modality a named source describes ("image", "audio"), None for files and unknown names."""
+    return SOURCES.info(str(source)).get("modality") if str(source) in SOURCES else None
 
 
 def _download(url: str, target: Path) -> Path:
@@ -54,7 +57,7 @@ def _download(url: str, target: Path) -> Path:
     except (urllib.error.URLError, OSError) as error:
         raise InputError(
             f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} "
-            "or point UNEMBED_MILS_DIR at a folder holding it."
+            f"or point {MILS_ENV} at a folder holding it."
         ) from error
 
 
@@ -78,20 +81,32 @@ def read_lines(path: Path) -> list[str]:
         ) from error
 
 
+def read_captions(path: Path) -> list[str]:
+    """A caption file's non-empty lines, whitespace-normalised; an error when it holds none."""
+    captions = [caption for caption in map(normalise_caption, read_lines(path)) if caption]
+    if not captions:
+        raise InputError(f"{path} holds no captions (empty or whitespace only). Give a file with one caption per line.")
+    return captions
+
+
+def source_captions(source: str | os.PathLike) -> list[str]:
+    """The captions of a text file or a named source."""
+    path = Path(source)
+    if path.is_file():
+        return read_captions(path)
+    if str(source) not in SOURCES:
+        raise InputError(
+            f"{str(source)!r} is neither a file nor a named source. "
+            f"Give a text file with one caption per line, or one of: {', '.join(SOURCES.available())}."
+        )
+    return SOURCES.load(str(source))
+
+
 def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: Iterable[str] = ()) -> list[str]:
     """Captions from files/named sources and from `texts`: whitespace-normalised, non-empty, unique, in order."""
     seen: dict[str, None] = {}
     for source in sources or ():
-        if str(source) in WORLD_SOURCES:
-            from ..spaces.minibind import world
-
-            seen.update(dict.fromkeys(world.canonical_captions(WORLD_SOURCES[str(source)])))
-            continue
-        path = resolve_source(source)
-        captions = [caption for caption in map(normalise_caption, read_lines(path)) if caption]
-        if not captions:
-            raise InputError(f"{path} holds no captions (empty or whitespace only). Give a file with one caption per line.")
-        seen.update(dict.fromkeys(captions))
+        seen.update(dict.fromkeys(source_captions(source)))
     for text in texts:
         if not isinstance(text, str):
             raise InputError(f"captions must be strings; got {type(text).__name__}. Convert them with str() first.")

@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..errors import InputError, UnembedError, WeightsNotFoundError
+from ..errors import InputError, RendererError, WeightsNotFoundError
+from ..registry import require
+from .base import Renderer
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 # Step counts and guidance these distilled models were trained for; other models get the caller's or 1 / 0.
@@ -23,7 +25,7 @@ RECOMMENDED_SETTINGS = {
 }
 
 
-class DiffusersRenderer:
+class DiffusersRenderer(Renderer):
     """Draws `text` with a diffusers pipeline; a `torch.Generator` seeded with `seed` makes it repeatable."""
 
     def __init__(
@@ -34,19 +36,19 @@ class DiffusersRenderer:
         guidance: float = 0.0,
         width: int | None = None,
         height: int | None = None,
-        name: str = "diffusers",
+        spec: str = "diffusers",
     ):
         if steps < 1:
-            raise InputError(f"steps must be at least 1, got {steps}.")
+            raise RendererError(f"steps must be at least 1, got {steps}.")
         for side, value in (("width", width), ("height", height)):
             if value is not None and (value < 8 or value % 8):
-                raise InputError(f"{side} must be a multiple of 8 (the VAE's stride), got {value}.")
+                raise RendererError(f"{side} must be a multiple of 8 (the VAE's stride), got {value}.")
         self.pipeline = pipeline
         self.steps = steps
         self.guidance = guidance
         self.width = width
         self.height = height
-        self.name = name
+        self.spec = spec
         self.pipeline.set_progress_bar_config(disable=True)
 
     @classmethod
@@ -60,14 +62,8 @@ class DiffusersRenderer:
         **settings,
     ) -> "DiffusersRenderer":
         """Load `model` (hub id or local folder) with `AutoPipelineForText2Image`; `settings` go to __init__."""
-        try:
-            from diffusers import AutoPipelineForText2Image
-            from huggingface_hub import constants
-        except ImportError as error:
-            raise UnembedError(
-                f"the diffusers renderer needs diffusers and transformers ({error}). "
-                "Install them with `pip install 'unembed[render]'`."
-            ) from error
+        diffusers = require("diffusers", extra="render", needed_by="the diffusers renderer")
+        constants = require("huggingface_hub.constants", extra="render", needed_by="the diffusers renderer")
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # float16 halves memory and time on a GPU; CPUs have no fast float16 kernels.
@@ -78,7 +74,7 @@ class DiffusersRenderer:
                 "`pipeline.save_pretrained()` (it holds model_index.json), or a Hugging Face model id."
             )
         try:
-            pipeline = AutoPipelineForText2Image.from_pretrained(
+            pipeline = diffusers.AutoPipelineForText2Image.from_pretrained(
                 str(Path(model).expanduser()) if _looks_like_path(model) else model,
                 dtype=dtype,
                 use_safetensors=True,
@@ -94,7 +90,7 @@ class DiffusersRenderer:
                 "cache without network retries, or pass a local folder: `diffusers:/path/to/pipeline`."
             ) from error
         settings = {**RECOMMENDED_SETTINGS.get(model, {}), **settings}
-        return cls(pipeline.to(device), name=f"diffusers:{model}", **settings)
+        return cls(pipeline.to(device), spec=f"diffusers:{model}", **settings)
 
     def render(self, text: str, *, seed: int = 0) -> Image.Image:
         """An RGB picture of `text`, `width` x `height` (or the pipeline's default size)."""

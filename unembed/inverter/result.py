@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import atomic
-from ..errors import InputError
+from ..registry import require
+from .config import InversionConfig
 
 
 @dataclass
@@ -36,7 +37,7 @@ class InversionResult:
     score: float
     top: list[tuple[float, str]]  # the kept candidates at the end, best first
     history: list[StepRecord]
-    config: dict = field(default_factory=dict)
+    config: InversionConfig | None = None  # the settings it ran with
     cache: dict = field(default_factory=dict)  # embedding-cache hits/misses during this run
 
     @property
@@ -79,20 +80,17 @@ class InversionResult:
         ]
         return cls(
             text=data["text"], score=data["score"], top=[tuple(pair) for pair in data["top"]],
-            history=history, config=data.get("config", {}), cache=data.get("cache", {}),
+            history=history, config=InversionConfig(**data["config"]) if data.get("config") else None,
+            cache=data.get("cache", {}),
         )
 
     def plot(self, path: str | os.PathLike | None = None, *, ax=None):
         """The best score per step (and each step's new candidates); saved atomically to `path` if given."""
-        try:
-            import matplotlib
-
-            if ax is None and path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-            import matplotlib.ticker
-        except ImportError as error:
-            raise InputError("plotting needs matplotlib. Install it with `pip install 'unembed[plot]'`.") from error
+        matplotlib = require("matplotlib", extra="plot", needed_by="plotting")
+        if ax is None and path is not None:
+            matplotlib.use("Agg")
+        plt = require("matplotlib.pyplot", extra="plot", needed_by="plotting")
+        ticker = require("matplotlib.ticker", extra="plot", needed_by="plotting")
         figure = None
         if ax is None:
             figure, ax = plt.subplots(figsize=(6, 3.5))
@@ -107,7 +105,7 @@ class InversionResult:
         if dropped:
             ax.scatter(*zip(*dropped), s=14, color="tab:red", marker="x", zorder=1, label="dropped: not fluent")
         ax.plot(range(len(self.history)), self.trajectory(), marker="o", zorder=2, label="best")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         ax.set_xlabel("step (0 = caption bank)")
         ax.set_ylabel("cosine with target")
         ax.set_title(self.text if len(self.text) < 70 else self.text[:67] + "...", fontsize=9)

@@ -42,9 +42,10 @@ class TextEmbeddingCache:
             return np.zeros((0, self.space.dim), dtype=np.float32)
         return np.stack([self._vectors[text] for text in texts])
 
-    def stats(self) -> dict[str, float]:
-        total = self.hits + self.misses
-        return {"hits": self.hits, "misses": self.misses, "hit_rate": self.hits / total if total else 0.0}
+    def stats(self, since: dict | None = None) -> dict[str, float]:
+        """Hits, misses and hit rate so far, or since an earlier `stats()`."""
+        hits, misses = self.hits - (since or {}).get("hits", 0), self.misses - (since or {}).get("misses", 0)
+        return {"hits": hits, "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else 0.0}
 
     def __len__(self) -> int:
         return len(self._vectors)

@@ -9,25 +9,28 @@ end; longer clips are cut into ceil(length / 2 s) evenly spaced 2-s windows whos
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+import torchaudio
+from PIL import Image
 
-from ...errors import InputError, SpaceError, WeightsNotFoundError
-from ..base import Space, normalise_rows
-from .. import inputs
+from ..errors import InputError, WeightsNotFoundError
+from ..spaces import Space, inputs, load_space, normalise_rows
 from . import world
+from .models import CONFIG_FILE, WEIGHTS_DIR, WEIGHTS_FILE, load_weights
+
+# What suits MiniBind: banks of its world's canonical captions (sources registered by unembed.minibind),
+# and its world's renderer.
+CAPTION_SOURCES = {"image": "minibind-image", "audio": "minibind-audio", "text": "minibind-image"}
 
 
 def load_image(item: Any) -> np.ndarray:
     """One image input (see spaces.inputs) -> (64, 64, 3) float32 RGB in [0, 1]."""
-    from PIL import Image
-
     image = inputs.load_image(item)
     if image.size != (world.IMAGE_SIZE, world.IMAGE_SIZE):
         image = image.resize((world.IMAGE_SIZE, world.IMAGE_SIZE), Image.Resampling.BILINEAR)
@@ -38,8 +41,6 @@ def load_audio(item: Any) -> np.ndarray:
     """One audio input (see spaces.inputs) -> float32 mono waveform at 16 kHz (any length > 0)."""
     samples, sample_rate = inputs.load_audio(item)
     if sample_rate != world.SAMPLE_RATE:
-        import torchaudio
-
         samples = torchaudio.functional.resample(torch.from_numpy(samples), sample_rate, world.SAMPLE_RATE).numpy()
         if samples.size == 0:
             raise InputError("audio is shorter than one sample at 16 kHz. Give a longer clip.")
@@ -58,57 +59,47 @@ def audio_windows(samples: np.ndarray) -> np.ndarray:
 
 class MiniBindSpace(Space):
     modalities = ("text", "image", "audio")
+    caption_sources = CAPTION_SOURCES
+    renderer = "minibind"
 
     def __init__(self, spec: str = "minibind", weights_dir: str | os.PathLike | None = None, *, batch_size: int = 128):
-        from .. import load_space
-        from .train import CONFIG_FILE, WEIGHTS_DIR, WEIGHTS_FILE, load_weights
-
         weights_dir = Path(weights_dir or WEIGHTS_DIR)
         if not (weights_dir / WEIGHTS_FILE).is_file() or not (weights_dir / CONFIG_FILE).is_file():
             raise WeightsNotFoundError(
                 f"MiniBind weights not found in {weights_dir} (need {WEIGHTS_FILE} and {CONFIG_FILE}). "
-                "Reinstall unembed (they ship with it) or train them: python -m unembed.spaces.minibind.train --out DIR."
+                "Reinstall unembed (they ship with it) or train them: python -m unembed.minibind.train --out DIR."
             )
         try:
             self.image_encoder, self.audio_encoder, self.info = load_weights(weights_dir)
         except (OSError, ValueError, KeyError, RuntimeError) as error:
             raise WeightsNotFoundError(
                 f"MiniBind weights in {weights_dir} cannot be loaded ({error}). Retrain them with "
-                "python -m unembed.spaces.minibind.train --out DIR, or reinstall unembed."
+                "python -m unembed.minibind.train --out DIR, or reinstall unembed."
             ) from error
         self.spec = spec
         self.text_space = load_space(self.info.get("text_space", "minilm"))
         self.dim = self.text_space.dim
         self.batch_size = batch_size
 
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        return self.text_space.embed_text(texts)
-
-    def _embed_modality(self, modality: str, items: Sequence[Any]) -> np.ndarray:
-        if isinstance(items, (str, os.PathLike)) or (modality == "audio" and isinstance(items, tuple)):
-            raise InputError(f"embed('{modality}', items) takes a list of inputs; wrap a single one in a list: [item].")
-        items = list(items)
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _encode(self, modality: str, batch: list[Any]) -> np.ndarray:
+        if modality == "text":
+            return self.text_space.embed("text", batch)
         if modality == "image":
-            pixels = torch.from_numpy(np.stack([load_image(item) for item in items])).permute(0, 3, 1, 2)
+            pixels = torch.from_numpy(np.stack([load_image(item) for item in batch])).permute(0, 3, 1, 2)
             return self._run(self.image_encoder, pixels)
-        windows = [audio_windows(load_audio(item)) for item in items]
+        # A long clip is several 2-s windows: their embeddings are averaged (summed, then normalised by embed).
+        windows = [audio_windows(load_audio(item)) for item in batch]
         vectors = self._run(self.audio_encoder, torch.from_numpy(np.concatenate(windows)))
-        owners = np.repeat(np.arange(len(items)), [len(w) for w in windows])
-        sums = np.zeros((len(items), self.dim), dtype=np.float32)
+        owners = np.repeat(np.arange(len(batch)), [len(w) for w in windows])
+        sums = np.zeros((len(batch), self.dim), dtype=np.float32)
         np.add.at(sums, owners, vectors)
-        return normalise_rows(sums)
+        return sums
 
-    def _run(self, encoder: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
+    def _run(self, encoder: torch.nn.Module, pixels_or_samples: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            rows = [encoder(inputs[start : start + self.batch_size].contiguous()) for start in range(0, len(inputs), self.batch_size)]
-        return normalise_rows(torch.cat(rows).numpy())
+            return normalise_rows(encoder(pixels_or_samples.contiguous()).numpy())
 
 
 def load_minibind(argument: str = "", **options) -> MiniBindSpace:
     """`minibind` (the bundled weights) or `minibind:/folder/with/weights`."""
-    for module in ("torchaudio", "soundfile", "PIL", "safetensors"):
-        if importlib.util.find_spec(module) is None:
-            raise SpaceError(f"space 'minibind' needs {module}, which is not installed. Install it with `pip install 'unembed[minibind]'`.")
     return MiniBindSpace(f"minibind:{argument}" if argument else "minibind", argument or None, **options)

@@ -14,22 +14,18 @@ from typing import Sequence
 
 import numpy as np
 
-from ... import atomic
-from ..base import Space
+from .. import atomic
+from ..paths import cache_dir, safe_name
+from ..spaces import Space
 from . import world
-
-
-def default_cache_dir() -> Path:
-    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return root / "unembed" / "minibind"
 
 
 class CaptionCache:
     """`embed(captions)` returns the text space's unit rows, embedding only captions not seen before."""
 
-    def __init__(self, space: Space, cache_dir: str | os.PathLike | None = None):
+    def __init__(self, space: Space, folder: str | os.PathLike | None = None):
         self.space = space
-        self.path = Path(cache_dir or default_cache_dir()) / f"{space.spec.replace('/', '_').replace(':', '_')}-captions.npz"
+        self.path = Path(folder or cache_dir("minibind")) / f"{safe_name(space.spec)}-captions.npz"
         self._rows: dict[str, np.ndarray] = {}
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as stored:
@@ -51,9 +47,9 @@ class CaptionCache:
         atomic.write_bytes(self.path, buffer.getvalue())
 
 
-def family_candidates(kind: str, embed_text, families: Sequence[str] | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
+def family_candidates(modality: str, embed_text, families: Sequence[str] | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
     """Canonical captions of every scene of each family with their embeddings: the retrieval candidates."""
-    if kind == "image":
+    if modality == "image":
         scenes_of, families = world.all_image_scenes, families or world.IMAGE_FAMILIES
     else:
         scenes_of, families = world.all_audio_scenes, families or world.AUDIO_FAMILIES

@@ -1,7 +1,7 @@
 """Train MiniBind's image and audio encoders into the frozen MiniLM text space (ImageBind's recipe, small).
 
-    nice -n 10 python -m unembed.spaces.minibind.train            # writes the package's weights/
-    python -m unembed.spaces.minibind.train --smoke --out /tmp/mb  # seconds; what CI runs
+    nice -n 10 python -m unembed.minibind.train            # writes the package's weights/
+    python -m unembed.minibind.train --smoke --out /tmp/mb  # seconds; what CI runs
 
 Each encoder is trained with an InfoNCE loss against a frozen bank of MiniLM caption embeddings:
 the canonical caption and grammar paraphrases of every trainable scene. The bank is the negative
@@ -21,9 +21,7 @@ so a rerun only trains. Deterministic for a given seed and thread count.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import resource
 import sys
 import time
@@ -32,18 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import safetensors.torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ... import atomic
+from ..spaces import load_space
 from . import world
 from .captions import CaptionCache, family_candidates, retrieval_top1
-from .models import AudioEncoder, EncoderConfig, ImageEncoder
-
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS_FILE = "minibind.safetensors"
-CONFIG_FILE = "config.json"
+from .models import CONFIG_FILE, WEIGHTS_DIR, WEIGHTS_FILE, AudioEncoder, EncoderConfig, ImageEncoder, save_weights
 
 
 @dataclass
@@ -71,9 +64,9 @@ SMOKE = TrainSettings(image_samples=96, audio_samples=64, image_epochs=6, audio_
                       batch_size=16, eval_samples=0, smoke=True)
 
 
-def render_media(kind: str, scenes, rng: np.random.Generator, encoder: AudioEncoder | None = None) -> torch.Tensor:
+def render_media(modality: str, scenes, rng: np.random.Generator, encoder: AudioEncoder | None = None) -> torch.Tensor:
     """Images as (n, 3, 64, 64) float in [0, 1]; sounds as log-mel features from `encoder`'s front end."""
-    if kind == "image":
+    if modality == "image":
         pixels = np.stack([world.render_image(scene, rng) for scene in scenes])
         return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div_(255)
     chunks = []
@@ -84,14 +77,14 @@ def render_media(kind: str, scenes, rng: np.random.Generator, encoder: AudioEnco
     return torch.cat(chunks)
 
 
-def caption_bank(kind: str, rng: np.random.Generator, paraphrases: int, scenes=None) -> tuple[list[str], list[int], dict]:
+def caption_bank(modality: str, rng: np.random.Generator, paraphrases: int, scenes=None) -> tuple[list[str], list[int], dict]:
     """Captions of every trainable scene (or of `scenes`): (texts, owner scene index per text, scene -> index).
 
     The bank does not depend on the number of samples, so its MiniLM embeddings are cached once
     per seed and reused by every later run.
     """
     if scenes is None:
-        scenes = [scene for scene in world.all_scenes(kind) if not world.is_held_out(scene)]
+        scenes = [scene for scene in world.all_scenes(modality) if not world.is_held_out(scene)]
     index: dict = {}
     texts, owners = [], []
     for scene in scenes:
@@ -104,23 +97,23 @@ def caption_bank(kind: str, rng: np.random.Generator, paraphrases: int, scenes=N
     return texts, owners, index
 
 
-def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cache: CaptionCache, log=print) -> tuple[torch.nn.Module, dict]:
-    seed = settings.seed + (0 if kind == "image" else 1)
+def train_encoder(modality: str, settings: TrainSettings, config: EncoderConfig, cache: CaptionCache, log=print) -> tuple[torch.nn.Module, dict]:
+    seed = settings.seed + (0 if modality == "image" else 1)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model = ImageEncoder(config) if kind == "image" else AudioEncoder(config)
-    n = settings.image_samples if kind == "image" else settings.audio_samples
-    epochs = settings.image_epochs if kind == "image" else settings.audio_epochs
+    model = ImageEncoder(config) if modality == "image" else AudioEncoder(config)
+    n = settings.image_samples if modality == "image" else settings.audio_samples
+    epochs = settings.image_epochs if modality == "image" else settings.audio_epochs
 
-    scenes = world.sample_scenes(kind, n, rng, held_out=False)
-    paraphrases = settings.image_paraphrases if kind == "image" else settings.audio_paraphrases
+    scenes = world.sample_scenes(modality, n, rng, held_out=False)
+    paraphrases = settings.image_paraphrases if modality == "image" else settings.audio_paraphrases
     # A smoke run keeps its bank to the scenes it samples, so that it embeds few captions.
-    texts, owners, scene_index = caption_bank(kind, np.random.default_rng(seed), paraphrases, scenes if settings.smoke else None)
-    log(f"[{kind}] {n} samples; bank of {len(texts)} captions of {len(scene_index)} scenes, embedded with {cache.space.spec}")
+    texts, owners, scene_index = caption_bank(modality, np.random.default_rng(seed), paraphrases, scenes if settings.smoke else None)
+    log(f"[{modality}] {n} samples; bank of {len(texts)} captions of {len(scene_index)} scenes, embedded with {cache.space.spec}")
     bank = torch.from_numpy(cache.embed(texts))
     owners_t = torch.tensor(owners)
     labels = torch.tensor([scene_index[scene] for scene in scenes])
-    media = render_media(kind, scenes, rng, model if kind == "audio" else None)
+    media = render_media(modality, scenes, rng, model if modality == "audio" else None)
 
     first_row = {text: row for row, text in reversed(list(enumerate(texts)))}
     canonical_rows = torch.tensor([first_row[world.caption(scene)] for scene in scene_index])  # by scene index
@@ -133,14 +126,14 @@ def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cac
     generator = torch.Generator().manual_seed(seed)
     epoch_losses = []
     model.train()
-    with tqdm(total=steps, desc=f"train {kind}", unit="step", leave=False) as bar:
+    with tqdm(total=steps, desc=f"train {modality}", unit="step", leave=False) as bar:
         for _ in range(epochs):
             order = torch.randperm(n, generator=generator)
             total = 0.0
             for start in range(0, n, settings.batch_size):
                 batch = order[start : start + settings.batch_size]
                 inputs = media[batch]
-                if kind == "image" and config.colour_channels:  # the conv stream sees the picture with RGB shuffled
+                if modality == "image" and config.colour_channels:  # the conv stream sees the picture with RGB shuffled
                     permutations = torch.stack([torch.randperm(3, generator=generator) for _ in range(len(batch))])
                     trunk = model.trunk(inputs, torch.gather(inputs, 1, permutations[:, :, None, None].expand_as(inputs)))
                 else:
@@ -161,47 +154,24 @@ def train_encoder(kind: str, settings: TrainSettings, config: EncoderConfig, cac
                 bar.update()
                 bar.set_postfix(loss=f"{loss.item():.3f}")
             epoch_losses.append(total / n)
-            log(f"[{kind}] epoch {len(epoch_losses)}/{epochs} loss {epoch_losses[-1]:.4f} temperature {1 / log_scale.exp().item():.4f}")
+            log(f"[{modality}] epoch {len(epoch_losses)}/{epochs} loss {epoch_losses[-1]:.4f} temperature {1 / log_scale.exp().item():.4f}")
     model.eval()
     return model, {"epoch_losses": epoch_losses, "scenes": len(scene_index), "captions": len(texts), "samples": n}
 
 
-def evaluate(model: torch.nn.Module, kind: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, held_out: bool = True) -> dict:
+def evaluate(model: torch.nn.Module, modality: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, held_out: bool = True) -> dict:
     """Retrieval top-1 on fresh held-out (or seen) scenes against all canonical captions of their family."""
     rng = np.random.default_rng(seed)
-    scenes = world.sample_scenes(kind, settings.eval_samples, rng, held_out=held_out)
-    media = render_media(kind, scenes, rng, model if kind == "audio" else None)
+    scenes = world.sample_scenes(modality, settings.eval_samples, rng, held_out=held_out)
+    media = render_media(modality, scenes, rng, model if modality == "audio" else None)
     with torch.no_grad():
-        vectors = (model if kind == "image" else model.embed_features)(media).numpy()
+        vectors = (model if modality == "image" else model.embed_features)(media).numpy()
     families = sorted({scene.family for scene in scenes})
-    return retrieval_top1(vectors, scenes, family_candidates(kind, cache.embed, families))
-
-
-def save_weights(out_dir: Path, image: ImageEncoder, audio: AudioEncoder, config: EncoderConfig, report: dict) -> None:
-    """Write weights, then config, each atomically; the mel front end is rebuilt from the config."""
-    tensors = {f"image.{k}": v.contiguous() for k, v in image.state_dict().items()}
-    tensors |= {f"audio.{k}": v.contiguous() for k, v in audio.state_dict().items() if not k.startswith("front_end.")}
-    atomic.write_bytes(Path(out_dir) / WEIGHTS_FILE, safetensors.torch.save(tensors))
-    atomic.write_json(Path(out_dir) / CONFIG_FILE, {"encoder": config.to_dict(), **report})
-
-
-def load_weights(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> tuple[ImageEncoder, AudioEncoder, dict]:
-    """The trained encoders (eval mode) and the config/report JSON. The mel front end has no weights."""
-    weights_dir = Path(weights_dir)
-    config_json = json.loads((weights_dir / CONFIG_FILE).read_text())
-    config = EncoderConfig.from_dict(config_json["encoder"])
-    tensors = safetensors.torch.load_file(weights_dir / WEIGHTS_FILE)
-    image, audio = ImageEncoder(config), AudioEncoder(config)
-    image.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("image.")})
-    audio.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("audio.")}, strict=False)
-    missing = set(audio.state_dict()) - {k[6:] for k in tensors if k.startswith("audio.")} - set(audio.front_end.state_dict(prefix="front_end."))
-    if missing:
-        raise KeyError(f"audio weights lack {sorted(missing)[:3]}")
-    return image.eval(), audio.eval(), config_json
+    return retrieval_top1(vectors, scenes, family_candidates(modality, cache.embed, families))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unembed.spaces.minibind.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m unembed.minibind.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for minibind.safetensors and config.json (default: the package's)")
     parser.add_argument("--cache", type=Path, default=None, help="caption-embedding cache folder (default ~/.cache/unembed/minibind)")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds) that only checks the loss falls")
@@ -213,8 +183,6 @@ def main(argv: list[str] | None = None) -> int:
     base = SMOKE if args.smoke else defaults
     settings = TrainSettings(**{name: value if getattr(args, name, None) is None else getattr(args, name) for name, value in vars(base).items()})
 
-    from .. import load_space
-
     torch.use_deterministic_algorithms(True)
     started_wall, started_cpu = time.time(), time.process_time()
     config = EncoderConfig(colour_channels=settings.colour_channels)
@@ -225,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_sound_pairs": sorted(sorted(pair) for pair in world.HELD_OUT_SOUND_PAIRS),
     }, "settings": vars(settings)}
     models = {}
-    for kind in ("image", "audio"):
-        models[kind], report[f"{kind}_training"] = train_encoder(kind, settings, config, cache)
+    for modality in ("image", "audio"):
+        models[modality], report[f"{modality}_training"] = train_encoder(modality, settings, config, cache)
         if not settings.eval_samples:
             continue
-        result = evaluate(models[kind], kind, settings, cache, seed=settings.seed + 1000)
-        report[f"{kind}_heldout_retrieval"] = {k: v for k, v in result.items() if k != "errors"}
-        print(f"[{kind}] held-out retrieval top-1 {result['top1']:.3f} {result['per_family']} (n={result['n']}); e.g. errors {result['errors'][:3]}")
+        result = evaluate(models[modality], modality, settings, cache, seed=settings.seed + 1000)
+        report[f"{modality}_heldout_retrieval"] = {k: v for k, v in result.items() if k != "errors"}
+        print(f"[{modality}] held-out retrieval top-1 {result['top1']:.3f} {result['per_family']} (n={result['n']}); e.g. errors {result['errors'][:3]}")
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report["training_time"] = {
         "wall_seconds": round(time.time() - started_wall, 1),

@@ -141,13 +141,13 @@ IMAGE_FAMILIES = ("one-object", "two-objects")
 AUDIO_FAMILIES = ("one-event", "two-events")
 
 
-def all_scenes(kind: str) -> list[ImageScene] | list[AudioScene]:
+def all_scenes(modality: str) -> list[ImageScene] | list[AudioScene]:
     """Every image or audio scene of the world, all families, in a fixed order."""
-    if kind == "image":
+    if modality == "image":
         return [scene for family in IMAGE_FAMILIES for scene in all_image_scenes(family)]
-    if kind == "audio":
+    if modality == "audio":
         return [scene for family in AUDIO_FAMILIES for scene in all_audio_scenes(family)]
-    raise ValueError(f"unknown kind {kind!r}: use 'image' or 'audio'")
+    raise ValueError(f"unknown modality {modality!r}: use 'image' or 'audio'")
 
 
 def is_held_out(scene: ImageScene | AudioScene) -> bool:
@@ -160,10 +160,10 @@ def is_held_out(scene: ImageScene | AudioScene) -> bool:
     return frozenset(event.kind for event in scene.events) in HELD_OUT_SOUND_PAIRS
 
 
-def sample_scenes(kind: str, n: int, rng: np.random.Generator, *, held_out: bool) -> list:
+def sample_scenes(modality: str, n: int, rng: np.random.Generator, *, held_out: bool) -> list:
     """`n` random image or audio scenes (families mixed evenly), all held out or all trainable."""
-    families = IMAGE_FAMILIES if kind == "image" else AUDIO_FAMILIES
-    enumerate_family = all_image_scenes if kind == "image" else all_audio_scenes
+    families = IMAGE_FAMILIES if modality == "image" else AUDIO_FAMILIES
+    enumerate_family = all_image_scenes if modality == "image" else all_audio_scenes
     pools = [[s for s in enumerate_family(family) if is_held_out(s) == held_out] for family in families]
     picks = rng.integers(0, len(pools), size=n)
     return [pools[p][rng.integers(len(pools[p]))] for p in picks]
@@ -204,9 +204,9 @@ def _event_caption(event: SoundEvent) -> str:
     return _an(text) if event.kind in ("bell", "engine", "clock") else text
 
 
-def canonical_captions(kind: str) -> list[str]:
+def canonical_captions(modality: str) -> list[str]:
     """The canonical caption of every image or audio scene: the world's own caption bank."""
-    return [caption(scene) for scene in all_scenes(kind)]
+    return [caption(scene) for scene in all_scenes(modality)]
 
 
 def caption(scene: ImageScene | AudioScene) -> str:

@@ -12,12 +12,13 @@ from dataclasses import replace
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError
-from ..spaces.minibind import world
+from ..errors import InputError, RendererError
+from ..renderers import Renderer
+from . import world
 
 
-class MiniBindRenderer:
-    name = "minibind"
+class MiniBindRenderer(Renderer):
+    spec = "minibind"
 
     def interpret(self, text: str, *, seed: int = 0) -> world.ImageScene:
         """The complete scene that `render` draws for `text`."""
@@ -46,3 +47,9 @@ class MiniBindRenderer:
         """A 64x64 RGB picture of `text` (resize it yourself for display: `.resize((256, 256), Image.NEAREST)`)."""
         scene = self.interpret(text, seed=seed)
         return Image.fromarray(world.render_image(scene, np.random.default_rng(seed)))
+
+
+def load_minibind_renderer(argument: str = "", **options) -> MiniBindRenderer:
+    if argument or options:
+        raise RendererError(f"the minibind renderer takes no argument or option (got {argument or options!r}).")
+    return MiniBindRenderer()

@@ -1,0 +1,30 @@
+"""MiniBind: a small joint image/audio/text space trained offline into frozen MiniLM (ImageBind's recipe).
+
+`load_space("minibind")` embeds text with MiniLM and images/sounds with two small encoders whose
+weights ship in weights/. The procedural world they were trained on (world.py) knows the true
+caption of every scene, so inversion can be scored exactly. Retrain: `python -m unembed.minibind.train`.
+
+Importing this package registers what MiniBind brings to each room: the `minibind` space, the
+`minibind` renderer (its world drawn from text) and the caption sources `minibind-image` and
+`minibind-audio` (one canonical caption per scene of the world).
+"""
+
+import functools
+
+from ..index import register_source
+from ..renderers import register_renderer
+from ..spaces import register_space
+from . import world
+from .captions import CaptionCache, family_candidates, retrieval_top1
+
+
+def _world_captions(modality: str, argument: str = "") -> list[str]:
+    return world.canonical_captions(modality)
+
+
+register_space("minibind", "unembed.minibind.space:load_minibind", extra="minibind")
+register_renderer("minibind", "unembed.minibind.renderer:load_minibind_renderer", extra="minibind")
+register_source("minibind-image", functools.partial(_world_captions, "image"), modality="image")
+register_source("minibind-audio", functools.partial(_world_captions, "audio"), modality="audio")
+
+__all__ = ["world", "CaptionCache", "family_candidates", "retrieval_top1"]

@@ -1,0 +1,31 @@
+"""Where unembed keeps files it makes or fetches: one lookup for every room.
+
+Cache root: $UNEMBED_CACHE_DIR, else $XDG_CACHE_HOME/unembed, else ~/.cache/unembed. It holds
+cached banks (`banks/`), downloaded MILS caption files (`mils/`) and MiniBind's caption embeddings
+(`minibind/`). A data folder (`data_dirs`) is looked up in its environment variable first, then in
+its cache folder, where downloads go.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir(name: str) -> Path:
+    """The cache folder `name` under the cache root (not created)."""
+    root = os.environ.get("UNEMBED_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / name
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "unembed" / name
+
+
+def data_dirs(name: str, env: str) -> list[Path]:
+    """Folders searched for data files, first hit wins: `$env` if set, then the cache folder `name`."""
+    given = os.environ.get(env)
+    return ([Path(given).expanduser()] if given else []) + [cache_dir(name)]
+
+
+def safe_name(text: str) -> str:
+    """`text` as one file name: characters other than letters, digits and -_. become _."""
+    return "".join(character if character.isalnum() or character in "-_." else "_" for character in text)
