@@ -5,13 +5,7 @@ inverter that joins them; arithmetic is a pipeline over them. unembed.minibind i
 importing it (done here) registers its space, renderer and caption sources.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("unembed")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
-
+from .version import __version__
 from .errors import (
     BankError, GeneratorError, InputError, MissingDependencyError, RendererError, SpaceError, SpaceMismatchError,
     UnembedError, WeightsNotFoundError,

@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from .. import atomic
-from ..cli import add_generation_options, inversion_options
+from ..options import add_generation_options, inversion_options
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
 from ..index import collect_captions, resolve_bank, source_modality

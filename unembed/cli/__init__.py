@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
+from ..version import __version__
 from ..errors import UnembedError
-from .options import add_generation_options, inversion_options  # first: the benches' parsers import it from here
-from . import arith, bank, bench, demo, invert, minibind  # noqa: E402  (after .options, see above)
+from . import arith, bank, bench, demo, invert, minibind
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
 COMMANDS = [bank, invert, bench, minibind, arith, demo]
@@ -38,4 +37,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["main", "build_parser", "add_generation_options", "inversion_options"]
+__all__ = ["main", "build_parser"]

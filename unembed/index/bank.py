@@ -24,10 +24,11 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import __version__, atomic
+from .. import atomic
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
+from ..version import __version__
 from ..paths import cache_dir, safe_name
 from .sources import collect_captions
 

@@ -1,10 +1,10 @@
-"""Command-line option groups shared by several commands and benchmarks, defined once."""
+"""Command-line option groups shared by the CLI (unembed.cli) and the benchmarks (unembed.bench), defined once."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..generators import DEFAULT_GENERATOR
+from .generators import DEFAULT_GENERATOR
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
