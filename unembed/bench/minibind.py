@@ -13,7 +13,13 @@ Samples are fresh scenes whose attribute combinations were never seen in trainin
   (`unembed.invert_many`, the embedded default generator, started from that same bank) for the
   first `--invert-n` samples. All targets of a modality run in lock step, so each step makes one
   generator round and one MiniLM batch for all of them; `--steps` and `--requested` trade time
-  for search (0 skips inversion).
+  for search (0 skips inversion). `*_inversion.strict_accuracy` also asks that the text read as the
+  world's own grammar writes that scene (it is the canonical caption of what it parses to).
+
+`--open-world`: the bank holds the canonical captions of the trainable combinations only (and no MILS
+distractor that parses to a held-out scene), so no caption in it is right: the loop has to compose
+the answer. Its report adds the bank's and the returned texts' fluency (SmolLM2 log-likelihood per
+token) and the LLM calls per target.
 
 Speed is reported as ratios against MiniLM text encoding measured in the same run.
 """
@@ -26,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import atomic
-from ..generators import DEFAULT_GENERATOR
+from ..generators import DEFAULT_GENERATOR, default_fluency
 from ..index import Bank, collect_captions
 from ..inverter import invert_many
 from ..minibind import CaptionCache, family_candidates, retrieval_top1, world
@@ -48,6 +54,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=1, help="MILS steps per inversion (default 1)")
     parser.add_argument("--requested", type=int, default=5, help="texts the generator proposes per target and step (default 5)")
     parser.add_argument("--generator", default=None, help="generator spec (default: the embedded default, llama.cpp+mutate)")
+    parser.add_argument("--fluency-margin", type=float, default=0.0,
+                        help="the loop's fluency gate keeps texts down to the bank's best fluency minus this (default 0)")
+    parser.add_argument("--open-world", action="store_true",
+                        help="the bank holds no caption of a held-out scene: inversion must compose the answer")
     parser.add_argument("--cache", default=None, help="caption-embedding cache folder (default ~/.cache/unembed/minibind)")
     parser.add_argument("--json", required=True, help="where to write the report")
     parser.set_defaults(run=run)
@@ -58,25 +68,43 @@ def parsed_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> fl
     return float(np.mean([world.matches(world.parse_text(text, modality), scene) for text, scene in zip(texts, scenes)]))
 
 
+def strict_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
+    """Share of `texts` that parse to their scene AND are that scene's canonical caption, word for word."""
+    return float(np.mean([
+        world.matches(world.parse_text(text, modality), scene) and " ".join(text.split()) == world.caption(scene)
+        for text, scene in zip(texts, scenes)
+    ]))
+
+
 def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequence, bank, *, steps: int, requested: int,
-                       generator: str | None, seed: int) -> dict:
+                       generator: str | None, seed: int, fluency_margin: float = 0.0, judge_fluency: bool = False) -> dict:
     """`parsed_accuracy` of the MILS inverter's best text for each vector, with what the search cost."""
     start = time.perf_counter()
     results = invert_many(vectors, space=space, bank=bank, generator=generator or DEFAULT_GENERATOR, modality=modality,
-                          steps=steps, requested=requested, seed=seed, progress=True)
+                          steps=steps, requested=requested, seed=seed, fluency_margin=fluency_margin, progress=True)
+    seconds = time.perf_counter() - start
     texts = [result.text for result in results]
     bootstrap = [result.history[0].best_text for result in results]
-    return {
+    report = {
         "accuracy": parsed_accuracy(texts, scenes, modality),
+        "strict_accuracy": strict_accuracy(texts, scenes, modality),
         "bootstrap_accuracy": parsed_accuracy(bootstrap, scenes, modality),
         "n": len(texts),
         "generator": results[0].config.generator,
         "steps": steps,
         "requested": requested,
-        "seconds": round(time.perf_counter() - start, 1),
+        "fluency_margin": results[0].config.fluency_margin,
+        "seconds": round(seconds, 1),
+        "seconds_per_target": round(seconds / len(texts), 2),
+        "llm_calls_per_target": float(np.mean([result.llm_calls for result in results])),
         "changed_by_search": float(np.mean([a != b for a, b in zip(texts, bootstrap)])),
         "examples": [(world.caption(scene), text) for scene, text in zip(scenes[:10], texts)],
     }
+    if judge_fluency:
+        judge = default_fluency()
+        report["fluency"] = float(np.mean(judge.score(texts)))
+        report["bootstrap_fluency"] = float(np.mean(judge.score(bootstrap)))
+    return report
 
 
 def mils_distractors(modality: str, count: int, seed: int) -> list[str]:
@@ -87,9 +115,15 @@ def mils_distractors(modality: str, count: int, seed: int) -> list[str]:
     return [lines[i] for i in sorted(picks)]
 
 
-def world_bank(space, modality: str, cache: CaptionCache, distractors: list[str]):
-    """A flat bank of every canonical caption of the modality's world plus `distractors`."""
-    texts = list(dict.fromkeys(world.canonical_captions(modality) + distractors))
+def world_bank(space, modality: str, cache: CaptionCache, distractors: list[str], *, open_world: bool = False):
+    """A flat bank of every canonical caption of the modality's world plus `distractors`; open world:
+    only the captions of trainable scenes, and no text that parses to a held-out scene."""
+    if not open_world:
+        texts = list(dict.fromkeys(world.canonical_captions(modality) + distractors))
+    else:
+        held_out = {scene for scene in world.all_scenes(modality) if world.is_held_out(scene)}
+        captions = [world.caption(scene) for scene in world.all_scenes(modality) if scene not in held_out]
+        texts = list(dict.fromkeys(captions + [t for t in distractors if world.parse_text(t, modality) not in held_out]))
     return Bank.from_vectors(texts, cache.embed(texts), space, index="Flat")
 
 
@@ -107,7 +141,8 @@ def run(args) -> int:
     space = load_space(args.space)
     cache = CaptionCache(space, args.cache)
     rng = np.random.default_rng(args.seed)
-    report: dict = {"space": space.spec, "n": args.n, "seed": args.seed, "training": getattr(space, "info", {}).get("training_time")}
+    report: dict = {"space": space.spec, "n": args.n, "seed": args.seed, "open_world": args.open_world,
+                    "training": getattr(space, "info", {}).get("training_time")}
 
     probe = [world.paraphrase(scene, rng) for scene in world.sample_scenes("image", 256, rng, held_out=False)]
     start = time.perf_counter()
@@ -132,7 +167,7 @@ def run(args) -> int:
         report[f"{modality}_retrieval_per_family"] = retrieval["per_family"]
         report[f"{modality}_retrieval_errors"] = retrieval["errors"][:20]
         distractors = mils_distractors(modality, args.distractors, args.seed)
-        bank = world_bank(space, modality, cache, distractors)
+        bank = world_bank(space, modality, cache, distractors, open_world=args.open_world)
         baseline = bank_baseline(bank, modality, vectors, scenes, distractors)
         report[f"{modality}_bank_top1_parsed_accuracy"] = baseline.pop("accuracy")
         report[f"{modality}_bank_baseline"] = baseline
@@ -140,7 +175,8 @@ def run(args) -> int:
         if args.invert_n > 0:
             count = min(args.invert_n, len(scenes))
             inverted = inversion_accuracy(space, modality, vectors[:count], scenes[:count], bank, steps=args.steps,
-                                          requested=args.requested, generator=args.generator, seed=args.seed)
+                                          requested=args.requested, generator=args.generator, seed=args.seed,
+                                          fluency_margin=args.fluency_margin, judge_fluency=args.open_world)
             report[f"{modality}_inversion"] = inverted
         report[f"{modality}_inversion_accuracy"] = inverted["accuracy"] if inverted else None
         print(

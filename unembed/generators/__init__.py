@@ -25,6 +25,7 @@ GENERATORS.register("llama.cpp", "unembed.generators.llama_cpp:load_llama_cpp")
 GENERATORS.register("transformers", "unembed.generators.huggingface:load_transformers")
 GENERATORS.register("openai", "unembed.generators.openai_compat:load_openai")
 GENERATORS.register("mutate", "unembed.generators.mutate:load_mutate")
+GENERATORS.register("edit", "unembed.generators.edit:load_edit")
 
 register_generator = GENERATORS.register
 available_generators = GENERATORS.available

@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
+
+import numpy as np
 
 from .parsing import parse_numbered_lines
 
@@ -25,6 +27,12 @@ class ProposalRequest:
     requested: int  # how many new texts to ask for
     max_words: int  # the prompt's length cap; longer answers are dropped by the parser
     seed: int
+    # For proposers that search with the scorer while they write: texts -> their scores against this
+    # target (the loop's encoder and cache); texts -> which of them the loop would keep (its fluency
+    # gate; None when it keeps any); the bank's texts, to draw words and word order from.
+    score: Callable[[list[str]], np.ndarray] | None = None
+    accept: Callable[[list[str]], np.ndarray] | None = None
+    corpus: Sequence[str] | None = None
 
     def prompt(self, lines: int | None = None) -> str:
         """The prompt asking for `lines` texts (all `requested` by default)."""

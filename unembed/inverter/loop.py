@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -128,7 +129,7 @@ def invert_many(
         if not active:
             break
         started = time.perf_counter()
-        proposals, fell_back = _propose(active, generator, fallback, template, config, step)
+        proposals, fell_back = _propose(active, generator, fallback, template, config, step, embedder, gate, bank.texts)
         texts, scores = _score(active, proposals, embedder)
         records = [
             _admit(state, step, proposal, fresh, scored, used_fallback, config.keep, gate)
@@ -147,7 +148,7 @@ def invert_many(
     ]
 
 
-def _propose(active, generator, fallback, template, config, step) -> tuple[list[Proposal], list[bool]]:
+def _propose(active, generator, fallback, template, config, step, embedder, gate, corpus) -> tuple[list[Proposal], list[bool]]:
     """Each target's new texts from the generator, shown its best candidates; the fallback's where it failed."""
     requests = [
         ProposalRequest(
@@ -157,6 +158,9 @@ def _propose(active, generator, fallback, template, config, step) -> tuple[list[
             requested=config.requested,
             max_words=config.max_words,
             seed=config.seed * 1_000_003 + state.index * 10_007 + step,
+            score=functools.partial(_cosines, embedder, state.vector),
+            accept=functools.partial(_fluent, gate, state.floor) if gate is not None else None,
+            corpus=corpus,
         )
         for state in active
     ]
@@ -169,6 +173,14 @@ def _propose(active, generator, fallback, template, config, step) -> tuple[list[
             proposal.error = proposals[i].error
             proposals[i], fell_back[i] = proposal, True
     return proposals, fell_back
+
+
+def _cosines(embedder: TextEmbeddingCache, target: np.ndarray, texts: list[str]) -> np.ndarray:
+    return embedder.embed(texts) @ target
+
+
+def _fluent(gate: Fluency, floor: float, texts: list[str]) -> np.ndarray:
+    return gate.score(texts) >= floor
 
 
 def _score(active, proposals, embedder) -> tuple[list[list[str]], list[list[tuple[float, str]]]]:
@@ -194,7 +206,7 @@ def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scor
     rejected = []
     if gate is not None and entering:
         # Only texts that would enter the top-K need the (slower) language model.
-        fluent = gate.score([text for _, text in entering]) >= state.floor
+        fluent = _fluent(gate, state.floor, [text for _, text in entering])
         rejected = [text for (_, text), ok in zip(entering, fluent) if not ok]
         entering = [pair for pair, ok in zip(entering, fluent) if ok]
     state.pool.update((text, score) for score, text in entering)

@@ -1,0 +1,49 @@
+"""The `edit` proposer: it composes captions no bank holds, searching with the space's scorer (MiniBind, MiniLM)."""
+
+import numpy as np
+import pytest
+
+from unembed import invert_many, load_generator, load_space
+from unembed.generators import ProposalRequest
+from unembed.generators.edit import Language, join_words, single_edits, well_formed, words_of
+from unembed.index import Bank
+from unembed.minibind import world
+
+
+@pytest.fixture(scope="module")
+def minibind():
+    return load_space("minibind")
+
+
+def test_substitutions_follow_the_corpus_and_leave_function_words_alone():
+    language = Language(["a small red circle on the left", "a small blue square on the right", "a large red square"])
+    edits = {join_words(edit) for edit in single_edits(words_of("a small red square on the left"), language, ["blue", "an", "the"], [])}
+    assert "a small blue square on the left" in edits  # blue stands where red stood ("small _ circle/square")
+    assert "a small red square on the right" not in edits  # "right" is not in the vocabulary given
+    assert not [text for text in edits if text.startswith(("the ", "an "))]  # "the small" was never seen
+    assert join_words(["a", "orange", "heart"]) == "an orange heart"
+    assert not well_formed(["a", "red", "red", "circle"]) and not well_formed(["a", "circle", "and"])
+
+
+def test_edit_composes_held_out_scenes_that_no_bank_caption_names(minibind):
+    # The bank: every one-object scene without an element, minus the held-out colour-shape pairs.
+    scenes = [s for s in world.all_image_scenes("one-object") if s.element is None]
+    trainable = [world.caption(s) for s in scenes if not world.is_held_out(s)]
+    bank = Bank.from_texts(trainable, minibind)
+    rng = np.random.default_rng(3)
+    held_out = [s for s in scenes if world.is_held_out(s)]
+    targets = [held_out[i] for i in rng.choice(len(held_out), 6, replace=False)]
+    vectors = minibind.embed("image", [world.render_image(s, rng) for s in targets])
+    results = invert_many(vectors, space=minibind, bank=bank, generator="edit", modality="image", steps=2, keep=10,
+                          requested=10, fluency=False)
+    assert all(world.parse_image_text(r.bootstrap_text) != s for r, s in zip(results, targets))  # the bank cannot say it
+    right = [world.parse_image_text(r.text) == s for r, s in zip(results, targets)]
+    assert sum(right) >= 4, [(world.caption(s), r.text) for r, s in zip(results, targets)]
+    assert all(r.score >= r.bootstrap_score for r in results)
+
+
+def test_edit_without_a_scorer_reports_why_and_the_loop_records_it():
+    request = ProposalRequest(template="", candidates=[(0.5, "a red circle")], neighbours=["a blue square"],
+                              requested=5, max_words=10, seed=0)
+    proposal = load_generator("edit").propose([request])[0]
+    assert proposal.texts == [] and "scorer" in proposal.error

@@ -1,0 +1,246 @@
+"""`edit`: a proposer that sees through the space. It edits the best texts word by word and phrase
+by phrase, scores every edit against the target while it searches, and keeps the best.
+
+Each request's best candidates start a beam. One round expands every text of the beam with all its
+single edits, scores them with the request's scorer (`ProposalRequest.score`: the loop's encoder
+and cache, against this target) and keeps the best `beam` texts; `rounds` rounds per call. Edits:
+
+- substitute a word with a word of the material (kept candidates, bank neighbours, and the bank
+  vocabulary's words nearest the target, when the request carries a vocabulary);
+- insert such a word, or delete one;
+- replace, insert or delete a phrase (text between joins such as "and", "with", ",") with a phrase
+  of the material.
+
+An edit stays only when it reads as the material reads: every word pair it creates was seen side by
+side in the material, except that a substituted word needs only one of its two pairs seen (so
+"red triangle" -> "blue triangle" passes when "blue circle" was seen). That keeps edits grammatical
+without a language model, and lets them compose what no caption holds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import GeneratorError
+from .base import Generator, Proposal, ProposalRequest
+from .parsing import candidate_key
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[0-9]+|[,;]")
+# Words where one phrase ends and the next begins.
+_JOINS = frozenset("and with while , ; on in at under over near by from behind beside above below".split())
+# The grammar's glue: a scorer barely tells "an yellow" or "on a right" from the real thing, so these
+# are replaced only where both word pairs around them were seen.
+_PUNCTUATION = frozenset(",;")
+# Contexts two content words must share to stand in for each other where one of their pairs is new:
+# one shared context lets "right" stand in for "color" through a single stray caption.
+SHARED_CONTEXTS = 2
+_FUNCTION_WORDS = _JOINS | frozenset(
+    "a an the of to for into onto is are was were be been it its this that these those there their his her "
+    "or but as than then so not no".split()
+)
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def join_words(words: Sequence[str]) -> str:
+    """The words as text, with "a"/"an" agreeing with the word after them (edits move words around articles)."""
+    fixed = [
+        ("an" if following[:1] in "aeiou" else "a") if word in ("a", "an") and following else word
+        for word, following in zip(words, [*words[1:], ""])
+    ]
+    return re.sub(r" ([,;])", r"\1", " ".join(fixed))
+
+
+class Language:
+    """What a corpus (the bank's texts) says about word order: the word pairs it holds side by side,
+    and the contexts (left word, right word) each word stands in."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.pairs: set[tuple[str, str]] = set()
+        self.contexts: dict[str, set[tuple[str, str]]] = {}
+        for text in texts:
+            words = ["<s>", *words_of(text), "</s>"]
+            self.pairs.update(zip(words, words[1:]))
+            for left, word, right in zip(words, words[1:], words[2:]):
+                self.contexts.setdefault(word, set()).add((left, right))
+        self.words = list(self.contexts)
+
+    def seen(self, left: str, right: str) -> bool:
+        return (left, right) in self.pairs
+
+    def can_replace(self, old: str, new: str, left: str, right: str) -> bool:
+        """`new` in place of `old` between `left` and `right`. A function word must have stood in this
+        very context; a content word needs both pairs seen, or one pair seen and the two words standing
+        somewhere in the same context (red/blue in "small _ circle")."""
+        if old in _FUNCTION_WORDS or new in _FUNCTION_WORDS:
+            return (left, right) in self.contexts.get(new, ())
+        left_seen, right_seen = self.seen(left, new), self.seen(new, right)
+        if left_seen and right_seen:
+            return True
+        return (left_seen or right_seen) and len(self.contexts.get(old, set()) & self.contexts.get(new, set())) >= SHARED_CONTEXTS
+
+    def can_insert(self, new: str, left: str, right: str) -> bool:
+        if new in _FUNCTION_WORDS:
+            return (left, right) in self.contexts.get(new, ())
+        return self.seen(left, new) and self.seen(new, right)
+
+
+def _phrases(words: Sequence[str]) -> list[tuple[str, ...]]:
+    """Maximal runs that start at a join (or the start) and end before the next join."""
+    starts = [0] + [i for i, word in enumerate(words) if i > 0 and word in _JOINS]
+    ends = starts[1:] + [len(words)]
+    return [tuple(words[start:end]) for start, end in zip(starts, ends) if end > start]
+
+
+def single_edits(words: list[str], language: Language, vocabulary: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[list[str]]:
+    """Every single edit of `words` that keeps to the language's word pairs (see the module docstring)."""
+    padded = ["<s>", *words, "</s>"]
+    edits: list[list[str]] = []
+    for i in range(len(words)):
+        left, right = padded[i], padded[i + 2]
+        if len(words) > 1 and words[i] not in _FUNCTION_WORDS and language.seen(left, right):
+            edits.append(words[:i] + words[i + 1 :])
+        for word in vocabulary:
+            if word != words[i] and language.can_replace(words[i], word, left, right):
+                edits.append(words[:i] + [word] + words[i + 1 :])
+        for j in range(i + 1, len(words)):
+            # Two words trade places ("a brown heart ... an orange square" -> "an orange heart ... a brown square").
+            if words[j] != words[i] and language.can_replace(words[i], words[j], padded[i], padded[i + 2]) and \
+                    language.can_replace(words[j], words[i], padded[j], padded[j + 2]):
+                swapped = list(words)
+                swapped[i], swapped[j] = words[j], words[i]
+                edits.append(swapped)
+    for i in range(len(words) + 1):
+        left, right = padded[i], padded[i + 1]
+        for word in vocabulary:
+            if language.can_insert(word, left, right):
+                edits.append(words[:i] + [word] + words[i:])
+    spans, start = [], 0
+    for phrase in _phrases(words):
+        spans.append((start, start + len(phrase)))
+        start += len(phrase)
+    for start, end in spans:
+        if len(spans) > 1:
+            edits.append(words[:start] + words[end:])
+        for phrase in phrases:
+            if list(phrase) != words[start:end] and (phrase[0] in _JOINS) == (words[start] in _JOINS):
+                edits.append(words[:start] + list(phrase) + words[end:])
+    present = {tuple(words[start:end]) for start, end in spans}
+    for phrase in phrases:
+        if phrase[0] in _JOINS and phrase not in present:  # saying a phrase twice adds nothing but score noise
+            edits.append(words + list(phrase))
+    return edits
+
+
+def well_formed(words: Sequence[str]) -> bool:
+    """No word twice in a row, no phrase twice, and no join or punctuation at either end: what a
+    scorer may reward ("a high-pitched high-pitched bell") but a caption never says."""
+    if not words or words[0] in _PUNCTUATION or words[-1] in _JOINS | _PUNCTUATION:
+        return False
+    if any(a == b for a, b in zip(words, words[1:])):
+        return False
+    phrases = _phrases(words)
+    return len(set(phrases)) == len(phrases)
+
+
+class EditGenerator(Generator):
+    """Beam search over single edits of the best texts, scored in the space (see the module docstring).
+
+    beam: texts kept between rounds; rounds: edit rounds per call; vocabulary: how many of the corpus's
+    words nearest the target join the words of the candidates and neighbours; checks: at most this many
+    texts per round are put to the loop's gate (`ProposalRequest.accept`) to pick a beam it would keep.
+    """
+
+    needs_fluency_gate = True
+
+    def __init__(self, *, beam: int = 3, rounds: int = 3, vocabulary: int = 40, checks: int = 30):
+        for name, value in (("beam", beam), ("rounds", rounds)):
+            if value < 1:
+                raise GeneratorError(f"the edit generator's {name} must be at least 1; got {value}.")
+        self.beam, self.rounds, self.vocabulary, self.checks = beam, rounds, vocabulary, checks
+        self.spec = "edit"
+        self._languages: dict[int, tuple[Sequence[str], Language]] = {}
+
+    def _language(self, corpus: Sequence[str]) -> Language:
+        """The corpus's Language, built once per corpus object (a bank's texts do not change)."""
+        if id(corpus) not in self._languages or self._languages[id(corpus)][0] is not corpus:
+            self._languages[id(corpus)] = (corpus, Language(corpus))
+        return self._languages[id(corpus)][1]
+
+    def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
+        return [self._propose_one(request) for request in requests]
+
+    def _propose_one(self, request: ProposalRequest) -> Proposal:
+        started = time.perf_counter()
+        if request.score is None:
+            return Proposal(texts=[], error="edit needs a scorer on the request (the loop gives one); none was given")
+        local = [text for _, text in request.candidates] + list(request.neighbours)
+        language = self._language(request.corpus or request.neighbours)
+        # Words and phrases come from the bank's texts only: the loop's own candidates may already hold
+        # an edit the scorer liked for the wrong reason, and copying its parts would spread it.
+        vocabulary = dict.fromkeys(word for text in request.neighbours for word in words_of(text))
+        if self.vocabulary:
+            vocabulary.update(dict.fromkeys(_nearest_words(request, language.words, self.vocabulary)))
+        phrases = list(dict.fromkeys(phrase for text in request.neighbours for phrase in _phrases(words_of(text))))
+        # The prompt's word cap is for LLMs; an edit may be as long as the texts it is made from.
+        longest = max([request.max_words, *(len(words_of(text)) for text in local)])
+        scores: dict[str, float] = {}
+        verdicts: dict[str, bool] = {}  # the loop's gate on the texts checked so far
+        known = {candidate_key(text) for text in local}
+        beam = [words_of(text) for _, text in request.candidates[: self.beam]]
+        for _ in range(self.rounds):
+            fresh: dict[str, None] = {}
+            for words in beam:
+                for edit in single_edits(words, language, list(vocabulary), phrases):
+                    text = join_words(edit)
+                    if text not in scores and len(edit) <= longest and well_formed(edit):
+                        fresh[text] = None
+            if not fresh:
+                break
+            texts = list(fresh)
+            scores.update(zip(texts, map(float, request.score(texts))))
+            ranked = sorted(scores, key=lambda text: -scores[text])
+            next_beam = [words_of(text) for text in self._admissible(ranked, request, verdicts)]
+            if not next_beam or next_beam == beam:
+                break
+            beam = next_beam
+        ranked = sorted((text for text in scores if candidate_key(text) not in known), key=lambda text: -scores[text])
+        # Texts the gate passed first, then those it has not judged; those it refused are not proposed.
+        ranked = [t for t in ranked if verdicts.get(t)] + [t for t in ranked if t not in verdicts]
+        return Proposal(texts=ranked[: request.requested], seconds=time.perf_counter() - started)
+
+    def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool]) -> list[str]:
+        """The best `beam` texts of `ranked` that the loop would keep, judging at most `checks` of them."""
+        if request.accept is None:
+            return ranked[: self.beam]
+        picked, checked = [], 0
+        for start in range(0, len(ranked), self.beam):
+            chunk = ranked[start : start + self.beam]
+            unjudged = [text for text in chunk if text not in verdicts]
+            if unjudged:
+                if checked >= self.checks:
+                    break
+                verdicts.update(zip(unjudged, map(bool, request.accept(unjudged))))
+                checked += len(unjudged)
+            picked += [text for text in chunk if verdicts[text]]
+            if len(picked) >= self.beam:
+                break
+        return picked[: self.beam]
+
+
+def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> list[str]:
+    """The `count` words nearest the target in the space: the corpus seen through the scorer."""
+    scores = request.score(words)
+    return [words[i] for i in np.argsort(-scores, kind="stable")[:count]]
+
+
+def load_edit(argument: str = "", **options) -> EditGenerator:
+    if argument:
+        raise GeneratorError(f"the edit generator takes options, not an argument (got {argument!r}): edit, with beam=, rounds=.")
+    return EditGenerator(**options)
