@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from .errors import (
     BankError, GeneratorError, InputError, MissingDependencyError, RendererError, SpaceError, SpaceMismatchError,
-    UnembedError, WeightsNotFoundError,
+    UnembedError, WeightsNotFoundError, WriteError,
 )
 from .spaces import Space, available_spaces, load_space, register_space
 from .generators import Generator, available_generators, load_generator, register_generator
@@ -31,5 +31,5 @@ __all__ = [
     "Renderer", "load_renderer", "register_renderer", "available_renderers",
     "invert", "invert_many", "InversionConfig", "InversionResult",
     "UnembedError", "InputError", "SpaceError", "GeneratorError", "RendererError", "BankError", "SpaceMismatchError",
-    "MissingDependencyError", "WeightsNotFoundError",
+    "MissingDependencyError", "WeightsNotFoundError", "WriteError",
 ]

@@ -104,6 +104,8 @@ def source_captions(source: str | os.PathLike) -> list[str]:
 
 def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: Iterable[str] = ()) -> list[str]:
     """Captions from files/named sources and from `texts`: whitespace-normalised, non-empty, unique, in order."""
+    if isinstance(texts, str) or isinstance(sources, str):
+        raise InputError("sources and texts are lists: wrap a single caption or file name in a list, e.g. texts=['a dog'].")
     seen: dict[str, None] = {}
     for source in sources or ():
         seen.update(dict.fromkeys(source_captions(source)))
