@@ -73,6 +73,7 @@ def arith_many(
     steps: int | None = DEFAULT_STEPS,
     requested: int | None = DEFAULT_REQUESTED,
     seed: int = 0,
+    timeout: float | None = None,
     **invert_options,
 ) -> list[ArithmeticResult]:
     """One ArithmeticResult per case (a sequence of terms), in order.
@@ -95,7 +96,7 @@ def arith_many(
     targets = np.stack([
         combine_vectors(vectors[end - len(terms) : end], [term.weight for term in terms]) for end, terms in zip(ends, cases)
     ])
-    options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, **invert_options)
+    options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, timeout=timeout, **invert_options)
     if mode == "embedding":
         results = invert_many(targets, bank=resolve_bank(bank, space, "image"), modality="image", **options)
         return [
@@ -115,7 +116,7 @@ def arith_many(
     for (case, term), inversion in zip(flat, inversions):
         parts[case].append((term.weight, term.item if term.modality == "text" else inversion.text))
         per_term[case].append(inversion)
-    merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed)
+    merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed, timeout=timeout)
     return [
         ArithmeticResult(expression(terms), mode, merge.text, merge.score, target, case_parts, case_inversions, merge=merge)
         for terms, target, case_parts, case_inversions, merge in zip(cases, targets, parts, per_term, merged)
