@@ -13,8 +13,8 @@ import operator
 from .errors import InputError
 
 
-def count(value, name: str, *, minimum: int = 1) -> int:
-    """`value` as an int of at least `minimum` (a whole float such as 5.0 is accepted)."""
+def count(value, name: str, *, minimum: int | None = 1) -> int:
+    """`value` as an int of at least `minimum` (a whole float such as 5.0 is accepted; None: no bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{name} must be a whole number; got {value!r}.")
     if isinstance(value, numbers.Integral):
@@ -23,7 +23,7 @@ def count(value, name: str, *, minimum: int = 1) -> int:
         number = int(value)
     else:
         raise InputError(f"{name} must be a whole number; got {value!r}.")
-    if number < minimum:
+    if minimum is not None and number < minimum:
         raise InputError(f"{name} must be at least {minimum}; got {number}.")
     return number
 
@@ -32,6 +32,13 @@ def seconds(value, name: str = "timeout") -> float:
     """A positive, finite number of seconds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise InputError(f"{name} must be a positive number of seconds; got {value!r}.")
+    return float(value)
+
+
+def number(value, name: str) -> float:
+    """A finite real number, as float64."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number; got {value!r}.")
     return float(value)
 
 

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import checks
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
 from ..index import resolve_bank
@@ -82,8 +83,14 @@ def arith_many(
     inverts each term from its own modality's caption source. generator/steps/requested and
     `invert_options` go to `unembed.invert_many`; merge_generator writes `merges` merges in text mode.
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    # Checked here as well as by the inverter: with only text terms, text mode never runs it.
+    if steps is not None:
+        checks.count(steps, "steps", minimum=0)
+    if requested is not None:
+        checks.count(requested, "requested")
+    merges = checks.count(merges, "merges")
     for terms in cases:
         if not terms:
             raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")

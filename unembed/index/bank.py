@@ -103,6 +103,8 @@ def set_search_params(index: faiss.Index, params: str) -> None:
     """Apply faiss ParameterSpace settings such as 'nprobe=32,k_factor=4' or 'efSearch=128'."""
     if not params:
         return
+    if not isinstance(params, str):
+        raise InputError(f"search parameters are a string such as 'nprobe=32'; got {params!r}.")
     try:
         faiss.ParameterSpace().set_index_parameters(index, params)
     except RuntimeError as error:
@@ -461,6 +463,8 @@ def _read_manifest(path: Path) -> dict:
     if missing:
         raise BankError(f"{manifest_file} lacks {', '.join(sorted(missing))}. {REBUILD}")
     wrong = [key for key, kind in _MANIFEST_TYPES.items() if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool)]
+    if not isinstance(manifest.get("search_params", ""), str):
+        wrong.append("search_params")
     if wrong:
         raise BankError(f"{manifest_file} has {', '.join(f'{key}={manifest[key]!r}' for key in wrong)} of the wrong type. {REBUILD}")
     if manifest["format"] > FORMAT_VERSION:

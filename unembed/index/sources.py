@@ -10,6 +10,7 @@ they are downloaded into the cache from the MILS repository at a pinned commit.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import os
 import urllib.error
@@ -67,10 +68,20 @@ def normalise_caption(text: str) -> str:
 
 
 def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; a byte-order mark is dropped, binary and UTF-16 files are refused."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}. Check the path and its permissions.") from error
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{path} is UTF-16 text. Re-encode it as UTF-8, e.g. `iconv -f utf-16 -t utf-8`.")
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # editors on Windows write one; it is not part of the first caption
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InputError(
+            f"{path} holds NUL bytes (first at line {line}): it is a binary file, not text. "
+            "Give a UTF-8 text file with one caption per line."
+        )
     try:
         return raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as error:
@@ -112,6 +123,8 @@ def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: 
     for text in texts:
         if not isinstance(text, str):
             raise InputError(f"captions must be strings; got {type(text).__name__}. Convert them with str() first.")
+        if "\x00" in text:
+            raise InputError(f"caption {text[:40]!r} holds a NUL character. Give text, not binary data.")
         caption = normalise_caption(text)
         if caption:
             seen.setdefault(caption, None)

@@ -51,12 +51,10 @@ class _Target:
 
 def invert(embedding, **options) -> InversionResult:
     """Say in words what `embedding` (one vector, shape (dim,)) means. Options as in `invert_many`."""
-    vector = np.asarray(embedding, dtype=np.float32)
-    if vector.ndim == 2 and vector.shape[0] == 1:
-        vector = vector[0]
-    if vector.ndim != 1:
-        raise InputError(f"invert takes one vector of shape (dim,), got {vector.shape}. Use invert_many for a batch.")
-    return invert_many(vector[None, :], **options)[0]
+    rows = unit_rows(embedding, what="the embedding")  # checks the values (and the shape) before the space loads
+    if len(rows) != 1:
+        raise InputError(f"invert takes one vector of shape (dim,), got {np.shape(embedding)}. Use invert_many for a batch.")
+    return invert_many(rows, **options)[0]
 
 
 def invert_many(

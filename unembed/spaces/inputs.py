@@ -74,6 +74,12 @@ def load_image(item: Any):
                 return Image.open(file).convert("RGB")
         except FileNotFoundError as error:
             raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
+        except Image.DecompressionBombError as error:
+            # PIL's guard against images that would take gigabytes to decode (see Image.MAX_IMAGE_PIXELS).
+            raise InputError(
+                f"{str(item)!r} is too large to decode safely ({error}). Downscale it first, e.g. to 4096 px "
+                "on its long side: the encoders see 224-512 px anyway."
+            ) from error
         except (UnidentifiedImageError, OSError) as error:
             raise InputError(
                 f"cannot read {str(item)!r} as an image ({error}): the file is corrupt or not an image. Convert it to PNG or JPEG."
