@@ -44,5 +44,9 @@ class WeightsNotFoundError(UnembedError, FileNotFoundError):
     """Model weights are neither on disk nor downloadable (offline), in any room."""
 
 
+class IntegrityError(UnembedError):
+    """A downloaded file does not match the sha256 pinned for it (any room)."""
+
+
 class WriteError(UnembedError, OSError):
     """A file or folder cannot be written (no permission, disk full, read-only file system), in any room."""

@@ -25,6 +25,11 @@ from ..registry import Registry
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
 MILS_URL = f"https://raw.githubusercontent.com/facebookresearch/MILS/{MILS_COMMIT}/init_descriptions/"
 MILS_ENV = "UNEMBED_MILS_DIR"
+# sha256 of the files at MILS_COMMIT: a download must match (sha256sum of the project's copies).
+MILS_SHA256 = {
+    "image_descriptions_per_class.txt": "651520073306130e3f49d7e857f890da806c964f0ad9e2aa2b8ef1784778a67f",
+    "audio_descriptions_per_class_405_v2.txt": "cb2efbf68ca50338784f2e2a52d288b5f6e87020d00d20e76a9ad0674ffc5538",
+}
 
 SOURCES: Registry[list] = Registry("source", None, BankError)
 register_source = SOURCES.register
@@ -36,7 +41,7 @@ def mils_file(filename: str) -> Path:
     for directory in dirs:
         if (directory / filename).is_file():
             return directory / filename
-    return _download(MILS_URL + filename, dirs[-1] / filename)
+    return _download(MILS_URL + filename, dirs[-1] / filename, MILS_SHA256.get(filename))
 
 
 def _mils_captions(filename: str, argument: str = "") -> list[str]:
@@ -52,9 +57,9 @@ def source_modality(source: str | os.PathLike) -> str | None:
     return SOURCES.info(str(source)).get("modality") if str(source) in SOURCES else None
 
 
-def _download(url: str, target: Path) -> Path:
+def _download(url: str, target: Path, sha256: str | None = None) -> Path:
     try:
-        return download_file(url, target)
+        return download_file(url, target, sha256=sha256)
     except (urllib.error.URLError, OSError) as error:
         raise InputError(
             f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} "
