@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
+from helpers import InterruptingSpace
 from unembed.cli import main
 from unembed.errors import BankError
 from unembed.index import Bank, build_bank, load_bank
-from unembed.spaces.sentence_transformers import SentenceTransformerSpace
 
 
 @pytest.fixture(scope="module")
@@ -61,22 +61,6 @@ def test_overwrite_replaces_a_bank_or_an_empty_folder_but_never_a_file(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["empty", "file.txt"]
 
 
-class GatedSpace(SentenceTransformerSpace):
-    """Real MiniLM that pauses at its `pause_at`-th encoder call until the test lets it go on."""
-
-    def __init__(self, minilm, pause_at):
-        self.__dict__.update(minilm.__dict__)
-        self.pause_at, self.calls = pause_at, 0
-        self.paused, self.go = threading.Event(), threading.Event()
-
-    def embed_text(self, texts):
-        self.calls += 1
-        if self.calls == self.pause_at:
-            self.paused.set()
-            self.go.wait(30)
-        return super().embed_text(texts)
-
-
 def stored_vectors_match_texts(bank, minilm):
     stored = bank.index.reconstruct_n(0, bank.index.ntotal)
     return np.allclose(stored, minilm.embed_text(bank.texts), atol=1e-5)
@@ -86,7 +70,7 @@ def test_concurrent_builds_of_one_out_never_mix_their_vectors(tmp_path, captions
     """Defect 2: two builds to one --out shared `.OUT.partial` chunks; a bank held the other's vectors."""
     out = tmp_path / "bank"
     first_texts, second_texts = captions[:12], captions[100:112]
-    first, second = GatedSpace(minilm, pause_at=1), GatedSpace(minilm, pause_at=3)
+    first, second = InterruptingSpace(minilm, pause_at=1), InterruptingSpace(minilm, pause_at=3)
     outcome = {}
 
     def build(name, texts, space):
@@ -147,30 +131,16 @@ def test_k_is_capped_at_the_bank_size(tmp_path, minilm, capsys):
     assert [hit["text"] for hit in row["results"]][0] == "a dog" and len(row["results"]) == 3
 
 
-class StoppingSpace(SentenceTransformerSpace):
-    """Real MiniLM that stops the process (as Ctrl-C would) at its `stop_at`-th encoder call."""
-
-    def __init__(self, minilm, stop_at):
-        self.__dict__.update(minilm.__dict__)
-        self.stop_at, self.calls = stop_at, 0
-
-    def embed_text(self, texts):
-        self.calls += 1
-        if self.calls == self.stop_at:
-            raise KeyboardInterrupt
-        return super().embed_text(texts)
-
-
 def test_damaged_or_foreign_checkpoints_are_encoded_again(tmp_path, captions, minilm):
     out, texts = tmp_path / "bank", captions[:12]
     with pytest.raises(KeyboardInterrupt):
-        build_bank(texts=texts, space=StoppingSpace(minilm, stop_at=3), out=out, batch_size=4, chunk_size=4)
+        build_bank(texts=texts, space=InterruptingSpace(minilm, budget=2), out=out, batch_size=4, chunk_size=4)
     partial = tmp_path / ".bank.partial"
     [first, second] = sorted(partial.glob("chunk-*.npy"))
     first.write_bytes(b"\x93NUMPY garbage")  # a chunk cut short, e.g. by a full disk
     foreign = partial / "chunk-000002-0123456789abcdef01234567.npy"
     np.save(foreign, np.ones((4, 384), dtype=np.float32))  # chunk 2 of a build of other texts
-    resumed = StoppingSpace(minilm, stop_at=0)
+    resumed = InterruptingSpace(minilm)
     bank = build_bank(texts=texts, space=resumed, out=out, batch_size=4, chunk_size=4)
     assert resumed.calls == 2, "the damaged chunk and the foreign one were encoded again, the good one reused"
     assert stored_vectors_match_texts(bank, minilm) and not partial.exists()

@@ -1,13 +1,12 @@
 """Downloads are checked against a pinned sha256: a wrong file is deleted, never used."""
 
 import hashlib
-import http.server
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
+from helpers import file_server
 from unembed.download import download_file
 from unembed.errors import IntegrityError
 from unembed.index.sources import MILS_SHA256, _download
@@ -16,21 +15,9 @@ from unembed.integrity import sha256_file
 
 @pytest.fixture()
 def served(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving tmp_path/served."""
     (tmp_path / "served").mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield tmp_path / "served", f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with file_server(tmp_path / "served") as url:
+        yield tmp_path / "served", url
 
 
 def test_the_pinned_digests_are_those_of_the_mils_files_at_the_pinned_commit():

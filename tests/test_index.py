@@ -8,6 +8,7 @@ import pytest
 from unembed import BankError, InputError, SpaceMismatchError
 from unembed.index import Bank, build_bank, collect_captions, load_bank, mils_file, resolve_bank, source_captions
 from unembed.index.sources import _download
+from helpers import InterruptingSpace
 from unembed.spaces.sentence_transformers import SentenceTransformerSpace
 
 
@@ -72,20 +73,6 @@ def test_k_larger_than_bank_is_capped_and_excluded_hits_pad_with_minus_one(minil
     assert result.ids.shape == (1, 2) and sorted(result.ids[0].tolist()) == [0, 1] and len(result.texts[0]) == 2
     result = bank.search(minilm.embed_text(["a dog"]), k=5, exclude=["a dog"])
     assert result.ids[0].tolist() == [1, -1] and np.isneginf(result.scores[0, 1]) and result.texts[0] == ["a cat"]
-
-
-class InterruptingSpace(SentenceTransformerSpace):
-    """Real MiniLM that stops the process (as Ctrl-C would) after `budget` encoder calls."""
-
-    def __init__(self, minilm, budget):
-        self.__dict__.update(minilm.__dict__)
-        self.budget, self.calls = budget, 0
-
-    def embed_text(self, texts):
-        self.calls += 1
-        if self.calls > self.budget:
-            raise KeyboardInterrupt
-        return super().embed_text(texts)
 
 
 def test_interrupted_build_resumes_from_checkpointed_chunks(tmp_path, caption_file, minilm):

@@ -17,6 +17,9 @@ from .registry import require
 def write_error(path: str | os.PathLike, error: OSError) -> WriteError:
     """The one message for a write that the system refused: what, where, why, and the fix."""
     reason = error.strerror or str(error)
+    blocking = next((parent for parent in Path(path).parents if parent.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        reason = f"{blocking} is a file, not a folder"
     return WriteError(
         f"cannot write {str(path)!r} ({reason}). Choose a path in a folder you can write to, "
         "with free space (or fix the folder's permissions)."

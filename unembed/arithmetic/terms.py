@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, SpaceMismatchError
+from ..paths import exists, is_file
 from ..spaces import Space, input_of, modality_of
 from ..vectors import load_vectors, unit_rows
 
@@ -74,7 +75,7 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
     """An image, audio or .npy vector file; the modality comes from the extension."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        if not _is_file(path):
+        if not is_file(path):
             raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
         return Term(weight, load_vectors(path), "vector")
     modality, path = input_of(path)
@@ -85,21 +86,6 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
 
 # `W*operand`: W is whatever Python reads as a float (1, .5, 2., 1e-3, 1_000, nan, inf), checked by `checks.weight`.
 _WEIGHTED = re.compile(r"^\s*([^\s*]+)\s*\*\s*(.+)$", re.S)
-
-
-def _is_file(path: Path) -> bool:
-    """Path.is_file, False for names no file can have (too long, a NUL byte) instead of an exception."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):
-        return False
 
 
 def parse_expression(tokens: Sequence[str]) -> list[Term]:
@@ -118,7 +104,7 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
                 raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
             sign, operator = (-1.0 if token == "-" else 1.0), token
             continue
-        if token[:1] in "+-" and len(token) > 1 and not _exists(Path(token)):
+        if token[:1] in "+-" and len(token) > 1 and not exists(token):
             if operator is not None:
                 raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
             sign, operator, token = (-1.0 if token[0] == "-" else 1.0), token[0], token[1:].strip()
@@ -126,7 +112,7 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
             raise InputError(f"missing + or - before {raw!r}. Write `A + B`, and quote texts with spaces.")
         weight, operand = 1.0, token
         match = _WEIGHTED.match(token)
-        if match and not _exists(Path(token)) and _is_float(match.group(1)):
+        if match and not exists(token) and _is_float(match.group(1)):
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
@@ -151,7 +137,7 @@ def _operand(operand: str, weight: float) -> Term:
     path = Path(operand)
     if path.suffix.lower() == ".npy":
         return file(path, weight)
-    if _is_file(path):
+    if is_file(path):
         modality_of(path)  # an unknown extension of an existing file is an error, not a text
         return file(path, weight)
     try:

@@ -102,6 +102,9 @@ class ChatGenerator(Generator):
     lines_per_call: int = 50
     retries: int = 2
     backoff: float = 0.5
+    temperature: float = 0.7
+    top_p: float = 0.9
+    presence_penalty: float = 0.6
     timeout: float | None = None  # seconds for one propose, all tries together; None: unbounded
     _deadline: float | None = None
 
@@ -119,6 +122,18 @@ class ChatGenerator(Generator):
     def _max_tokens(self, lines: int, max_words: int) -> int:
         # ~1.6 tokens per English word, plus the counter and newline, with slack.
         return int(lines * (max_words * 1.6 + 6)) + 16
+
+    def _chat_arguments(self, call: Call) -> dict:
+        """The chat-completion arguments of `call`, for backends with the OpenAI chat API (llama.cpp, openai)."""
+        return dict(
+            messages=[{"role": "user", "content": call.prompt}],
+            temperature=self.temperature,
+            top_p=self.top_p,
+            presence_penalty=self.presence_penalty,
+            max_tokens=self._max_tokens(call.lines, call.max_words),
+            stop=[f"\n{call.lines + 1}."],  # past the last asked line a model only repeats itself
+            seed=call.seed,
+        )
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         started = time.perf_counter()

@@ -94,14 +94,7 @@ class OpenAIGenerator(ChatGenerator):
             return TimeoutError(f"timed out: the step's time budget of {self.timeout:g} s was spent")
         try:
             response = self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "user", "content": call.prompt}],
-                temperature=self.temperature,
-                top_p=self.top_p,
-                presence_penalty=self.presence_penalty,
-                max_tokens=self._max_tokens(call.lines, call.max_words),
-                stop=[f"\n{call.lines + 1}."],
-                seed=call.seed,
+                model=self.model, **self._chat_arguments(call),
                 timeout=remaining if remaining is not None else openai.NOT_GIVEN,
             )
             if not getattr(response, "choices", None):

@@ -312,16 +312,18 @@ def _claim(path: Path) -> str:
 @contextlib.contextmanager
 def _build_lock(path: Path):
     """One writer per destination: a second build of the same --out waits for the first, then goes on."""
-    lock = filelock.FileLock(path.with_name(f".{path.name}.lock"))
+    lock_file = path.with_name(f".{path.name}.lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            print(f"unembed: another build of {path} is running; waiting for it to finish.", file=sys.stderr, flush=True)
-            lock.acquire()
+        lock_file.touch()  # filelock takes a folder it cannot write in for a held lock, and would wait forever
     except OSError as error:
-        raise atomic.write_error(path, error) from error
+        raise atomic.write_error(lock_file, error) from error
+    lock = filelock.FileLock(lock_file)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"unembed: another build of {path} is running; waiting for it to finish.", file=sys.stderr, flush=True)
+        lock.acquire()
     try:
         yield
     finally:

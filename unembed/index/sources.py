@@ -110,6 +110,8 @@ def source_captions(source: str | os.PathLike) -> list[str]:
     path = Path(source)
     if path.is_file():
         return read_captions(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder. Give the caption files in it (one caption per line), e.g. {path}/*.txt.")
     if str(source) not in SOURCES:
         raise InputError(
             f"{str(source)!r} is neither a file nor a named source. "

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
+from ..paths import is_file
 from ..registry import require
 
 MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
@@ -59,7 +60,7 @@ def input_of(path: str | os.PathLike) -> tuple[str, Path]:
     """(modality, path) for an existing file: what `space.embed(modality, [path])` takes."""
     path = Path(path)
     modality = modality_of(path)
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
     return modality, path
 
