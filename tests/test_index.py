@@ -8,6 +8,7 @@ import pytest
 from unembed import BankError, InputError, SpaceMismatchError
 from unembed.index import Bank, build_bank, collect_captions, load_bank, mils_file, resolve_bank, source_captions
 from unembed.index.sources import _download
+from helpers import InterruptingSpace
 from unembed.spaces.sentence_transformers import SentenceTransformerSpace
 
 
@@ -66,25 +67,12 @@ def test_exclude_drops_a_held_out_caption_and_still_returns_k(minilm, image_capt
     assert (result.ids[0] >= 0).all()
 
 
-def test_k_larger_than_bank_pads_with_minus_one(minilm):
+def test_k_larger_than_bank_is_capped_and_excluded_hits_pad_with_minus_one(minilm):
     bank = Bank.from_texts(["a dog", "a cat"], minilm)
     result = bank.search(minilm.embed_text(["a dog"]), k=5)
-    assert result.ids[0, :2].tolist() != [-1, -1] and result.ids[0, 2:].tolist() == [-1, -1, -1]
-    assert np.isneginf(result.scores[0, 2:]).all() and len(result.texts[0]) == 2
-
-
-class InterruptingSpace(SentenceTransformerSpace):
-    """Real MiniLM that stops the process (as Ctrl-C would) after `budget` encoder calls."""
-
-    def __init__(self, minilm, budget):
-        self.__dict__.update(minilm.__dict__)
-        self.budget, self.calls = budget, 0
-
-    def embed_text(self, texts):
-        self.calls += 1
-        if self.calls > self.budget:
-            raise KeyboardInterrupt
-        return super().embed_text(texts)
+    assert result.ids.shape == (1, 2) and sorted(result.ids[0].tolist()) == [0, 1] and len(result.texts[0]) == 2
+    result = bank.search(minilm.embed_text(["a dog"]), k=5, exclude=["a dog"])
+    assert result.ids[0].tolist() == [1, -1] and np.isneginf(result.scores[0, 1]) and result.texts[0] == ["a cat"]
 
 
 def test_interrupted_build_resumes_from_checkpointed_chunks(tmp_path, caption_file, minilm):
@@ -130,7 +118,8 @@ def test_overwrite_replaces_a_bank_atomically(tmp_path, minilm):
     build_bank(texts=["one", "two"], space=minilm, out=out)
     build_bank(texts=["three"], space=minilm, out=out, overwrite=True)
     assert load_bank(out).texts == ["three"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bank"], "no temporary or retired folders left"
+    # The lock file stays (deleting it would race a waiting build); nothing else does.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".bank.lock", "bank"], "no temporary or retired folders left"
 
 
 @pytest.mark.parametrize("query, problem", [
@@ -166,7 +155,11 @@ def copy_bank(source, target):
     (lambda d: (d / "manifest.json").write_text("{not json"), "corrupt"),
     (lambda d: (d / "manifest.json").write_text('{"format": 1}'), "lacks"),
     (lambda d: (d / "index.faiss").unlink(), "no index.faiss"),
-    (lambda d: (d / "index.faiss").write_bytes(b"garbage" * 100), "not a readable FAISS index"),
+    (lambda d: (d / "index.faiss").write_bytes(b"garbage" * 100), "index.faiss does not match its manifest checksum"),
+    (lambda d: (d / "manifest.json").write_text('{"format": "2", "space": "minilm", "dim": 384, "count": 3, '
+                                                 '"index": "Flat", "texts_sha256": ""}'), "format='2' of the wrong type"),
+    (lambda d: (d / "manifest.json").write_text('{"format": 9, "space": "minilm", "dim": 384, "count": 3, '
+                                                 '"index": "Flat", "texts_sha256": ""}'), "newer unembed"),
     (lambda d: (d / "texts.txt").write_text("edited\n"), "checksum"),
     (lambda d: (d / "texts.txt").unlink(), "no texts.txt"),
 ])
@@ -174,6 +167,22 @@ def test_missing_or_corrupt_bank_files_are_named(saved_bank, tmp_path, damage, p
     bank_dir = copy_bank(saved_bank, tmp_path / "bank")
     damage(bank_dir)
     with pytest.raises(BankError, match=problem):
+        load_bank(bank_dir)
+
+
+def test_format_1_banks_still_load_and_are_checked_for_what_they_record(saved_bank, tmp_path, minilm):
+    """Banks of unembed before format 2 checksummed only texts.txt: they load, with that checked."""
+    bank_dir = copy_bank(saved_bank, tmp_path / "old")
+    manifest = json.loads((bank_dir / "manifest.json").read_text())
+    manifest["format"] = 1
+    del manifest["files"]
+    (bank_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert load_bank(bank_dir, minilm).texts == load_bank(saved_bank).texts
+    (bank_dir / "index.faiss").write_bytes(b"garbage" * 100)
+    with pytest.raises(BankError, match="not a readable FAISS index"):
+        load_bank(bank_dir)
+    (bank_dir / "texts.txt").write_text("edited\n")
+    with pytest.raises(BankError, match="checksum"):
         load_bank(bank_dir)
 
 

@@ -79,3 +79,11 @@ def test_grammar_names_every_line():
     grammar = numbered_list_grammar(3, 10)
     assert 'line3 ::= "3. " text "\\n"' in grammar and "line4" not in grammar
     assert "{0,9}" in grammar
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(sentences, min_size=0, max_size=40), st.integers(min_value=1, max_value=12))
+def test_an_answer_is_capped_at_the_lines_asked_for(items, limit):
+    answer = "\n".join(f"{n}. {text}" for n, text in enumerate(items, 1))
+    everything = parse_numbered_lines(answer)
+    assert parse_numbered_lines(answer, limit=limit) == everything[:limit]

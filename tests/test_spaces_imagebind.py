@@ -11,13 +11,13 @@ version it was written against ignores it when, as here, audio is not decoded), 
 import http.server
 import importlib.util
 import sys
-import threading
 
 import numpy as np
 import pytest
 import soundfile
 import torch
 
+from helpers import file_server
 from unembed import InputError, SpaceError, WeightsNotFoundError, load_space
 from unembed.download import download_file
 from unembed.spaces import imagebind as ib
@@ -363,18 +363,8 @@ def test_download_writes_the_file_whole_and_restarts_a_partial_one(tmp_path):
     payload = np.random.default_rng(0).bytes(3_000_000)
     (tmp_path / "served").mkdir()
     (tmp_path / "served" / "weights.pth").write_bytes(payload)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):  # ignores Range, as some mirrors do
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/weights.pth"
+    with file_server(tmp_path / "served") as base:
+        url = f"{base}/weights.pth"
         target = tmp_path / "cache" / "weights.pth"
         download_file(url, target)
         assert target.read_bytes() == payload
@@ -383,9 +373,6 @@ def test_download_writes_the_file_whole_and_restarts_a_partial_one(tmp_path):
         partial.write_bytes(b"stale bytes from another file")
         download_file(url, target)
         assert target.read_bytes() == payload and not partial.exists()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_dropped_download_keeps_its_partial_file_and_raises_os_error(tmp_path):
@@ -399,16 +386,11 @@ def test_a_dropped_download_keeps_its_partial_file_and_raises_os_error(tmp_path)
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dropping)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with file_server(tmp_path, Dropping) as base:
         target = tmp_path / "weights.pth"
         with pytest.raises(OSError, match="load again to resume"):
-            download_file(f"http://127.0.0.1:{server.server_address[1]}/w.pth", target)
+            download_file(f"{base}/w.pth", target)
         assert not target.exists() and (tmp_path / "weights.pth.partial").stat().st_size == 500
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_clip_bounds_spread_three_two_second_clips():

@@ -8,7 +8,7 @@ importing it (done here) registers its space, renderer and caption sources.
 from .version import __version__
 from .errors import (
     BankError, GeneratorError, InputError, MissingDependencyError, RendererError, SpaceError, SpaceMismatchError,
-    UnembedError, WeightsNotFoundError,
+    UnembedError, WeightsNotFoundError, WriteError,
 )
 from .spaces import Space, available_spaces, load_space, register_space
 from .generators import Generator, available_generators, load_generator, register_generator
@@ -25,5 +25,5 @@ __all__ = [
     "Renderer", "load_renderer", "register_renderer", "available_renderers",
     "invert", "invert_many", "InversionConfig", "InversionResult",
     "UnembedError", "InputError", "SpaceError", "GeneratorError", "RendererError", "BankError", "SpaceMismatchError",
-    "MissingDependencyError", "WeightsNotFoundError",
+    "MissingDependencyError", "WeightsNotFoundError", "WriteError",
 ]

@@ -10,20 +10,40 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import WriteError
 from .registry import require
+
+
+def write_error(path: str | os.PathLike, error: OSError) -> WriteError:
+    """The one message for a write that the system refused: what, where, why, and the fix."""
+    reason = error.strerror or str(error)
+    blocking = next((parent for parent in Path(path).parents if parent.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        reason = f"{blocking} is a file, not a folder"
+    return WriteError(
+        f"cannot write {str(path)!r} ({reason}). Choose a path in a folder you can write to, "
+        "with free space (or fix the folder's permissions)."
+    )
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder; give a file name")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as error:
+        raise write_error(path, error) from error
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_error(path, error) from error
         raise
     return path
 

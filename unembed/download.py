@@ -1,4 +1,5 @@
-"""Downloads for weights and data that users fetch at run time: progress bar, resumable, atomic."""
+"""Downloads for weights and data that users fetch at run time: progress bar, resumable, atomic,
+and checked against a pinned sha256 when the caller has one."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import IntegrityError
+from .integrity import sha256_file
 
-def download_file(url: str, target: Path) -> Path:
-    """Download `url` to `target` with a progress bar; an interrupted download resumes from its .partial."""
+
+def download_file(url: str, target: Path, *, sha256: str | None = None) -> Path:
+    """Download `url` to `target` with a progress bar; an interrupted download resumes from its .partial.
+
+    With `sha256`, the finished file must have that digest: otherwise it is deleted (a resumed
+    partial may hold another file's bytes) and IntegrityError says so; `target` is never written.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     have = partial.stat().st_size if partial.exists() else 0
@@ -21,8 +29,7 @@ def download_file(url: str, target: Path) -> Path:
         response = urllib.request.urlopen(request, timeout=60)
     except urllib.error.HTTPError as error:
         if error.code == 416 and have:  # the range starts at the end: the partial file is complete
-            os.replace(partial, target)
-            return target
+            return _finish(partial, target, url, sha256)
         raise
     with response:
         if response.status != 206:  # the server ignored the range: start over
@@ -40,5 +47,18 @@ def download_file(url: str, target: Path) -> Path:
                 raise OSError(f"the download stopped at {progress.n} bytes ({error!r}); load again to resume") from error
             if total is not None and progress.n != total:
                 raise OSError(f"the download stopped at {progress.n} of {total} bytes; load again to resume")
+    return _finish(partial, target, url, sha256)
+
+
+def _finish(partial: Path, target: Path, url: str, sha256: str | None) -> Path:
+    if sha256 is not None:
+        actual = sha256_file(partial)
+        if actual != sha256.lower():
+            partial.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"the download of {url} has sha256 {actual}, not the pinned {sha256}: it was damaged or the file "
+                f"changed at its source. It was deleted; load again to retry, or fetch the file yourself and put "
+                f"it at {target} once its sha256 is right."
+            )
     os.replace(partial, target)
     return target

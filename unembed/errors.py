@@ -3,7 +3,8 @@
 Each room raises its own type (SpaceError, GeneratorError, RendererError, BankError); bad input from
 the caller is an InputError wherever it is found. Two failures read the same in every room and have
 one type each: an optional package that is not installed (MissingDependencyError, naming the pip
-extra) and model weights that are not on the machine (WeightsNotFoundError, saying where to put them).
+extra), model weights that are not on the machine (WeightsNotFoundError, saying where to put them),
+and a file or folder that cannot be written (WriteError: permissions, a full disk, a read-only mount).
 """
 
 
@@ -41,3 +42,11 @@ class MissingDependencyError(UnembedError, ImportError):
 
 class WeightsNotFoundError(UnembedError, FileNotFoundError):
     """Model weights are neither on disk nor downloadable (offline), in any room."""
+
+
+class IntegrityError(UnembedError):
+    """A downloaded file does not match the sha256 pinned for it (any room)."""
+
+
+class WriteError(UnembedError, OSError):
+    """A file or folder cannot be written (no permission, disk full, read-only file system), in any room."""

@@ -1,10 +1,18 @@
-"""Command-line option groups shared by the CLI (unembed.cli) and the benchmarks (unembed.bench), defined once."""
+"""Command-line option groups shared by the CLI (unembed.cli) and the benchmarks (unembed.bench), defined
+once, and how every inverting command reports a generator that failed."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Sequence
 
 from .generators import DEFAULT_GENERATOR
+from .inverter import InversionResult
+
+# Exit code of a command whose generator failed in some step with no fallback to make up for it:
+# the command ran to the end, but its answer holds less than was asked (the caption bank's best, at worst).
+GENERATOR_FAILED = 3
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +35,13 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fluency", dest="fluency", action="store_false",
                         help="no fluency gate (pure MILS: the cosine alone decides)")
     parser.add_argument("--seed", type=int, default=0)
+    add_timeout_option(parser)
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="longest one step may wait on the generator, retries included (default: the generator's "
+                             "own, 120 s for openai; a hung server then costs this much per step)")
 
 
 def inversion_options(args: argparse.Namespace) -> dict:
@@ -34,4 +49,33 @@ def inversion_options(args: argparse.Namespace) -> dict:
     return dict(
         generator=args.generator, fallback=args.fallback, fluency=args.fluency, steps=args.steps, requested=args.requested,
         keep=args.keep, shown=args.shown, patience=args.patience or None, seed=args.seed, fluency_margin=args.fluency_margin,
+        timeout=args.timeout,
     )
+
+
+def report_generator(results: Sequence[InversionResult]) -> int:
+    """Say on stderr where the generator failed; GENERATOR_FAILED when a step got no text at all, else 0.
+
+    A step saved by the fallback (or by another of pooled generators) is said, and is not a failure.
+    """
+    steps = [record for result in results for record in result.history[1:]]
+    failed = [record for result in results for record in result.failed_steps]
+    rescued = [record for result in results for record in result.fallback_steps]
+    partial = [record for result in results for record in result.troubled_steps if not record.fallback and not record.failed]
+    if not steps:
+        return 0
+    config = results[0].config
+    if failed:
+        what = ("every step failed, so the text printed is the caption bank's best, not an inversion"
+                if len(failed) == len(steps) else "the text printed comes from the steps that worked")
+        print(f"unembed: error: the generator {config.generator} failed in {len(failed)} of {len(steps)} step(s) "
+              f"({failed[-1].error}): {what}. Check the generator (is its server up? --timeout long enough?), "
+              "or pass --fallback mutate.", file=sys.stderr)
+        return GENERATOR_FAILED
+    if rescued:
+        print(f"unembed: the generator {config.generator} failed in {len(rescued)} of {len(steps)} step(s) "
+              f"({rescued[-1].error}); the fallback {config.fallback} proposed the texts of those steps.", file=sys.stderr)
+    if partial:
+        print(f"unembed: warning: part of the generator {config.generator} failed in {len(partial)} of {len(steps)} "
+              f"step(s) ({partial[-1].error}); the texts of the rest were used.", file=sys.stderr)
+    return 0

@@ -29,3 +29,19 @@ def data_dirs(name: str, env: str) -> list[Path]:
 def safe_name(text: str) -> str:
     """`text` as one file name: characters other than letters, digits and -_. become _."""
     return "".join(character if character.isalnum() or character in "-_." else "_" for character in text)
+
+
+def is_file(path: str | os.PathLike) -> bool:
+    """Path.is_file, but False (not an exception) for a name no file can have: too long, or with a NUL byte."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """Path.exists, with the same tolerance as `is_file`."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False

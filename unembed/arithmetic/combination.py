@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import checks
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
 from ..index import resolve_bank
@@ -73,6 +74,7 @@ def arith_many(
     steps: int | None = DEFAULT_STEPS,
     requested: int | None = DEFAULT_REQUESTED,
     seed: int = 0,
+    timeout: float | None = None,
     **invert_options,
 ) -> list[ArithmeticResult]:
     """One ArithmeticResult per case (a sequence of terms), in order.
@@ -81,8 +83,14 @@ def arith_many(
     inverts each term from its own modality's caption source. generator/steps/requested and
     `invert_options` go to `unembed.invert_many`; merge_generator writes `merges` merges in text mode.
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    # Checked here as well as by the inverter: with only text terms, text mode never runs it.
+    if steps is not None:
+        checks.count(steps, "steps", minimum=0)
+    if requested is not None:
+        checks.count(requested, "requested")
+    merges = checks.count(merges, "merges")
     for terms in cases:
         if not terms:
             raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
@@ -95,7 +103,7 @@ def arith_many(
     targets = np.stack([
         combine_vectors(vectors[end - len(terms) : end], [term.weight for term in terms]) for end, terms in zip(ends, cases)
     ])
-    options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, **invert_options)
+    options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, timeout=timeout, **invert_options)
     if mode == "embedding":
         results = invert_many(targets, bank=resolve_bank(bank, space, "image"), modality="image", **options)
         return [
@@ -115,7 +123,7 @@ def arith_many(
     for (case, term), inversion in zip(flat, inversions):
         parts[case].append((term.weight, term.item if term.modality == "text" else inversion.text))
         per_term[case].append(inversion)
-    merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed)
+    merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed, timeout=timeout)
     return [
         ArithmeticResult(expression(terms), mode, merge.text, merge.score, target, case_parts, case_inversions, merge=merge)
         for terms, target, case_parts, case_inversions, merge in zip(cases, targets, parts, per_term, merged)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..generators import Generator, ProposalRequest, candidate_key, load_generator
+from ..generators import Generator, ProposalRequest, candidate_key, load_generator, with_timeout
 from ..spaces import Space
 
 MAX_WORDS = 20
@@ -87,13 +87,14 @@ def merge_many(
     generator: str | Generator = "llama.cpp",
     requested: int = 5,
     seed: int = 0,
+    timeout: float | None = None,
 ) -> list[MergeResult]:
     """One merge per row: parts[i] are (weight, text) of combination i, targets[i] its combined embedding.
 
     The generator answers all combinations in one batch (`requested` merges each); every candidate
-    is embedded once and scored against its own target.
+    is embedded once and scored against its own target. `timeout`: see `invert_many`.
     """
-    generator = load_generator(generator)
+    generator = with_timeout(load_generator(generator), timeout)
     requests = [
         ProposalRequest(
             template=merge_prompt(row), candidates=[(weight, text) for weight, text in row if weight > 0],

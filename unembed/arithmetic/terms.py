@@ -16,7 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import checks
 from ..errors import InputError, SpaceMismatchError
+from ..paths import exists, is_file
 from ..spaces import Space, input_of, modality_of
 from ..vectors import load_vectors, unit_rows
 
@@ -38,10 +40,9 @@ class Term:
     space: str | None = None
 
     def __post_init__(self):
-        if self.modality not in MODALITIES:
+        if not isinstance(self.modality, str) or self.modality not in MODALITIES:
             raise InputError(f"a term's modality must be one of {', '.join(MODALITIES)}; got {self.modality!r}.")
-        if not np.isfinite(self.weight) or self.weight == 0:
-            raise InputError(f"a term's weight must be a finite non-zero number; got {self.weight!r}. Drop the term instead.")
+        object.__setattr__(self, "weight", checks.weight(self.weight))
 
     @property
     def label(self) -> str:
@@ -63,14 +64,18 @@ def text(value: str, weight: float = 1.0) -> Term:
 
 
 def vector(value, weight: float = 1.0, *, space: str | None = None) -> Term:
-    return Term(weight, np.asarray(value, dtype=np.float32), "vector", space)
+    """One vector (dim,) or (1, dim), checked and normalised in float64 now (unit_rows), so a bad one is named here."""
+    rows = unit_rows(value, what="a vector term")
+    if len(rows) != 1:
+        raise InputError(f"a vector term is one vector (dim,); got shape {np.shape(value)}. Give each vector its own term.")
+    return Term(weight, rows[0], "vector", space)
 
 
 def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
     """An image, audio or .npy vector file; the modality comes from the extension."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        if not path.is_file():
+        if not is_file(path):
             raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
         return Term(weight, load_vectors(path), "vector")
     modality, path = input_of(path)
@@ -79,7 +84,8 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
     return Term(weight, path, modality)
 
 
-_WEIGHTED = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*\*\s*(.+)$", re.S)
+# `W*operand`: W is whatever Python reads as a float (1, .5, 2., 1e-3, 1_000, nan, inf), checked by `checks.weight`.
+_WEIGHTED = re.compile(r"^\s*([^\s*]+)\s*\*\s*(.+)$", re.S)
 
 
 def parse_expression(tokens: Sequence[str]) -> list[Term]:
@@ -98,7 +104,7 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
                 raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
             sign, operator = (-1.0 if token == "-" else 1.0), token
             continue
-        if token[:1] in "+-" and len(token) > 1 and not Path(token).exists():
+        if token[:1] in "+-" and len(token) > 1 and not exists(token):
             if operator is not None:
                 raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")
             sign, operator, token = (-1.0 if token[0] == "-" else 1.0), token[0], token[1:].strip()
@@ -106,8 +112,8 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
             raise InputError(f"missing + or - before {raw!r}. Write `A + B`, and quote texts with spaces.")
         weight, operand = 1.0, token
         match = _WEIGHTED.match(token)
-        if match and not Path(token).exists():
-            weight, operand = float(match.group(1)), match.group(2).strip()
+        if match and not exists(token) and _is_float(match.group(1)):
+            weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
         terms.append(_operand(operand, sign * weight))
@@ -119,11 +125,19 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
     return terms
 
 
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _operand(operand: str, weight: float) -> Term:
     path = Path(operand)
     if path.suffix.lower() == ".npy":
         return file(path, weight)
-    if path.is_file():
+    if is_file(path):
         modality_of(path)  # an unknown extension of an existing file is an error, not a text
         return file(path, weight)
     try:
@@ -164,9 +178,14 @@ def embed_terms(terms: Sequence[Term], space: Space) -> np.ndarray:
 
 
 def combine_vectors(vectors: np.ndarray, weights: Sequence[float]) -> np.ndarray:
-    """Unit (dim,) direction of the weighted sum of unit rows; an error when the terms cancel out."""
-    weights = np.asarray(weights, dtype=np.float32)
-    total = (weights[:, None] * vectors).sum(axis=0)
+    """Unit (dim,) direction of the weighted sum of unit rows; an error when the terms cancel out.
+
+    In float64, with the weights divided by the largest first (the direction does not change): weights
+    such as 1e308 cannot overflow the sum, and tiny ones cannot vanish.
+    """
+    weights = np.asarray([checks.weight(weight) for weight in weights], dtype=np.float64)
+    weights = weights / np.abs(weights).max()
+    total = (weights[:, None] * np.asarray(vectors, dtype=np.float64)).sum(axis=0)
     norm = float(np.linalg.norm(total))
     if norm < CANCELLED * float(np.abs(weights).sum()):
         raise InputError(

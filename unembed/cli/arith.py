@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
 from ..spaces import load_space
+from ..options import add_timeout_option, report_generator
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +37,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--render-steps", type=int, default=0,
                         help="first optimise the prompt for N render-and-score steps (its picture nearest the combination)")
     parser.add_argument("--json", help="write the result to this JSON file")
+    add_timeout_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -57,7 +61,7 @@ def run(args) -> int:
     space = load_space(args.space)
     result = arith(
         terms, space=space, mode=args.mode, bank=args.bank, generator=args.generator, merge_generator=args.merge_generator,
-        steps=args.steps, requested=args.requested, seed=args.seed, progress=True,
+        steps=args.steps, requested=args.requested, seed=args.seed, progress=True, timeout=args.timeout,
     )
     print(f"{result.expression}  ({args.mode} mode, {space.spec})")
     for weight, text in result.parts:
@@ -75,4 +79,7 @@ def run(args) -> int:
         print(f"wrote {args.render}")
     if args.json:
         atomic.write_json(args.json, data)
-    return 0
+    if result.merge is not None and result.merge.error:
+        print(f"unembed: the merge generator {args.merge_generator} failed ({result.merge.error}); the rule-based "
+              "joins were the candidates.", file=sys.stderr)
+    return report_generator([inversion for inversion in [result.inversion, *result.inversions] if inversion is not None])

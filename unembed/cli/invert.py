@@ -6,7 +6,7 @@ from ..errors import InputError
 from ..inverter import invert
 from ..spaces import input_of, load_space
 from ..vectors import load_vectors
-from ..options import add_generation_options, inversion_options
+from ..options import add_generation_options, inversion_options, report_generator
 
 
 def add_parser(subparsers) -> None:
@@ -52,4 +52,4 @@ def run(args) -> int:
         result.to_json(args.json)
     if args.plot:
         result.plot(args.plot)
-    return 0
+    return report_generator([result])

@@ -23,12 +23,19 @@ DEFAULT_GENERATOR = "llama.cpp+mutate"
 GENERATORS: Registry[Generator] = Registry("generator", Generator, GeneratorError)
 GENERATORS.register("llama.cpp", "unembed.generators.llama_cpp:load_llama_cpp")
 GENERATORS.register("transformers", "unembed.generators.huggingface:load_transformers")
-GENERATORS.register("openai", "unembed.generators.openai_compat:load_openai")
+GENERATORS.register("openai", "unembed.generators.openai_compat:load_openai", extra="openai")
 GENERATORS.register("mutate", "unembed.generators.mutate:load_mutate")
 GENERATORS.register("edit", "unembed.generators.edit:load_edit")
 
 register_generator = GENERATORS.register
 available_generators = GENERATORS.available
+
+
+def with_timeout(generator: Generator, seconds: float | None) -> Generator:
+    """`generator` with its step time budget set (`Generator.set_timeout`); None leaves its own."""
+    if seconds is not None:
+        generator.set_timeout(seconds)
+    return generator
 
 
 def load_generator(spec: str | Generator, **options) -> Generator:
@@ -40,6 +47,6 @@ def load_generator(spec: str | Generator, **options) -> Generator:
 
 __all__ = [
     "DEFAULT_GENERATOR", "Generator", "GeneratorError", "Proposal", "ProposalRequest", "CombinedGenerator", "GENERATORS",
-    "load_generator", "register_generator", "available_generators", "Fluency", "default_fluency", "candidate_key",
+    "load_generator", "with_timeout", "register_generator", "available_generators", "Fluency", "default_fluency", "candidate_key",
     "parse_numbered_lines",
 ]

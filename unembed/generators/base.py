@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .. import checks
 from .parsing import parse_numbered_lines
 
 
@@ -48,7 +49,7 @@ class Proposal:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    error: str | None = None  # set when every try failed; `texts` is then empty
+    error: str | None = None  # why (part of) the generator failed; when `texts` is empty, every try failed
     raw: list[str] = field(default_factory=list)  # the raw answers, for debugging prompts
 
 
@@ -68,6 +69,10 @@ class Generator(ABC):
     @abstractmethod
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         """One Proposal per request, in order."""
+
+    def set_timeout(self, seconds: float) -> None:
+        """Bound how long one `propose` may wait on a backend, all tries included. A model-free generator waits on nothing."""
+        checks.seconds(seconds)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r})"
@@ -96,12 +101,27 @@ class ChatGenerator(Generator):
     Small models list few lines well and many lines badly (they loop, echo the prompt or lose
     the counter), so a request for N texts becomes ceil(N / lines_per_call) calls that differ
     only by seed. A call whose answer is an error, empty or unparsable is retried up to
-    `retries` times with exponential backoff; after that the request reports `error`.
+    `retries` times with exponential backoff; after that the request reports `error`. `timeout`
+    bounds one `propose`, retries included: no try starts after it, and a backend that can (HTTP)
+    gives each call only the time left (`remaining()`), so a hung server costs `timeout` per step.
+    An answer is cut to the lines asked for: a model that rambles on is not scored for it.
     """
 
     lines_per_call: int = 50
     retries: int = 2
     backoff: float = 0.5
+    temperature: float = 0.7
+    top_p: float = 0.9
+    presence_penalty: float = 0.6
+    timeout: float | None = None  # seconds for one propose, all tries together; None: unbounded
+    _deadline: float | None = None
+
+    def set_timeout(self, seconds: float) -> None:
+        self.timeout = checks.seconds(seconds)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the current propose's time budget (None: unbounded)."""
+        return None if self._deadline is None else self._deadline - time.monotonic()
 
     @abstractmethod
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
@@ -110,6 +130,18 @@ class ChatGenerator(Generator):
     def _max_tokens(self, lines: int, max_words: int) -> int:
         # ~1.6 tokens per English word, plus the counter and newline, with slack.
         return int(lines * (max_words * 1.6 + 6)) + 16
+
+    def _chat_arguments(self, call: Call) -> dict:
+        """The chat-completion arguments of `call`, for backends with the OpenAI chat API (llama.cpp, openai)."""
+        return dict(
+            messages=[{"role": "user", "content": call.prompt}],
+            temperature=self.temperature,
+            top_p=self.top_p,
+            presence_penalty=self.presence_penalty,
+            max_tokens=self._max_tokens(call.lines, call.max_words),
+            stop=[f"\n{call.lines + 1}."],  # past the last asked line a model only repeats itself
+            seed=call.seed,
+        )
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         started = time.perf_counter()
@@ -124,11 +156,15 @@ class ChatGenerator(Generator):
         pending = jobs
         errors: dict[int, str] = {}
         succeeded: set[int] = set()
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
         for attempt in range(self.retries + 1):
             if not pending:
                 break
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                pause = self.backoff * 2 ** (attempt - 1)
+                if self._deadline is not None and time.monotonic() + pause >= self._deadline:
+                    break  # the step's time budget is spent: no try that could not finish in it
+                time.sleep(pause)
             # A retry gets a new seed: the same seed would give the same bad answer.
             calls = [
                 Call(requests[index].prompt(lines), seed + 7919 * attempt, lines, requests[index].max_words)
@@ -147,7 +183,7 @@ class ChatGenerator(Generator):
                 proposal.prompt_tokens += answer.prompt_tokens
                 proposal.completion_tokens += answer.completion_tokens
                 proposal.raw.append(answer.text)
-                texts = parse_numbered_lines(answer.text, max_words=request.max_words)
+                texts = parse_numbered_lines(answer.text, max_words=request.max_words, limit=lines)
                 if not texts:
                     errors[index] = f"no usable numbered line in the answer {answer.text[:80]!r}"
                     retry.append(job)
@@ -155,6 +191,7 @@ class ChatGenerator(Generator):
                 succeeded.add(index)
                 proposal.texts.extend(text for text in texts if text not in proposal.texts)
             pending = retry
+        self._deadline = None
         elapsed = time.perf_counter() - started
         for index, proposal in enumerate(proposals):
             proposal.seconds = elapsed / max(len(requests), 1)

@@ -15,20 +15,25 @@ class CombinedGenerator(Generator):
         self.shown = next((g.shown for g in self.generators if g.shown is not None), None)
         self.needs_fluency_gate = any(g.needs_fluency_gate for g in self.generators)
 
+    def set_timeout(self, seconds: float) -> None:
+        for generator in self.generators:
+            generator.set_timeout(seconds)
+
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         answers = [generator.propose(requests) for generator in self.generators]
         merged = []
         for proposals in zip(*answers):
             texts = list(dict.fromkeys(text for proposal in proposals for text in proposal.texts))
-            errors = [proposal.error for proposal in proposals if proposal.error]
+            errors = [f"{generator.spec}: {proposal.error}" for generator, proposal in zip(self.generators, proposals) if proposal.error]
             merged.append(Proposal(
                 texts=texts,
                 calls=sum(p.calls for p in proposals),
                 prompt_tokens=sum(p.prompt_tokens for p in proposals),
                 completion_tokens=sum(p.completion_tokens for p in proposals),
                 seconds=sum(p.seconds for p in proposals),
-                # Failed only when no member produced anything.
-                error="; ".join(errors) if errors and not texts else None,
+                # A member that failed is reported even when another one's texts carry the step:
+                # the step did not fail (it has texts), but it ran without that member.
+                error="; ".join(errors) or None,
                 raw=[raw for p in proposals for raw in p.raw],
             ))
         return merged

@@ -116,14 +116,7 @@ class LlamaCppGenerator(ChatGenerator):
         for call in calls:
             try:
                 response = self.llm.create_chat_completion(
-                    messages=[{"role": "user", "content": call.prompt}],
-                    temperature=self.temperature,
-                    top_p=self.top_p,
-                    presence_penalty=self.presence_penalty,
-                    max_tokens=self._max_tokens(call.lines, call.max_words),
-                    # Past the last asked line the model only repeats itself.
-                    stop=[f"\n{call.lines + 1}."],
-                    seed=call.seed,
+                    **self._chat_arguments(call),
                     grammar=self._grammar(call.lines, call.max_words) if self.grammar else None,
                 )
             except (ValueError, RuntimeError) as error:

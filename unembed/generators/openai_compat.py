@@ -1,21 +1,36 @@
 """`openai:MODEL@BASE_URL`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp, Ollama, ...).
 
-Standard library only. The key comes from the `api_key` option or OPENAI_API_KEY; the base URL
-from the spec, the `base_url` option or OPENAI_BASE_URL. The calls of one step run concurrently.
-The server is asked for its model list before the loop starts, so a server that is down is an
-error up front rather than a run of failed steps.
+Through the official `openai` client (the `openai` extra). Its HTTP layer drops the Authorization
+header when a redirect leads to another host, so the key goes only to the server it was given for.
+The key comes from the `api_key` option or OPENAI_API_KEY; the base URL from the spec, the
+`base_url` option or OPENAI_BASE_URL. The calls of one step run concurrently; `timeout` bounds the
+whole step, retries included (ChatGenerator). The server is asked for its model list before the
+loop starts, so a server that is down is an error up front rather than a run of failed steps.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
-import urllib.request
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
+import openai
+
+from .. import checks
 from ..errors import GeneratorError
 from .base import Call, ChatGenerator, Completion
+
+CHECK_SECONDS = 10.0  # the up-front model-list request: a live server answers it at once
+
+
+def redact(url: str) -> str:
+    """`url` without user:password, so a spec, a result or an error never carries credentials."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")))
 
 
 class OpenAIGenerator(ChatGenerator):
@@ -34,65 +49,82 @@ class OpenAIGenerator(ChatGenerator):
         retries: int = 2,
         backoff: float = 0.5,
     ):
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.spec = f"openai:{model}@{self.base_url}"
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or ""
+        base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise GeneratorError(
+                f"{redact(base_url)!r} is not an http(s) URL. Give the server's base URL: "
+                "--generator openai:MODEL@http://host:port/v1."
+            )
+        self.base_url, self.model = base_url, model
+        self.spec = f"openai:{model}@{redact(base_url)}"
         self.temperature, self.top_p, self.presence_penalty = temperature, top_p, presence_penalty
-        self.lines_per_call, self.concurrency, self.timeout = lines_per_call, concurrency, timeout
-        self.retries, self.backoff = retries, backoff
+        self.lines_per_call = checks.count(lines_per_call, "lines_per_call")
+        self.concurrency = checks.count(concurrency, "concurrency")
+        self.retries, self.backoff = checks.count(retries, "retries", minimum=0), backoff
+        self.set_timeout(timeout)
+        # Retries are ours (ChatGenerator: new seed, bounded by the step's time budget), not the client's.
+        self.client = openai.OpenAI(
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key", base_url=base_url, max_retries=0,
+            timeout=self.timeout,
+        )
         self._check_server()
 
-    def _request(self, path: str, payload: dict | None = None, timeout: float | None = None) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers)
-        with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-            return json.loads(response.read().decode("utf-8"))
+    def __repr__(self) -> str:  # never the client, which holds the key
+        return f"OpenAIGenerator(spec={self.spec!r})"
 
     def _check_server(self) -> None:
         try:
-            self._request("/models", timeout=10)
-        except urllib.error.HTTPError as error:
-            if error.code in (401, 403):
-                raise GeneratorError(
-                    f"{self.base_url} refused the API key (HTTP {error.code}). Set OPENAI_API_KEY or pass api_key."
-                ) from error
-            # Some servers have no /models route; the chat route may still work.
-        except (urllib.error.URLError, OSError, ValueError) as error:
+            self.client.models.list(timeout=min(CHECK_SECONDS, self.timeout))
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             raise GeneratorError(
-                f"no OpenAI-compatible server answers at {self.base_url} ({error}). Start the server, or fix the "
-                "URL in --generator openai:MODEL@http://host:port/v1."
-            ) from error
+                f"{redact(self.base_url)} refused the API key (HTTP {error.status_code}). Set OPENAI_API_KEY or pass api_key."
+            ) from None
+        except openai.APIConnectionError as error:  # timeouts included
+            raise GeneratorError(
+                f"no OpenAI-compatible server answers at {redact(self.base_url)} ({_describe(error)}). Start the server, "
+                "or fix the URL in --generator openai:MODEL@http://host:port/v1."
+            ) from None
+        except (openai.OpenAIError, ValueError, TypeError):
+            pass  # some servers have no (or an odd) /models route; the chat route may still work
 
     def _complete_one(self, call: Call) -> Completion | Exception:
-        payload = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": call.prompt}],
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "presence_penalty": self.presence_penalty,
-            "max_tokens": self._max_tokens(call.lines, call.max_words),
-            "stop": [f"\n{call.lines + 1}."],
-            "seed": call.seed,
-        }
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            return TimeoutError(f"timed out: the step's time budget of {self.timeout:g} s was spent")
         try:
-            response = self._request("/chat/completions", payload)
-            usage = response.get("usage") or {}
-            return Completion(
-                text=response["choices"][0]["message"].get("content") or "",
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
+            response = self.client.chat.completions.create(
+                model=self.model, **self._chat_arguments(call),
+                timeout=remaining if remaining is not None else openai.NOT_GIVEN,
             )
-        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError) as error:
-            return error
+            if not getattr(response, "choices", None):
+                return GeneratorError("the server answered without any choice (an empty `choices` list)")
+            usage = response.usage
+            return Completion(
+                text=response.choices[0].message.content or "",
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            )
+        except openai.APITimeoutError:
+            return TimeoutError(f"timed out after {remaining if remaining is not None else self.timeout:.3g} s")
+        except openai.OpenAIError as error:
+            return GeneratorError(_describe(error))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:  # answers of the wrong shape
+            return GeneratorError(f"unreadable answer ({type(error).__name__}: {error})")
 
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(calls)))) as pool:
             return list(pool.map(self._complete_one, calls))
+
+
+def _describe(error: openai.OpenAIError) -> str:
+    """A short, credential-free account of a client error: HTTP status and message, or the connection problem."""
+    status = getattr(error, "status_code", None)
+    message = " ".join(str(getattr(error, "message", "") or error).split())[:200]
+    if status is not None:
+        return f"HTTP {status}: {message}"
+    cause = error.__cause__
+    return f"{message} ({type(cause).__name__}: {cause})" if cause is not None and str(cause) not in message else message
 
 
 def load_openai(argument: str, **options) -> OpenAIGenerator:

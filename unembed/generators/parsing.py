@@ -37,11 +37,12 @@ def candidate_key(text: str) -> str:
     return " ".join(text.casefold().split()).rstrip(" .!?;:,")
 
 
-def parse_numbered_lines(answer: str, *, max_words: int | None = None) -> list[str]:
+def parse_numbered_lines(answer: str, *, max_words: int | None = None, limit: int | None = None) -> list[str]:
     """The texts of `answer`'s numbered lines ("1. a dog on a beach"), cleaned, unique, in order.
 
     Lines without a counter are preambles or chatter and are skipped, as MILS does. A text with
-    no letter, or with more than twice `max_words` words (the model rambled), is dropped.
+    no letter, or with more than twice `max_words` words (the model rambled), is dropped. At most
+    `limit` texts are returned: the lines asked for, not the 3,000 a looping model may write.
     """
     texts: list[str] = []
     seen: set[str] = set()
@@ -57,4 +58,6 @@ def parse_numbered_lines(answer: str, *, max_words: int | None = None) -> list[s
             continue
         seen.add(key)
         texts.append(text)
+        if limit is not None and len(texts) >= limit:
+            break
     return texts

@@ -1,19 +1,27 @@
 """Caption banks: captions, their embeddings in one space, and a FAISS index, saved as one directory.
 
-    DIR/manifest.json   space spec, dim, count, index factory string, search params, sha256 of texts
+    DIR/manifest.json   space spec, dim, count, index factory string, search params, and the size and
+                        sha256 of every other file (format 2; format 1 recorded the texts' only)
     DIR/texts.txt       one whitespace-normalised caption per line, in index id order
     DIR/index.faiss     the FAISS index (inner product on unit vectors = cosine)
 
 Writes go to a temporary sibling directory that is renamed into place, so a crash never leaves a
-half-written bank. Encoding checkpoints each chunk in `.DIR.partial/`, so an interrupted build resumes.
+half-written bank. A folder is replaced only when it is a bank (our manifest, nothing else in it)
+or empty: anything else at the destination is refused, never deleted. One build at a time per
+destination: `.DIR.lock` beside it (a file lock, released by the system if the process dies).
+Encoding checkpoints each chunk in `.DIR.partial/` under a name that carries the checksum of the
+space and the texts it encodes, so an interrupted build resumes and a chunk is never reused for
+other texts. Loading checks every file against the manifest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,21 +29,25 @@ from pathlib import Path
 from typing import Collection, Iterable
 
 import faiss
+import filelock
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import atomic
+from .. import atomic, checks
 from ..errors import BankError, InputError, SpaceMismatchError
+from ..integrity import file_record, sha256_file
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from ..version import __version__
 from ..paths import cache_dir, safe_name
-from .sources import collect_captions
+from .sources import collect_captions, normalise_caption
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 TEXTS = "texts.txt"
 INDEX = "index.faiss"
+BANK_FILES = (MANIFEST, TEXTS, INDEX)
+REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
 DEFAULT_TRAIN_SIZE = 200_000  # FAISS wants >= 39 points per IVF list: enough for IVF4096
 
 
@@ -65,14 +77,21 @@ def make_index(vectors: np.ndarray, spec: str = "Flat", *, train_size: int = DEF
             f"FAISS cannot build index {spec!r} ({_faiss_reason(error)}). "
             "Use a faiss index-factory string such as 'Flat', 'HNSW32' or 'IVF4096,SQ8,RFlat'."
         ) from error
-    if not index.is_trained:
-        sample = vectors
-        if len(vectors) > train_size:
-            rows = np.sort(np.random.default_rng(seed).choice(len(vectors), train_size, replace=False))
-            sample = vectors[rows]
-        index.train(sample)
-    for start in range(0, len(vectors), 65_536):
-        index.add(vectors[start : start + 65_536])
+    try:
+        if not index.is_trained:
+            sample = vectors
+            if len(vectors) > train_size:
+                rows = np.sort(np.random.default_rng(seed).choice(len(vectors), train_size, replace=False))
+                sample = vectors[rows]
+            index.train(sample)
+        for start in range(0, len(vectors), 65_536):
+            index.add(vectors[start : start + 65_536])
+    except RuntimeError as error:
+        # e.g. an IVF index with more lists than captions: k-means cannot make more clusters than points.
+        raise InputError(
+            f"FAISS cannot build index {spec!r} on {len(vectors)} captions ({_faiss_reason(error)}). An IVF index "
+            "needs at least as many captions as lists (FAISS wants 39 per list); use --index Flat for a small bank."
+        ) from error
     return index
 
 
@@ -85,6 +104,8 @@ def set_search_params(index: faiss.Index, params: str) -> None:
     """Apply faiss ParameterSpace settings such as 'nprobe=32,k_factor=4' or 'efSearch=128'."""
     if not params:
         return
+    if not isinstance(params, str):
+        raise InputError(f"search parameters are a string such as 'nprobe=32'; got {params!r}.")
     try:
         faiss.ParameterSpace().set_index_parameters(index, params)
     except RuntimeError as error:
@@ -110,6 +131,7 @@ class Bank:
     ) -> "Bank":
         """An in-memory bank (nothing written) of the normalised, de-duplicated `texts`."""
         space = load_space(space)
+        batch_size = checks.count(batch_size, "batch_size")
         captions = collect_captions(texts=texts)
         with _progress(len(captions), space) as bar:
             vectors = _encode(captions, space, batch_size, bar)
@@ -119,9 +141,19 @@ class Bank:
     def from_vectors(
         cls, texts: list[str], vectors: np.ndarray, space: Space, *, index: str = "Flat", search_params: str = ""
     ) -> "Bank":
+        texts = list(texts)
+        if not texts:
+            raise InputError("a bank needs at least one caption; got none.")
+        for number, text in enumerate(texts):
+            # texts.txt holds one caption per line: a line break inside one would shift every id after it.
+            if not isinstance(text, str) or not text or normalise_caption(text) != text or "\x00" in text:
+                raise InputError(
+                    f"text {number} ({text!r}) is not a one-line caption. Pass the texts through "
+                    "unembed.index.collect_captions(texts=...) first (it normalises whitespace and drops empty ones)."
+                )
+        vectors = unit_rows(vectors, space.dim, what="bank vectors")
         if len(texts) != len(vectors):
             raise InputError(f"{len(texts)} texts but {len(vectors)} vectors; give one vector per text.")
-        vectors = unit_rows(vectors, space.dim, what="bank vectors")
         manifest = {
             "format": FORMAT_VERSION,
             "space": space.spec,
@@ -132,7 +164,7 @@ class Bank:
             "metric": "inner_product",
             "texts_sha256": texts_sha256(texts),
         }
-        return cls(make_index(vectors, index), list(texts), manifest)
+        return cls(make_index(vectors, index), texts, manifest)
 
     @property
     def dim(self) -> int:
@@ -167,13 +199,16 @@ class Bank:
     def search(self, vectors, k: int = 10, *, exclude: Collection[str] | None = None) -> SearchResult:
         """Top-`k` captions for each query vector (one (dim,) vector or an (n, dim) batch).
 
-        `exclude` drops captions by text (e.g. a held-out target) while still returning `k` hits.
+        `k` is capped at the bank's size (a bank of 3 answers 3, not k, columns). `exclude` drops
+        captions by text (e.g. a held-out target) while still returning `k` hits where it can; a row
+        with fewer hits is padded with id -1 and score -inf.
         """
-        if k < 1:
-            raise InputError(f"k must be at least 1; got {k}.")
+        k = min(checks.count(k, "k"), len(self))
         queries = unit_rows(vectors, self.dim, what="query")
+        if exclude is not None and (isinstance(exclude, str) or not all(isinstance(text, str) for text in exclude)):
+            raise InputError("exclude must be a collection of caption texts, e.g. ['a dog on a beach'].")
         exclude = set(exclude or ())
-        scores, ids = self.index.search(queries, k + len(exclude))  # FAISS pads with -1 past ntotal
+        scores, ids = self.index.search(queries, min(k + len(exclude), len(self)))
         if exclude:
             scores, ids = _drop_excluded(scores, ids, self.texts, exclude, k)
         ids, scores = ids[:, :k], scores[:, :k]
@@ -182,21 +217,38 @@ class Bank:
         return SearchResult(ids=ids, scores=scores, texts=texts)
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the bank directory atomically; an existing bank is replaced only with `overwrite`."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise BankError(f"{path} already exists. Choose another --out, or pass overwrite=True / --overwrite.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        """Write the bank directory atomically.
+
+        An existing bank there is replaced only with `overwrite`; an empty folder is filled; a file,
+        or a folder holding anything that is not a bank's, is refused and left as it is.
+        """
+        path = _destination(path)
+        with _build_lock(path):
+            return self._write(path, overwrite=overwrite)
+
+    def _write(self, path: Path, *, overwrite: bool) -> Path:
+        if _claim(path) == "bank" and not overwrite:
+            raise BankError(f"{path} already holds a bank. Choose another --out, or pass overwrite=True / --overwrite to replace it.")
+        try:
+            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        except OSError as error:
+            raise atomic.write_error(path.parent, error) from error
         try:
             os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
-            manifest = dict(self.manifest, unembed_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
+            manifest = dict(
+                self.manifest, format=FORMAT_VERSION, unembed_version=__version__,
+                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                files={name: file_record(staging / name) for name in (TEXTS, INDEX)},
+            )
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             _swap_into_place(staging, path)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, BankError):
+                # RuntimeError: faiss.write_index reports a failed write (disk full) that way.
+                raise atomic.write_error(path, error if isinstance(error, OSError) else OSError(str(error))) from error
             raise
         self.manifest, self.path = manifest, path
         return path
@@ -214,6 +266,69 @@ def _drop_excluded(scores, ids, texts, exclude, k):
 
 def _cpu_index(index: faiss.Index) -> faiss.Index:
     return faiss.index_gpu_to_cpu(index) if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__ else index
+
+
+def _destination(out: str | os.PathLike) -> Path:
+    """`out` as an absolute path with a folder name (`.` is the current folder, named)."""
+    path = Path(os.path.abspath(Path(out).expanduser()))
+    if not path.name:
+        raise BankError(f"{str(out)!r} is the root of the file system, not a bank folder. Give a folder name, e.g. banks/images.")
+    return path
+
+
+def _claim(path: Path) -> str:
+    """What is at `path`: "free" (nothing, or an empty folder), "bank" (a bank and nothing else).
+
+    Anything else is refused here and left untouched: replacing a folder deletes what it holds.
+    """
+    if path.is_symlink():
+        raise BankError(f"{path} is a symbolic link. unembed does not replace links: give the folder it points to, or another --out.")
+    if not path.exists():
+        return "free"
+    if not path.is_dir():
+        raise BankError(f"{path} is a file, not a bank folder, and unembed never replaces it. Choose another --out.")
+    try:
+        names = sorted(entry.name for entry in path.iterdir())
+    except OSError as error:
+        raise BankError(f"cannot look inside {path} ({error.strerror}). Choose another --out.") from error
+    if not names:
+        return "free"
+    try:
+        _read_manifest(path)
+    except BankError:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise BankError(
+            f"{path} is a folder that is not a bank (it holds {shown}), and unembed never replaces such a folder: "
+            "it replaces only a bank it wrote, or an empty folder. Choose another --out, e.g. a new folder inside it."
+        ) from None
+    foreign = [name for name in names if name not in BANK_FILES]
+    if foreign:
+        raise BankError(
+            f"{path} is a bank but also holds {', '.join(foreign[:5])}, which a bank does not; replacing the bank "
+            "would delete them. Move them out of the folder, or choose another --out."
+        )
+    return "bank"
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """One writer per destination: a second build of the same --out waits for the first, then goes on."""
+    lock_file = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file.touch()  # filelock takes a folder it cannot write in for a held lock, and would wait forever
+    except OSError as error:
+        raise atomic.write_error(lock_file, error) from error
+    lock = filelock.FileLock(lock_file)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"unembed: another build of {path} is running; waiting for it to finish.", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _swap_into_place(staging: Path, path: Path) -> None:
@@ -253,29 +368,35 @@ def build_bank(
     """Encode the captions of `sources` (files or named sources) and `texts`, index them, save to `out`.
 
     Encoded chunks are checkpointed next to `out`; running the same build again after an interrupt
-    reuses them. A finished bank with the same space, captions and index is returned as it is (even with `overwrite`).
+    reuses them. A finished bank with the same space, captions and index is returned as it is (even
+    with `overwrite`). `out` may be new, an empty folder, or (with `overwrite`) a bank; anything
+    else is refused before any work. A second build of the same `out` waits for the first.
     """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    batch_size, chunk_size = checks.count(batch_size, "batch_size"), checks.count(chunk_size, "chunk_size")
     space = load_space(space)
     captions = collect_captions(sources, texts)
     if out is None:
         return Bank.from_texts(captions, space, index=index, search_params=search_params, batch_size=batch_size)
-    out = Path(out)
+    out = _destination(out)
+    _claim(out)  # refuse a file or a foreign folder before taking the lock or encoding anything
     digest = texts_sha256(captions)
-    if out.exists():
-        try:
+    with _build_lock(out):
+        if _claim(out) == "bank":
             existing = _read_manifest(out)
-        except BankError:
+            if (existing["space"], existing["texts_sha256"], existing["index"]) == (space.spec, digest, index):
+                try:
+                    return load_bank(out, space)
+                except BankError:
+                    if not overwrite:
+                        raise
             if not overwrite:
-                raise
-            existing = {}
-        if (existing.get("space"), existing.get("texts_sha256"), existing.get("index")) == (space.spec, digest, index):
-            return load_bank(out, space)
-        if not overwrite:
-            raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
-    vectors = _encode_with_checkpoints(captions, space, out, digest, batch_size, chunk_size)
-    bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
-    bank.save(out, overwrite=overwrite)
-    shutil.rmtree(_partial_dir(out), ignore_errors=True)
+                raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
+        vectors = _encode_with_checkpoints(captions, space, out, batch_size, chunk_size)
+        bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
+        bank._write(out, overwrite=True)
+        shutil.rmtree(_partial_dir(out), ignore_errors=True)
     return bank
 
 
@@ -283,48 +404,105 @@ def _partial_dir(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial")
 
 
-def _encode_with_checkpoints(captions, space, out, digest, batch_size, chunk_size) -> np.ndarray:
+def _chunk_name(number: int, space: Space, texts: list[str]) -> str:
+    """A checkpoint's name carries the checksum of what it encodes: the space and its texts."""
+    key = hashlib.sha256(f"{space.spec}\n{space.dim}\n".encode() + _texts_bytes(texts)).hexdigest()[:24]
+    return f"chunk-{number:06d}-{key}.npy"
+
+
+def _read_chunk(path: Path, rows: int, dim: int) -> np.ndarray | None:
+    """A checkpointed chunk, or None when it is missing or damaged (then it is encoded again)."""
+    try:
+        chunk = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if not isinstance(chunk, np.ndarray) or chunk.dtype != np.float32 or chunk.shape != (rows, dim) or not np.isfinite(chunk).all():
+        return None
+    return chunk
+
+
+def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> np.ndarray:
     partial = _partial_dir(out)
-    job = {"space": space.spec, "texts_sha256": digest, "chunk_size": chunk_size}
-    job_file = partial / "job.json"
-    if partial.exists() and (not job_file.exists() or json.loads(job_file.read_text()) != job):
-        shutil.rmtree(partial)  # checkpoints of a different build: useless here
-    partial.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(job_file, job)
+    starts = range(0, len(captions), chunk_size)
+    names = [_chunk_name(number, space, captions[start : start + chunk_size]) for number, start in enumerate(starts)]
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+        for stale in set(os.listdir(partial)) - set(names):  # another build's checkpoints: useless here
+            path = partial / stale
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    except OSError as error:
+        raise atomic.write_error(partial, error) from error
     chunks = []
     with _progress(len(captions), space) as bar:
-        for number, start in enumerate(range(0, len(captions), chunk_size)):
-            chunk_file = partial / f"chunk-{number:06d}.npy"
+        for name, start in zip(names, starts):
             texts = captions[start : start + chunk_size]
-            if chunk_file.exists():
-                chunks.append(np.load(chunk_file, allow_pickle=False))
+            chunk = _read_chunk(partial / name, len(texts), space.dim)
+            if chunk is not None:
                 bar.update(len(texts))
             else:
-                chunks.append(_encode(texts, space, batch_size, bar))
-                atomic.save_npy(chunk_file, chunks[-1])
+                chunk = _encode(texts, space, batch_size, bar)
+                atomic.save_npy(partial / name, chunk)
+            chunks.append(chunk)
     return np.concatenate(chunks)
 
 
+_MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index": str, "texts_sha256": str}
+
+
 def _read_manifest(path: Path) -> dict:
+    """The manifest of the bank at `path`, checked for the fields and types this version reads."""
     if not path.is_dir():
         raise BankError(f"no bank at {path}. Build one with `unembed bank build --from FILE --out {path}`.")
     manifest_file = path / MANIFEST
     try:
-        manifest = json.loads(manifest_file.read_text())
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise BankError(f"{path} has no {MANIFEST}: it is not a bank (or was damaged). Rebuild it with `unembed bank build`.") from error
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BankError(f"{manifest_file} is corrupt ({error}). Rebuild the bank with `unembed bank build --overwrite`.") from error
-    missing = {"format", "space", "dim", "count", "index", "texts_sha256"} - set(manifest if isinstance(manifest, dict) else {})
+        raise BankError(f"{path} has no {MANIFEST}: it is not a bank. Give the folder a bank was built into (`unembed bank build --out`).") from error
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise BankError(f"{manifest_file} is corrupt or unreadable ({error}). {REBUILD}") from error
+    if not isinstance(manifest, dict):
+        raise BankError(f"{manifest_file} is not a bank manifest (a JSON object). {REBUILD}")
+    missing = set(_MANIFEST_TYPES) - set(manifest)
     if missing:
-        raise BankError(f"{manifest_file} lacks {', '.join(sorted(missing))}. Rebuild the bank with `unembed bank build --overwrite`.")
+        raise BankError(f"{manifest_file} lacks {', '.join(sorted(missing))}. {REBUILD}")
+    wrong = [key for key, kind in _MANIFEST_TYPES.items() if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool)]
+    if not isinstance(manifest.get("search_params", ""), str):
+        wrong.append("search_params")
+    if wrong:
+        raise BankError(f"{manifest_file} has {', '.join(f'{key}={manifest[key]!r}' for key in wrong)} of the wrong type. {REBUILD}")
     if manifest["format"] > FORMAT_VERSION:
         raise BankError(f"{path} was written by a newer unembed (format {manifest['format']}). Upgrade unembed to read it.")
+    if manifest["format"] < 1 or manifest["dim"] < 1 or manifest["count"] < 1:
+        raise BankError(f"{manifest_file} has format {manifest['format']}, dim {manifest['dim']}, count {manifest['count']}: not a bank. {REBUILD}")
+    if manifest["format"] >= 2:
+        files = manifest.get("files")
+        if not isinstance(files, dict) or any(
+            not isinstance(files.get(name), dict) or not isinstance(files[name].get("sha256"), str)
+            or not isinstance(files[name].get("bytes"), int) for name in (TEXTS, INDEX)
+        ):
+            raise BankError(f"{manifest_file} lacks the size and sha256 of {TEXTS} and {INDEX}. {REBUILD}")
     return manifest
 
 
+def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) -> None:
+    """`path/name` against the manifest: size, then sha256 (format 1 recorded only the texts' sha256)."""
+    if manifest["format"] < 2:
+        if name == TEXTS and hashlib.sha256(data).hexdigest() != manifest["texts_sha256"]:
+            raise BankError(f"{path / name} does not match its manifest checksum (edited or damaged). {REBUILD}")
+        return
+    expected = manifest["files"][name]
+    size = len(data) if data is not None else (path / name).stat().st_size
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
+    if size != expected["bytes"] or (digest or sha256_file(path / name)) != expected["sha256"]:
+        raise BankError(
+            f"{path / name} does not match its manifest checksum: it was edited, damaged or swapped for another "
+            f"bank's. {REBUILD}"
+        )
+
+
 def load_bank(path: str | os.PathLike, space: Space | str | None = None, *, search_params: str | None = None) -> Bank:
-    """Open a saved bank, checking it is whole and, if `space` is given, that it was built with it."""
+    """Open a saved bank, checking it is whole (every file against its manifest checksum) and, if
+    `space` is given, that it was built with it."""
     path = Path(path)
     manifest = _read_manifest(path)
     if space is not None:
@@ -337,20 +515,29 @@ def load_bank(path: str | os.PathLike, space: Space | str | None = None, *, sear
     try:
         raw_texts = (path / TEXTS).read_bytes()
     except FileNotFoundError as error:
-        raise BankError(f"{path} has no {TEXTS}. Rebuild the bank with `unembed bank build --overwrite`.") from error
-    if hashlib.sha256(raw_texts).hexdigest() != manifest["texts_sha256"]:
-        raise BankError(f"{path / TEXTS} does not match its manifest checksum (edited or damaged). Rebuild the bank.")
-    texts = raw_texts.decode("utf-8").splitlines()
-    if not (path / INDEX).is_file():
-        raise BankError(f"{path} has no {INDEX}. Rebuild the bank with `unembed bank build --overwrite`.")
+        raise BankError(f"{path} has no {TEXTS}. {REBUILD}") from error
+    except OSError as error:
+        raise BankError(f"cannot read {path / TEXTS} ({error.strerror}). Check its permissions.") from error
+    _verify(path, manifest, TEXTS, raw_texts)
     try:
+        texts = raw_texts.decode("utf-8").split("\n")[:-1] if raw_texts.endswith(b"\n") else None
+    except UnicodeDecodeError:
+        texts = None
+    if texts is None:
+        raise BankError(f"{path / TEXTS} is not one UTF-8 caption per line. {REBUILD}")
+    if not (path / INDEX).is_file():
+        raise BankError(f"{path} has no {INDEX}. {REBUILD}")
+    try:
+        _verify(path, manifest, INDEX)
         index = faiss.read_index(str(path / INDEX))
+    except OSError as error:
+        raise BankError(f"cannot read {path / INDEX} ({error.strerror}). Check its permissions.") from error
     except RuntimeError as error:
-        raise BankError(f"{path / INDEX} is not a readable FAISS index (damaged?). Rebuild the bank with `unembed bank build --overwrite`.") from error
+        raise BankError(f"{path / INDEX} is not a readable FAISS index (damaged?). {REBUILD}") from error
     if index.d != manifest["dim"] or index.ntotal != manifest["count"] or len(texts) != manifest["count"]:
         raise BankError(
             f"{path} is inconsistent: manifest says {manifest['count']} x {manifest['dim']}, index holds "
-            f"{index.ntotal} x {index.d}, texts.txt {len(texts)} lines. Rebuild the bank with `unembed bank build --overwrite`."
+            f"{index.ntotal} x {index.d}, texts.txt {len(texts)} lines. {REBUILD}"
         )
     if search_params is not None:
         manifest["search_params"] = search_params

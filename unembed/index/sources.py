@@ -10,6 +10,7 @@ they are downloaded into the cache from the MILS repository at a pinned commit.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import os
 import urllib.error
@@ -24,6 +25,11 @@ from ..registry import Registry
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
 MILS_URL = f"https://raw.githubusercontent.com/facebookresearch/MILS/{MILS_COMMIT}/init_descriptions/"
 MILS_ENV = "UNEMBED_MILS_DIR"
+# sha256 of the files at MILS_COMMIT: a download must match (sha256sum of the project's copies).
+MILS_SHA256 = {
+    "image_descriptions_per_class.txt": "651520073306130e3f49d7e857f890da806c964f0ad9e2aa2b8ef1784778a67f",
+    "audio_descriptions_per_class_405_v2.txt": "cb2efbf68ca50338784f2e2a52d288b5f6e87020d00d20e76a9ad0674ffc5538",
+}
 
 SOURCES: Registry[list] = Registry("source", None, BankError)
 register_source = SOURCES.register
@@ -35,7 +41,7 @@ def mils_file(filename: str) -> Path:
     for directory in dirs:
         if (directory / filename).is_file():
             return directory / filename
-    return _download(MILS_URL + filename, dirs[-1] / filename)
+    return _download(MILS_URL + filename, dirs[-1] / filename, MILS_SHA256.get(filename))
 
 
 def _mils_captions(filename: str, argument: str = "") -> list[str]:
@@ -51,9 +57,9 @@ def source_modality(source: str | os.PathLike) -> str | None:
     return SOURCES.info(str(source)).get("modality") if str(source) in SOURCES else None
 
 
-def _download(url: str, target: Path) -> Path:
+def _download(url: str, target: Path, sha256: str | None = None) -> Path:
     try:
-        return download_file(url, target)
+        return download_file(url, target, sha256=sha256)
     except (urllib.error.URLError, OSError) as error:
         raise InputError(
             f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} "
@@ -67,10 +73,20 @@ def normalise_caption(text: str) -> str:
 
 
 def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; a byte-order mark is dropped, binary and UTF-16 files are refused."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}. Check the path and its permissions.") from error
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{path} is UTF-16 text. Re-encode it as UTF-8, e.g. `iconv -f utf-16 -t utf-8`.")
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # editors on Windows write one; it is not part of the first caption
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InputError(
+            f"{path} holds NUL bytes (first at line {line}): it is a binary file, not text. "
+            "Give a UTF-8 text file with one caption per line."
+        )
     try:
         return raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as error:
@@ -94,6 +110,8 @@ def source_captions(source: str | os.PathLike) -> list[str]:
     path = Path(source)
     if path.is_file():
         return read_captions(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder. Give the caption files in it (one caption per line), e.g. {path}/*.txt.")
     if str(source) not in SOURCES:
         raise InputError(
             f"{str(source)!r} is neither a file nor a named source. "
@@ -104,12 +122,16 @@ def source_captions(source: str | os.PathLike) -> list[str]:
 
 def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: Iterable[str] = ()) -> list[str]:
     """Captions from files/named sources and from `texts`: whitespace-normalised, non-empty, unique, in order."""
+    if isinstance(texts, str) or isinstance(sources, str):
+        raise InputError("sources and texts are lists: wrap a single caption or file name in a list, e.g. texts=['a dog'].")
     seen: dict[str, None] = {}
     for source in sources or ():
         seen.update(dict.fromkeys(source_captions(source)))
     for text in texts:
         if not isinstance(text, str):
             raise InputError(f"captions must be strings; got {type(text).__name__}. Convert them with str() first.")
+        if "\x00" in text:
+            raise InputError(f"caption {text[:40]!r} holds a NUL character. Give text, not binary data.")
         caption = normalise_caption(text)
         if caption:
             seen.setdefault(caption, None)

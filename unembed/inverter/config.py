@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from .. import checks
 from ..errors import InputError
 
 # MILS's settings: image captioning 10 steps, 50 requested, keep 50, "up to 10 words";
@@ -49,14 +50,14 @@ class InversionConfig:
     scorer: str | None = None
 
     def __post_init__(self):
-        for name in ("steps", "neighbours"):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be 0 or more; got {getattr(self, name)}.")
-        for name in ("requested", "keep", "shown", "max_words"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be at least 1; got {getattr(self, name)}.")
-        if self.patience is not None and self.patience < 1:
-            raise InputError(f"patience must be at least 1, or None to run every step; got {self.patience}.")
+        # Stored back as ints: a count of 2.0 is 2, and True is not a count (checks.count).
+        counts = {"steps": 0, "neighbours": 0, "requested": 1, "keep": 1, "shown": 1, "max_words": 1, "seed": None}
+        for name, minimum in counts.items():
+            object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=minimum))
+        if self.patience is not None:
+            object.__setattr__(self, "patience", checks.count(self.patience, "patience (None: run every step)"))
+        if self.fluency_margin is not None:
+            object.__setattr__(self, "fluency_margin", checks.number(self.fluency_margin, "fluency_margin"))
         if self.bootstrap not in BOOTSTRAPS:
             raise InputError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}; got {self.bootstrap!r}.")
 
@@ -65,17 +66,21 @@ class InversionConfig:
                 steps: int | None = None, requested: int | None = None, keep: int | None = None,
                 shown: int | None = None, **settings) -> "InversionConfig":
         """Settings left None take MILS's defaults for `modality`; `shown` defaults to the generator's preference."""
-        if modality not in MILS_DEFAULTS:
+        if not isinstance(modality, str) or modality not in MILS_DEFAULTS:
             raise InputError(f"no prompt for modality {modality!r}; choose one of {', '.join(MILS_DEFAULTS)}.")
         unknown = set(settings) - {field.name for field in fields(cls)}
         if unknown:
             raise InputError(f"unknown inversion setting(s) {', '.join(sorted(unknown))}. Known: {', '.join(f.name for f in fields(cls))}.")
         defaults = MILS_DEFAULTS[modality]
-        keep = keep or defaults["keep"]
+        # `is None`, not `or`: a 0 the caller gave is checked (and refused), not replaced by a default.
+        keep = defaults["keep"] if keep is None else keep
+        if shown is None:
+            shown = min(checks.count(keep, "keep"), preferred_shown or keep)
         return cls(
             space=space, generator=generator, modality=modality,
-            steps=defaults["steps"] if steps is None else steps, requested=requested or defaults["requested"], keep=keep,
-            shown=shown or min(keep, preferred_shown or keep), **{"max_words": defaults["max_words"], **settings},
+            steps=defaults["steps"] if steps is None else steps,
+            requested=defaults["requested"] if requested is None else requested, keep=keep, shown=shown,
+            **{"max_words": defaults["max_words"], **settings},
         )
 
     def to_dict(self) -> dict:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -21,7 +22,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import BankError, InputError, SpaceMismatchError
-from ..generators import DEFAULT_GENERATOR, Fluency, Generator, Proposal, ProposalRequest, candidate_key, default_fluency, load_generator
+from ..generators import (
+    DEFAULT_GENERATOR, Fluency, Generator, Proposal, ProposalRequest, candidate_key, default_fluency, load_generator, with_timeout,
+)
 from ..index import Bank, resolve_bank
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
@@ -49,12 +52,10 @@ class _Target:
 
 def invert(embedding, **options) -> InversionResult:
     """Say in words what `embedding` (one vector, shape (dim,)) means. Options as in `invert_many`."""
-    vector = np.asarray(embedding, dtype=np.float32)
-    if vector.ndim == 2 and vector.shape[0] == 1:
-        vector = vector[0]
-    if vector.ndim != 1:
-        raise InputError(f"invert takes one vector of shape (dim,), got {vector.shape}. Use invert_many for a batch.")
-    return invert_many(vector[None, :], **options)[0]
+    rows = unit_rows(embedding, what="the embedding")  # checks the values (and the shape) before the space loads
+    if len(rows) != 1:
+        raise InputError(f"invert takes one vector of shape (dim,), got {np.shape(embedding)}. Use invert_many for a batch.")
+    return invert_many(rows, **options)[0]
 
 
 def invert_many(
@@ -69,6 +70,7 @@ def invert_many(
     scorer: Callable[[list[str]], np.ndarray] | None = None,
     exclude: Sequence[str] | None = None,
     progress: bool = False,
+    timeout: float | None = None,
     **settings,
 ) -> list[InversionResult]:
     """Invert each row of `embeddings` (n, dim) together. Returns one result per row, in order.
@@ -87,13 +89,16 @@ def invert_many(
         render-and-score (unembed.arithmetic) it draws each text and embeds the picture. The bootstrap
         then ranks the bank's `keep + neighbours` nearest texts (found by text) with it.
     exclude: bank captions to skip when bootstrapping (held-out evaluation).
+    progress: a progress bar, and a line on stderr for each step where the generator failed.
+    timeout: seconds one step may wait on the generator (and the fallback), retries included; set on
+        them (`Generator.set_timeout`). None: the generators' own (openai: 120 s; local models: unbounded).
     settings: InversionConfig's (modality, steps, requested, keep, shown, patience, seed, bootstrap,
         neighbours, fluency_margin); those left out take MILS's defaults for the modality.
     """
     space = load_space(space)
     targets = unit_rows(embeddings, space.dim, what="target embedding")
-    generator = load_generator(generator)
-    fallback = load_generator(fallback) if fallback is not None else None
+    generator = with_timeout(load_generator(generator), timeout)
+    fallback = with_timeout(load_generator(fallback), timeout) if fallback is not None else None
     if fluency is None:
         fluency = generator.needs_fluency_gate or (fallback is not None and fallback.needs_fluency_gate)
     settings.setdefault("fluency_margin", 0.0)
@@ -139,6 +144,8 @@ def invert_many(
         for state, record in zip(active, records):
             record.seconds = (time.perf_counter() - started) / len(active)
             state.history.append(record)
+        if progress:
+            _say_failures(step, records, generator, fallback)
 
     cache_stats = embedder.stats(since=before)
     return [
@@ -167,7 +174,7 @@ def _propose(active, generator, fallback, template, config, step, embedder, gate
     proposals = generator.propose(requests)
     fell_back = [False] * len(active)
     if fallback is not None:
-        failed = [i for i, proposal in enumerate(proposals) if proposal.error]
+        failed = [i for i, proposal in enumerate(proposals) if not proposal.texts]
         for i, proposal in zip(failed, fallback.propose([requests[i] for i in failed])):
             proposal.calls += proposals[i].calls
             proposal.error = proposals[i].error
@@ -181,6 +188,19 @@ def _cosines(embedder: TextEmbeddingCache, target: np.ndarray, texts: list[str])
 
 def _fluent(gate: Fluency, floor: float, texts: list[str]) -> np.ndarray:
     return gate.score(texts) >= floor
+
+
+def _say_failures(step: int, records: list[StepRecord], generator: Generator, fallback: Generator | None) -> None:
+    """One line on stderr for a step where the generator failed, so a slow or broken backend is seen as it happens."""
+    troubled = [record for record in records if record.error]
+    if not troubled:
+        return
+    rescued = sum(record.fallback and not record.failed for record in troubled)
+    how = f"; the fallback {fallback.spec} proposed for {rescued}" if rescued else ""
+    tqdm.write(
+        f"unembed: step {step}: generator {generator.spec} reported an error for {len(troubled)} of {len(records)} "
+        f"target(s){how}: {troubled[0].error}", file=sys.stderr,
+    )
 
 
 def _score(active, proposals, embedder) -> tuple[list[list[str]], list[list[tuple[float, str]]]]:

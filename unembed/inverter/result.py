@@ -56,6 +56,21 @@ class InversionResult:
     def llm_calls(self) -> int:
         return sum(record.llm_calls for record in self.history)
 
+    @property
+    def failed_steps(self) -> list[StepRecord]:
+        """Steps where the generator (and the fallback, if any) gave no text: nothing new was scored."""
+        return [record for record in self.history[1:] if record.failed]
+
+    @property
+    def fallback_steps(self) -> list[StepRecord]:
+        """Steps whose texts came from the fallback because the generator gave none."""
+        return [record for record in self.history[1:] if record.fallback and not record.failed]
+
+    @property
+    def troubled_steps(self) -> list[StepRecord]:
+        """Steps where the generator reported an error, whatever saved them (fallback, another pooled generator)."""
+        return [record for record in self.history[1:] if record.error]
+
     def trajectory(self) -> list[float]:
         """The best score after each step, bootstrap first."""
         return [record.best_score for record in self.history]

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
+from ..paths import is_file
 from ..registry import require
 
 MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
@@ -59,7 +60,7 @@ def input_of(path: str | os.PathLike) -> tuple[str, Path]:
     """(modality, path) for an existing file: what `space.embed(modality, [path])` takes."""
     path = Path(path)
     modality = modality_of(path)
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
     return modality, path
 
@@ -74,6 +75,12 @@ def load_image(item: Any):
                 return Image.open(file).convert("RGB")
         except FileNotFoundError as error:
             raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
+        except Image.DecompressionBombError as error:
+            # PIL's guard against images that would take gigabytes to decode (see Image.MAX_IMAGE_PIXELS).
+            raise InputError(
+                f"{str(item)!r} is too large to decode safely ({error}). Downscale it first, e.g. to 4096 px "
+                "on its long side: the encoders see 224-512 px anyway."
+            ) from error
         except (UnidentifiedImageError, OSError) as error:
             raise InputError(
                 f"cannot read {str(item)!r} as an image ({error}): the file is corrupt or not an image. Convert it to PNG or JPEG."

@@ -1,0 +1,86 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for fault injection, run in a thread.
+
+The real client code talks to it over HTTP. Each route answers as its `mode` says: `ok` (a numbered
+list of `lines` lines), `500`, `garbage` (not JSON), `empty` (no choices), `hang` (answers nothing
+until the test ends, at most `HANG_LIMIT` seconds), `redirect` (302 to `redirect_to`). Every request
+is recorded with its headers (names in lower case), so a test can see what reached which server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HANG_LIMIT = 20.0  # a hung handler gives up by itself, so no test can hang on it
+
+
+class FakeOpenAI:
+    def __init__(self, mode: str = "ok", *, lines: int = 5, redirect_to: str | None = None, models_mode: str = "ok"):
+        self.mode, self.models_mode, self.lines, self.redirect_to = mode, models_mode, lines, redirect_to
+        self.requests: list[dict] = []
+        self.release = threading.Event()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest's output clean
+                pass
+
+            def do_GET(self):
+                fake._record(self, None)
+                fake._answer(self, fake.models_mode, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = json.loads(body or b"{}")
+                fake._record(self, payload)
+                asked = fake.lines
+                text = "\n".join(f"{n}. a photo of a dog number {n} on a beach" for n in range(1, asked + 1))
+                fake._answer(self, fake.mode, {
+                    "id": "x", "object": "chat.completion", "created": 0, "model": payload.get("model", "fake"),
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": 22, "total_tokens": 33},
+                })
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _record(self, handler, payload):
+        self.requests.append({"method": handler.command, "path": handler.path, "headers": {name.lower(): value for name, value in handler.headers.items()},
+                              "payload": payload})
+
+    def _answer(self, handler, mode, ok_body):
+        if mode == "hang":
+            self.release.wait(HANG_LIMIT)
+            return
+        if mode == "redirect":
+            handler.send_response(302)
+            handler.send_header("Location", self.redirect_to + handler.path.removeprefix("/v1"))
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        status, body = {
+            "ok": (200, json.dumps(ok_body).encode()),
+            "500": (500, b'{"error": {"message": "internal failure"}}'),
+            "garbage": (200, b"<html>this is not json"),
+            "empty": (200, json.dumps({**ok_body, "choices": []}).encode()),
+            "404": (404, b'{"error": {"message": "not found"}}'),
+            "401": (401, b'{"error": {"message": "bad key"}}'),
+        }[mode]
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def __enter__(self) -> "FakeOpenAI":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=HANG_LIMIT)

@@ -1,0 +1,164 @@
+"""Banks never lose a user's files, never mix two builds, and notice any file swapped under them."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from helpers import InterruptingSpace
+from unembed.cli import main
+from unembed.errors import BankError
+from unembed.index import Bank, build_bank, load_bank
+
+
+@pytest.fixture(scope="module")
+def captions(image_captions):
+    return [" ".join(caption.split()) for caption in image_captions]
+
+
+def test_overwrite_never_deletes_a_folder_that_is_not_a_bank(tmp_path, captions, capsys):
+    """Defect 1: `--overwrite` on an ordinary folder deleted it, user files included."""
+    source = tmp_path / "caps.txt"
+    source.write_text("\n".join(captions[:20]) + "\n", encoding="utf-8")
+    folder = tmp_path / "my_documents"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "thesis.tex").write_text("years of work")
+    (folder / "sub" / "data.csv").write_text("1,2,3")
+    args = ["bank", "build", "--space", "minilm", "--from", str(source), "--out", str(folder)]
+
+    assert main(args) == 2
+    refused = capsys.readouterr().err
+    assert "not a bank" in refused and "rebuild" not in refused.lower() and "--overwrite" not in refused
+    assert main([*args, "--overwrite"]) == 2
+    refused = capsys.readouterr().err.replace(str(folder), "FOLDER")
+    assert "not a bank" in refused and "thesis.tex" in refused
+    assert "delete" not in refused.lower() and "rebuild" not in refused.lower() and "rm " not in refused
+    assert (folder / "thesis.tex").read_text() == "years of work"
+    assert (folder / "sub" / "data.csv").read_text() == "1,2,3"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["caps.txt", "my_documents"]
+
+
+def test_overwrite_replaces_a_bank_or_an_empty_folder_but_never_a_file(tmp_path, minilm, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert build_bank(texts=["a dog"], space=minilm, out=empty).texts == ["a dog"]  # nothing to lose: no flag needed
+    assert build_bank(texts=["a cat"], space=minilm, out=empty, overwrite=True).texts == ["a cat"]
+    assert load_bank(empty).texts == ["a cat"]
+    # A bank with a file of the user's inside is not replaced either: that file would go with it.
+    (empty / "notes.txt").write_text("mine")
+    with pytest.raises(BankError, match="notes.txt"):
+        build_bank(texts=["a cow"], space=minilm, out=empty, overwrite=True)
+    assert (empty / "notes.txt").read_text() == "mine" and load_bank(empty).texts == ["a cat"]
+
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(BankError, match="is a file"):
+        build_bank(texts=["a dog"], space=minilm, out=a_file, overwrite=True)
+    with pytest.raises(BankError, match="is a file"):
+        Bank.from_texts(["a dog"], minilm).save(a_file, overwrite=True)
+    assert a_file.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["empty", "file.txt"]
+
+
+def stored_vectors_match_texts(bank, minilm):
+    stored = bank.index.reconstruct_n(0, bank.index.ntotal)
+    return np.allclose(stored, minilm.embed_text(bank.texts), atol=1e-5)
+
+
+def test_concurrent_builds_of_one_out_never_mix_their_vectors(tmp_path, captions, minilm):
+    """Defect 2: two builds to one --out shared `.OUT.partial` chunks; a bank held the other's vectors."""
+    out = tmp_path / "bank"
+    first_texts, second_texts = captions[:12], captions[100:112]
+    first, second = InterruptingSpace(minilm, pause_at=1), InterruptingSpace(minilm, pause_at=3)
+    outcome = {}
+
+    def build(name, texts, space):
+        try:
+            outcome[name] = build_bank(texts=texts, space=space, out=out, batch_size=4, chunk_size=4)
+        except BankError as error:
+            outcome[name] = error
+
+    one = threading.Thread(target=build, args=("first", first_texts, first))
+    two = threading.Thread(target=build, args=("second", second_texts, second))
+    one.start()
+    assert first.paused.wait(30)
+    two.start()
+    second.paused.wait(2)  # with a lock the second build waits for the first and never gets here
+    first.go.set()
+    one.join(60)
+    second.go.set()
+    two.join(60)
+    assert not one.is_alive() and not two.is_alive()
+
+    on_disk = load_bank(out)
+    assert on_disk.texts in (first_texts, second_texts)
+    assert stored_vectors_match_texts(on_disk, minilm), "the saved bank holds vectors of the other build's texts"
+    for result in outcome.values():
+        if isinstance(result, Bank):
+            assert stored_vectors_match_texts(result, minilm)
+        else:
+            assert "already holds another bank" in str(result)
+
+
+def test_a_swapped_index_is_detected(tmp_path, captions, minilm):
+    """Defect 3: the manifest checksummed only texts.txt; another bank's index.faiss was searched silently."""
+    first = build_bank(texts=captions[:30], space=minilm, out=tmp_path / "first")
+    build_bank(texts=captions[30:60], space=minilm, out=tmp_path / "second")
+    (tmp_path / "first" / "index.faiss").write_bytes((tmp_path / "second" / "index.faiss").read_bytes())
+    assert first.path == tmp_path / "first"
+    with pytest.raises(BankError, match="index.faiss.*checksum"):
+        load_bank(tmp_path / "first")
+
+
+def test_every_bank_file_is_checksummed_in_the_manifest(tmp_path, minilm):
+    build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "bank")
+    manifest = json.loads((tmp_path / "bank" / "manifest.json").read_text())
+    assert manifest["format"] == 2
+    assert set(manifest["files"]) == {"texts.txt", "index.faiss"}
+    for name, entry in manifest["files"].items():
+        data = (tmp_path / "bank" / name).read_bytes()
+        assert entry["bytes"] == len(data) and len(entry["sha256"]) == 64
+
+
+def test_k_is_capped_at_the_bank_size(tmp_path, minilm, capsys):
+    """Defect 7: `bank search -k 1000000000` allocated ~11 GB and died with MemoryError."""
+    bank = build_bank(texts=["a dog", "a cat", "a cow"], space=minilm, out=tmp_path / "bank")
+    result = bank.search(minilm.embed_text(["a dog"]), k=10**6)
+    assert result.ids.shape == (1, 3) and result.texts[0][0] == "a dog"
+    assert main(["bank", "search", str(tmp_path / "bank"), "--text", "a dog", "-k", "1000000000", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert [hit["text"] for hit in row["results"]][0] == "a dog" and len(row["results"]) == 3
+
+
+def test_damaged_or_foreign_checkpoints_are_encoded_again(tmp_path, captions, minilm):
+    out, texts = tmp_path / "bank", captions[:12]
+    with pytest.raises(KeyboardInterrupt):
+        build_bank(texts=texts, space=InterruptingSpace(minilm, budget=2), out=out, batch_size=4, chunk_size=4)
+    partial = tmp_path / ".bank.partial"
+    [first, second] = sorted(partial.glob("chunk-*.npy"))
+    first.write_bytes(b"\x93NUMPY garbage")  # a chunk cut short, e.g. by a full disk
+    foreign = partial / "chunk-000002-0123456789abcdef01234567.npy"
+    np.save(foreign, np.ones((4, 384), dtype=np.float32))  # chunk 2 of a build of other texts
+    resumed = InterruptingSpace(minilm)
+    bank = build_bank(texts=texts, space=resumed, out=out, batch_size=4, chunk_size=4)
+    assert resumed.calls == 2, "the damaged chunk and the foreign one were encoded again, the good one reused"
+    assert stored_vectors_match_texts(bank, minilm) and not partial.exists()
+
+
+def test_unwritable_destination_and_bad_settings_are_clear_errors(tmp_path, minilm):
+    from unembed.errors import InputError, WriteError
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(WriteError, match="cannot write"):
+        build_bank(texts=["a dog"], space=minilm, out=a_file / "bank")
+    with pytest.raises(InputError, match="batch_size must be at least 1"):
+        build_bank(texts=["a dog"], space=minilm, out=tmp_path / "b", batch_size=0)
+    with pytest.raises(InputError, match="IVF index needs at least as many captions as lists"):
+        build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "b", index="IVF16,Flat")
+    with pytest.raises(InputError, match="wrap a single caption"):
+        build_bank(texts="a dog", space=minilm, out=tmp_path / "b")
+    with pytest.raises(InputError, match="not a one-line caption"):
+        Bank.from_vectors(["a dog\nand a cat"], minilm.embed_text(["a dog"]), minilm)
+    assert not (tmp_path / "b").exists()

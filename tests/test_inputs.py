@@ -1,0 +1,184 @@
+"""Every input path ends in the right result or a clear InputError: property tests on the parsers of
+vectors, expression weights and bank manifests, and the odd files and numbers users hand in."""
+
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from unembed.arithmetic import combine_vectors, parse_expression, vector
+from unembed.errors import BankError, InputError, SpaceMismatchError
+from unembed.index import build_bank, collect_captions, load_bank
+from unembed.inverter import InversionConfig
+from unembed.spaces.inputs import load_image
+from unembed.vectors import load_vectors, unit_rows
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 16), elements=st.floats(-1, 1, width=64)), st.integers(-300, 300))
+def test_any_nonzero_finite_vector_keeps_its_direction_at_any_magnitude(direction, exponent):
+    assume(np.abs(direction).max() > 1e-3)
+    vector_ = direction * 10.0**exponent
+    assume(np.isfinite(vector_).all() and np.abs(vector_).max() > 0)
+    row = unit_rows(vector_)[0]
+    expected = direction / np.linalg.norm(direction)
+    assert row.dtype == np.float32 and math.isclose(float(np.linalg.norm(row)), 1.0, rel_tol=1e-5)
+    assert float(row.astype(np.float64) @ expected) > 1 - 1e-5
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(1, 8), elements=st.floats(width=64)))
+def test_any_float_array_is_unit_rows_or_an_input_error(array):
+    try:
+        rows = unit_rows(array)
+    except InputError as error:
+        assert "NaN or inf" in str(error) or "all zero" in str(error)
+        assert not np.isfinite(array).all() or not array.any()
+    else:
+        assert np.isfinite(rows).all() and math.isclose(float(np.linalg.norm(rows[0])), 1.0, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("value, problem", [
+    (np.array(["a", "b"]), "real numbers"),
+    (np.array([1 + 2j, 3j]), "real numbers"),
+    (np.array([True, False]), "real numbers"),
+    ([[1.0, 2.0], [3.0]], "rectangular"),
+    (None, "real numbers"),
+    (np.zeros((0, 3)), "shape"),
+    (np.zeros((2, 0)), "shape"),
+])
+def test_values_that_are_not_vectors_are_named(value, problem):
+    with pytest.raises(InputError, match=problem):
+        unit_rows(value)
+
+
+def test_vector_files_that_are_not_one_npy_array_are_named(tmp_path):
+    np.savez(tmp_path / "both.npz", a=np.ones(4), b=np.ones(4))
+    np.save(tmp_path / "words.npy", np.array(["a", "b"]))
+    (tmp_path / "folder.npy").mkdir()
+    (tmp_path / "text.npy").write_text("not numpy")
+    for name, problem in [("both.npz", "npz archive.*a, b"), ("words.npy", "not numbers"), ("folder.npy", "is a folder"),
+                          ("text.npy", "not a plain .npy"), ("missing.npy", "no such vector file")]:
+        with pytest.raises(InputError, match=problem):
+            load_vectors(tmp_path / name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(finite.filter(lambda w: w != 0))
+def test_any_float_literal_is_a_weight(weight):
+    [term] = parse_expression([f"{abs(weight)!r}*red"])
+    assert term.modality == "text" and term.item == "red" and term.weight == abs(weight)
+
+
+@pytest.mark.parametrize("token", ["nan*red", "inf*red", "-inf*red", "1e400*red", "0*red", "0.0*red", "infinity*red"])
+def test_weights_that_are_not_finite_and_non_zero_are_refused(token):
+    with pytest.raises(InputError, match="weight"):
+        parse_expression([token])
+
+
+@pytest.mark.parametrize("token, weight", [("2.*red", 2.0), (".5*red", 0.5), ("1_000*red", 1000.0), ("1E3*red", 1000.0)])
+def test_float_literals_python_reads_are_weights(token, weight):
+    assert parse_expression([token])[0].weight == weight
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=6))
+def test_any_tokens_parse_or_raise_an_input_error(tokens):
+    try:
+        terms = parse_expression(tokens)
+    except InputError:
+        return
+    assert terms and all(math.isfinite(term.weight) and term.weight != 0 for term in terms)
+
+
+def test_huge_weights_and_vectors_keep_their_direction():
+    first, second = np.eye(4)[0], np.eye(4)[1]
+    combined = combine_vectors(np.stack([first, second]), [1e308, 1e308])
+    assert np.allclose(combined, (first + second) / np.sqrt(2), atol=1e-6)
+    assert np.allclose(combine_vectors(np.stack([first, second]), [1e-300, 2e-300]), (first + 2 * second) / np.sqrt(5), atol=1e-6)
+    assert np.allclose(vector(np.eye(4)[2] * 1e30).item, np.eye(4)[2])
+    assert np.allclose(vector(np.eye(4)[2] * 1e300).item, np.eye(4)[2])
+
+
+@pytest.mark.parametrize("settings_, problem", [
+    (dict(steps=-1), "steps must be at least 0"),
+    (dict(requested=0), "requested must be at least 1"),
+    (dict(requested=-5), "requested must be at least 1"),
+    (dict(keep=-1), "keep must be at least 1"),
+    (dict(keep=0), "keep must be at least 1"),
+    (dict(shown=0), "shown must be at least 1"),
+    (dict(steps=2.5), "whole number"),
+    (dict(keep=True), "whole number"),
+    (dict(patience=0), "patience"),
+    (dict(fluency_margin=float("nan")), "fluency_margin"),
+    (dict(modality=["image"]), "modality"),
+])
+def test_inversion_counts_are_checked_not_defaulted(settings_, problem):
+    with pytest.raises(InputError, match=problem):
+        InversionConfig.resolve(space="minilm", generator="mutate", preferred_shown=None, **settings_)
+
+
+def test_caption_files_lose_a_bom_and_binary_files_are_refused(tmp_path):
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffa dog on a beach\na cat\n".encode("utf-8"))
+    assert collect_captions([bom]) == ["a dog on a beach", "a cat"]
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes(b"a dog\n" + b"\x00" * 64)
+    with pytest.raises(InputError, match="NUL bytes.*line 2"):
+        collect_captions([nul])
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("a dog\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16"):
+        collect_captions([utf16])
+    with pytest.raises(InputError, match="NUL"):
+        collect_captions(texts=["a\x00dog"])
+
+
+def test_an_image_too_large_to_decode_is_an_input_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the real limit (~179 Mpx), scaled down to a small file
+    with pytest.raises(InputError, match="too large to decode"):
+        load_image(tmp_path / "big.png")
+
+
+MANIFEST_KEYS = ["format", "space", "dim", "count", "index", "search_params", "texts_sha256", "files", "metric"]
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**6) | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def small_bank(tmp_path_factory, minilm):
+    out = tmp_path_factory.mktemp("manifest") / "bank"
+    build_bank(texts=["a dog", "a cat", "a cow"], space=minilm, out=out)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(MANIFEST_KEYS), any_json), st.booleans())
+def test_any_manifest_loads_a_whole_bank_or_is_a_bank_error(small_bank, changes, keep_the_rest):
+    manifest = json.loads((small_bank / "manifest.json").read_text())
+    edited = {**manifest, **changes} if keep_the_rest else changes
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "bank"
+        shutil.copytree(small_bank, copy)
+        (copy / "manifest.json").write_text(json.dumps(edited))
+        try:
+            bank = load_bank(copy)
+        except (BankError, SpaceMismatchError):
+            return
+    # Loaded: then it is the bank that was saved, whatever the edit touched.
+    assert bank.texts == ["a dog", "a cat", "a cow"] and bank.index.ntotal == 3

@@ -1,0 +1,52 @@
+"""Checks of numbers the caller gives (counts, seconds, weights), shared by every room.
+
+Each returns the value as the type the code needs, or raises InputError naming the setting and the fix.
+bool is refused where a number is asked for: `True` as a count is always a mistake.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+from .errors import InputError
+
+
+def count(value, name: str, *, minimum: int | None = 1) -> int:
+    """`value` as an int of at least `minimum` (a whole float such as 5.0 is accepted; None: no bound)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a whole number; got {value!r}.")
+    if isinstance(value, numbers.Integral):
+        number = operator.index(value)
+    elif math.isfinite(value) and float(value).is_integer():
+        number = int(value)
+    else:
+        raise InputError(f"{name} must be a whole number; got {value!r}.")
+    if minimum is not None and number < minimum:
+        raise InputError(f"{name} must be at least {minimum}; got {number}.")
+    return number
+
+
+def seconds(value, name: str = "timeout") -> float:
+    """A positive, finite number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name} must be a positive number of seconds; got {value!r}.")
+    return float(value)
+
+
+def number(value, name: str) -> float:
+    """A finite real number, as float64."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number; got {value!r}.")
+    return float(value)
+
+
+def weight(value, name: str = "a term's weight") -> float:
+    """A finite, non-zero real number, as float64."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number; got {value!r}.")
+    number = float(value)
+    if not math.isfinite(number) or number == 0:
+        raise InputError(f"{name} must be a finite non-zero number; got {value!r}. Drop the term instead of weighting it by 0.")
+    return number
