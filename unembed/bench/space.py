@@ -85,7 +85,7 @@ def run(args) -> int:
     started = time.perf_counter()
     space = load_space(args.space, **options)
     load_seconds = time.perf_counter() - started
-    if not hasattr(space, "runtime"):
+    if space.runtime is None:
         raise SpaceError(f"space {space.spec!r} has no torch runtime to vary; bench imagebind or openclip:... spaces.")
     modalities = _csv(args.modalities) if args.modalities else [m for m in space.modalities if m in ("text", "image", "audio")]
     batch_sizes = sorted(int(size) for size in _csv(args.batch_sizes))

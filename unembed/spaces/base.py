@@ -35,6 +35,7 @@ class Space(ABC):
     batch_size: int = 32
     caption_sources: dict[str, str] = MILS_CAPTION_SOURCES
     renderer: str = "diffusers"
+    runtime = None  # torch-backed spaces: their device and autocast dtype (spaces.runtime.TorchRuntime)
 
     @abstractmethod
     def _encode(self, modality: str, batch: list[Any]) -> np.ndarray:
