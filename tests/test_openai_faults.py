@@ -43,7 +43,7 @@ def test_a_failing_generator_is_an_error_on_the_cli(caption_file, mode, capsys):
     """Defect 5: server errors, empty choices or garbage JSON ended in exit 0 and the bank's caption as answer."""
     with FakeOpenAI(mode) as server:
         code = main(["invert", "--text", "a dog running on a sandy beach", "--space", "minilm", "--bank", str(caption_file),
-                     "--generator", f"openai:fake@{server.url}", "--steps", "2", "--requested", "5", "--keep", "5",
+                     "--generator", f"openai:fake@{server.url}", "--steps", "1", "--requested", "5", "--keep", "5",
                      "--patience", "0"])
     captured = capsys.readouterr()
     assert code == 3
