@@ -213,7 +213,10 @@ class EditGenerator(Generator):
         ranked = sorted((text for text in scores if candidate_key(text) not in known), key=lambda text: -scores[text])
         # Texts the gate passed first, then those it has not judged; those it refused are not proposed.
         ranked = [t for t in ranked if verdicts.get(t)] + [t for t in ranked if t not in verdicts]
-        return Proposal(texts=ranked[: request.requested], seconds=time.perf_counter() - started)
+        texts = ranked[: request.requested]
+        if request.candidates[0][1][:1].isupper():  # edits are made in lower case; write as the best text does
+            texts = [text[:1].upper() + text[1:] for text in texts]
+        return Proposal(texts=texts, seconds=time.perf_counter() - started)
 
     def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool]) -> list[str]:
         """The best `beam` texts of `ranked` that the loop would keep, judging at most `checks` of them."""
