@@ -10,7 +10,7 @@ from safetensors.numpy import save_file
 
 from unembed import InputError, ObjectiveError, invert_many, load_objective, load_space
 from unembed.index import Bank, collect_captions
-from unembed.inverter import cache_for
+from unembed.inverter import InversionConfig, cache_for
 from unembed.minibind import world
 
 
@@ -134,3 +134,9 @@ def test_jumprelu_fires_only_above_the_threshold(minibind, tmp_path):
     scores = low.score(["a red circle", "a blue square on the right"])
     assert scores[0] == pytest.approx(1.0, abs=1e-4) and high.score(["a blue square on the right"])[0] == 0.0
     assert scores[1] == 0.0 or scores[1] > 0.5
+
+
+def test_a_config_saved_before_objectives_reads_back():
+    saved = dict(space="minibind", generator="mutate", modality="image", steps=1, requested=5, keep=5, shown=5, max_words=10)
+    assert InversionConfig.from_dict({**saved, "scorer": "render:minibind"}).objective == "render:minibind"
+    assert InversionConfig.from_dict({**saved, "scorer": None}).objective == "cosine"
