@@ -9,7 +9,7 @@ from PIL import Image
 
 from unembed.arithmetic import arith, combine, file, parse_expression, render_and_score, text, vector
 from unembed.arithmetic.merge import rule_merges
-from unembed.arithmetic.render import RenderedImageEmbedder
+from unembed.objectives.rendered import RenderedImageEmbedder
 from unembed.cli import main
 from unembed.errors import InputError, SpaceMismatchError
 from unembed.index import Bank

@@ -28,6 +28,10 @@ class RendererError(UnembedError):
     """A text-to-image renderer is unknown or cannot load."""
 
 
+class ObjectiveError(UnembedError):
+    """An objective is unknown, or was used before it was given what it scores with."""
+
+
 class BankError(UnembedError):
     """A caption bank on disk is missing, corrupt, or built for another space; a caption source is unknown."""
 

@@ -11,7 +11,8 @@ render-and-score prompt optimisation).
 
 from .combination import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, ArithmeticResult, arith, arith_many
 from .merge import MergeResult, merge_many
-from .render import Drawing, RenderedImageEmbedder, draw, for_display, render_and_score
+from ..objectives.rendered import RenderedImageEmbedder
+from .render import Drawing, draw, for_display, render_and_score
 from .terms import Term, combine, combine_vectors, embed_terms, expression, file, parse_expression, text, vector
 
 __all__ = [

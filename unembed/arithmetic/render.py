@@ -1,51 +1,24 @@
 """Drawing a combination, and render-and-score (MILS's prompt rewriting for text-to-image): find the
 prompt whose picture lands nearest a target embedding.
 
-Render-and-score is the MILS loop with another scorer: a candidate prompt is drawn by a renderer and
-the picture embedded with the space's image encoder; its score is the cosine of that picture with the
-target. Offline with the minibind renderer and space; with ImageBind and a diffusers pipeline on a
+Render-and-score is the MILS loop with another objective (`rendered`, unembed.objectives): a candidate
+prompt is drawn by a renderer and the picture embedded with the space's image encoder; its score is the
+cosine of that picture with the target. Offline with the minibind renderer and space; with ImageBind and a diffusers pipeline on a
 GPU for real pictures. The renderer defaults to the one the space names (`space.renderer`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
-
-import numpy as np
 from PIL import Image
 
 from ..errors import InputError
 from ..index import resolve_bank
-from ..inverter import InversionResult, invert
+from ..inverter import InversionResult, invert_many
+from ..objectives import load_objective
 from ..renderers import Renderer, load_renderer
 from ..spaces import Space, load_space
 from .combination import ArithmeticResult
-
-
-class RenderedImageEmbedder:
-    """texts -> (n, dim): each text drawn by `renderer` (same seed for all) and the picture embedded.
-
-    A text the renderer cannot draw (it raises InputError: for MiniBind, no shape and no scene
-    element) gets a zero row, so it scores 0 and never beats a picture that resembles the target.
-    """
-
-    def __init__(self, renderer: Renderer, space: Space, *, seed: int = 0):
-        self.renderer, self.space, self.seed = renderer, space, seed
-        self.name = f"render:{renderer.spec}"
-
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        rows = np.zeros((len(texts), self.space.dim), dtype=np.float32)
-        drawn, pictures = [], []
-        for index, text in enumerate(texts):
-            try:
-                pictures.append(self.renderer.render(text, seed=self.seed))
-            except InputError:
-                continue
-            drawn.append(index)
-        if pictures:
-            rows[drawn] = self.space.embed("image", pictures)
-        return rows
 
 
 def for_display(image: Image.Image, size: int = 256) -> Image.Image:
@@ -70,10 +43,8 @@ def render_and_score(
     options go to `unembed.invert` (generator, steps, requested, keep, patience, ...); the modality is "image".
     """
     space = load_space(space)
-    if "image" not in space.modalities:
-        raise InputError(f"render-and-score embeds pictures, but space {space.spec!r} has no image encoder. Use minibind or imagebind.")
-    scorer = RenderedImageEmbedder(load_renderer(renderer or space.renderer), space, seed=seed)
-    return invert(target, space=space, bank=resolve_bank(bank, space, "image"), modality="image", scorer=scorer, seed=seed, **options)
+    objective = load_objective("rendered", target=target, space=space, renderer=renderer, seed=seed)
+    return invert_many(objective=objective, space=space, bank=resolve_bank(bank, space, "image"), modality="image", seed=seed, **options)[0]
 
 
 @dataclass

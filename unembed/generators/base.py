@@ -28,8 +28,8 @@ class ProposalRequest:
     requested: int  # how many new texts to ask for
     max_words: int  # the prompt's length cap; longer answers are dropped by the parser
     seed: int
-    # For proposers that search with the scorer while they write: texts -> their scores against this
-    # target (the loop's encoder and cache); texts -> which of them the loop would keep (its fluency
+    # For proposers that search with the scorer while they write: texts -> their scores by this
+    # target's objective (unembed.objectives; through the loop's encoder and cache); texts -> which of them the loop would keep (its fluency
     # gate; None when it keeps any); the bank's texts, to draw words and word order from.
     score: Callable[[list[str]], np.ndarray] | None = None
     accept: Callable[[list[str]], np.ndarray] | None = None

@@ -254,7 +254,7 @@ class EditGenerator(Generator):
 
 
 def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> list[str]:
-    """The `count` words nearest the target in the space: the corpus seen through the scorer."""
+    """The `count` words the target's objective scores highest (nearest the target, for cosine): the corpus seen through the scorer."""
     scores = request.score(words)
     return [words[i] for i in np.argsort(-scores, kind="stable")[:count]]
 

@@ -22,7 +22,7 @@ BOOTSTRAPS = ("index", "encode")
 
 @dataclass(frozen=True)
 class InversionConfig:
-    """space/generator/fallback/scorer: specs of the components. modality: the prompt and MILS's defaults.
+    """space/generator/fallback/objective: specs of the components (objective: what the loop maximised). modality: the prompt and MILS's defaults.
 
     steps, requested (new texts asked per step), keep (candidates kept between steps), shown
     (candidates listed in the prompt), max_words (the prompt's length cap), patience (stop a target
@@ -47,7 +47,7 @@ class InversionConfig:
     fallback: str | None = None
     fluency_gate: bool = False
     fluency_margin: float | None = None
-    scorer: str | None = None
+    objective: str = "cosine"
 
     def __post_init__(self):
         # Stored back as ints: a count of 2.0 is 2, and True is not a count (checks.count).
@@ -82,6 +82,14 @@ class InversionConfig:
             requested=defaults["requested"] if requested is None else requested, keep=keep, shown=shown,
             **{"max_words": defaults["max_words"], **settings},
         )
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InversionConfig":
+        """A saved config; one saved before objectives existed names a `scorer` (render-and-score) or none (cosine)."""
+        data = dict(data)
+        scorer = data.pop("scorer", None)
+        data.setdefault("objective", scorer or "cosine")
+        return cls(**data)
 
     def to_dict(self) -> dict:
         return asdict(self)

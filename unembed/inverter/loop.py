@@ -1,9 +1,10 @@
 """The MILS loop (paper, Figure 2): bootstrap from a caption bank, then propose, score, keep the best.
 
-    top-K  <- the bank's K texts nearest the target                        (bootstrap)
+    top-K  <- the bank's K best texts by the objective                     (bootstrap)
     repeat N steps (or until the best has not improved for P steps):
         new    <- the generator's texts, shown the best candidates          (propose)
-        scores <- cosine of each new text with the target in the space      (score)
+        scores <- the objective's score of each new text (default: cosine   (score)
+                  of its embedding with the target)
         top-K  <- the K best of top-K + new                                 (admit)
 
 `invert_many` runs every target in lock step: one generator call per step for all targets
@@ -12,11 +13,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -26,6 +28,7 @@ from ..generators import (
     DEFAULT_GENERATOR, Fluency, Generator, Proposal, ProposalRequest, candidate_key, default_fluency, load_generator, with_timeout,
 )
 from ..index import Bank, resolve_bank
+from ..objectives import Cosine, Objective
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from .cache import TextEmbeddingCache, cache_for
@@ -37,9 +40,9 @@ from .result import InversionResult, StepRecord
 @dataclass(eq=False)
 class _Target:
     index: int  # position in the batch; with the step, it seeds the generator
-    vector: np.ndarray
-    pool: dict[str, float]  # the kept candidates: text -> cosine
-    neighbours: list[str]  # bank texts near the target, for model-free proposers
+    objective: Objective
+    pool: dict[str, float]  # the kept candidates: text -> the objective's score
+    neighbours: list[str]  # bank texts the objective ranks high, for model-free proposers
     seen: set[str] = field(default_factory=set)  # candidate_key of every text ever scored
     history: list[StepRecord] = field(default_factory=list)
     stale: int = 0  # steps since the best score last rose
@@ -59,21 +62,25 @@ def invert(embedding, **options) -> InversionResult:
 
 
 def invert_many(
-    embeddings,
+    embeddings=None,
     *,
+    objective: Objective | Sequence[Objective] | None = None,
     space: str | Space = "minilm",
     bank: Bank | str | None = None,
     generator: str | Generator = DEFAULT_GENERATOR,
     fallback: str | Generator | None = None,
     fluency: Fluency | bool | None = None,
     cache: bool | TextEmbeddingCache = True,
-    scorer: Callable[[list[str]], np.ndarray] | None = None,
     exclude: Sequence[str] | None = None,
     progress: bool = False,
     timeout: float | None = None,
     **settings,
 ) -> list[InversionResult]:
     """Invert each row of `embeddings` (n, dim) together. Returns one result per row, in order.
+
+    objective: instead of `embeddings`, what to maximise (unembed.objectives): an Objective, or one per
+        target. `embeddings` means the cosine objective for each row. A result's `score` is its
+        objective's value, and `config.objective` its spec.
 
     space/bank/generator: a Space or spec; a Bank, bank folder, caption file or named source (default:
     the space's caption source for the modality); a Generator or spec (`llama.cpp`, `transformers:ID`,
@@ -84,10 +91,6 @@ def invert_many(
         with broken text: with margin 0 the returned text is at least as fluent as the bank's best.
         None (default): on when the generator (or fallback) declares `needs_fluency_gate`; True/False; or a Fluency.
     cache: True for the process-wide text-embedding cache of the space, False to re-encode every text.
-    scorer: a callable with a `name` (recorded in the config) that turns candidate texts into vectors
-        (n, dim) of the space, scored by cosine with the target, in place of the space's text encoder (then `cache` is ignored: each call caches its own). For
-        render-and-score (unembed.arithmetic) it draws each text and embeds the picture. The bootstrap
-        then ranks the bank's `keep + neighbours` nearest texts (found by text) with it.
     exclude: bank captions to skip when bootstrapping (held-out evaluation).
     progress: a progress bar, and a line on stderr for each step where the generator failed.
     timeout: seconds one step may wait on the generator (and the fallback), retries included; set on
@@ -96,7 +99,7 @@ def invert_many(
         neighbours, fluency_margin); those left out take MILS's defaults for the modality.
     """
     space = load_space(space)
-    targets = unit_rows(embeddings, space.dim, what="target embedding")
+    objectives = _objectives(embeddings, objective, space)
     generator = with_timeout(load_generator(generator), timeout)
     fallback = with_timeout(load_generator(fallback), timeout) if fallback is not None else None
     if fluency is None:
@@ -106,7 +109,7 @@ def invert_many(
         settings["fluency_margin"] = None
     config = InversionConfig.resolve(
         space=space.spec, generator=generator.spec, preferred_shown=generator.shown, fallback=fallback.spec if fallback else None,
-        fluency_gate=fluency is not False, scorer=scorer.name if scorer is not None else None,
+        fluency_gate=fluency is not False,
         **settings,
     )
     bank = resolve_bank(bank, space, config.modality)
@@ -116,15 +119,16 @@ def invert_many(
             "Build the bank with the same space."
         )
     gate = default_fluency() if fluency is True else (fluency or None)
-    if scorer is not None:
-        embedder = TextEmbeddingCache(space, encode=scorer)
-    elif isinstance(cache, TextEmbeddingCache):
+    if isinstance(cache, TextEmbeddingCache):
         embedder = cache
     else:
         embedder = cache_for(space) if cache else TextEmbeddingCache(space, enabled=False)
-    before = embedder.stats()
+    for each in objectives:
+        each.bind(embedder)
+    embedders = _embedders(objectives)
+    before = [each.stats() for each in embedders]
 
-    states = _bootstrap(targets, bank, embedder, config, exclude, rescore=scorer is not None)
+    states = _bootstrap(objectives, bank, config, exclude)
     if gate is not None:
         for state, floor in zip(states, gate.score([state.history[0].best_text for state in states])):
             state.floor = float(floor) - config.fluency_margin
@@ -134,8 +138,8 @@ def invert_many(
         if not active:
             break
         started = time.perf_counter()
-        proposals, fell_back = _propose(active, generator, fallback, template, config, step, embedder, gate, bank.texts)
-        texts, scores = _score(active, proposals, embedder)
+        proposals, fell_back = _propose(active, generator, fallback, template, config, step, gate, bank.texts)
+        texts, scores = _score(active, proposals)
         records = [
             _admit(state, step, proposal, fresh, scored, used_fallback, config.keep, gate)
             for state, proposal, fresh, scored, used_fallback in zip(active, proposals, texts, scores, fell_back)
@@ -147,15 +151,40 @@ def invert_many(
         if progress:
             _say_failures(step, records, generator, fallback)
 
-    cache_stats = embedder.stats(since=before)
+    hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before)) for key in ("hits", "misses"))
+    cache_stats = {"hits": hits, "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else 0.0}
     return [
         InversionResult(text=state.top(1)[0][1], score=state.top(1)[0][0], top=state.top(config.keep), history=state.history,
-                        config=config, cache=cache_stats)
+                        config=dataclasses.replace(config, objective=state.objective.spec), cache=cache_stats)
         for state in states
     ]
 
 
-def _propose(active, generator, fallback, template, config, step, embedder, gate, corpus) -> tuple[list[Proposal], list[bool]]:
+def _objectives(embeddings, objective, space: Space) -> list[Objective]:
+    """What each target maximises, checked against the space before anything else loads."""
+    if objective is None:
+        if embeddings is None:
+            raise InputError("invert_many needs embeddings (n, dim) or objective=. Give the vectors to invert, or an Objective.")
+        return [Cosine(row) for row in unit_rows(embeddings, space.dim, what="target embedding")]
+    if embeddings is not None:
+        raise InputError("invert_many got both embeddings and objective=. Give one: embeddings mean the cosine objective for each row.")
+    objectives = [objective] if isinstance(objective, Objective) else list(objective) if isinstance(objective, (list, tuple)) else None
+    if not objectives or not all(isinstance(each, Objective) for each in objectives):
+        raise InputError(
+            f"objective must be an Objective or a non-empty list of them (one per target); got {objective!r}. "
+            "Make one with unembed.load_objective(...)."
+        )
+    for each in objectives:
+        each.check(space)
+    return objectives
+
+
+def _embedders(objectives: list[Objective]) -> list:
+    """The distinct embedders the objectives score through (the loop's cache, a renderer's own), in order."""
+    return list({id(each.embedder): each.embedder for each in objectives}.values())
+
+
+def _propose(active, generator, fallback, template, config, step, gate, corpus) -> tuple[list[Proposal], list[bool]]:
     """Each target's new texts from the generator, shown its best candidates; the fallback's where it failed."""
     requests = [
         ProposalRequest(
@@ -165,7 +194,7 @@ def _propose(active, generator, fallback, template, config, step, embedder, gate
             requested=config.requested,
             max_words=config.max_words,
             seed=config.seed * 1_000_003 + state.index * 10_007 + step,
-            score=functools.partial(_cosines, embedder, state.vector),
+            score=state.objective.score,
             accept=functools.partial(_fluent, gate, state.floor) if gate is not None else None,
             corpus=corpus,
         )
@@ -180,10 +209,6 @@ def _propose(active, generator, fallback, template, config, step, embedder, gate
             proposal.error = proposals[i].error
             proposals[i], fell_back[i] = proposal, True
     return proposals, fell_back
-
-
-def _cosines(embedder: TextEmbeddingCache, target: np.ndarray, texts: list[str]) -> np.ndarray:
-    return embedder.embed(texts) @ target
 
 
 def _fluent(gate: Fluency, floor: float, texts: list[str]) -> np.ndarray:
@@ -203,18 +228,24 @@ def _say_failures(step: int, records: list[StepRecord], generator: Generator, fa
     )
 
 
-def _score(active, proposals, embedder) -> tuple[list[list[str]], list[list[tuple[float, str]]]]:
-    """Texts no target has seen before, scored against their target in one encoder batch, best first."""
+def _score(active, proposals) -> tuple[list[list[str]], list[list[tuple[float, str]]]]:
+    """Texts no target has seen before, scored by their target's objective, best first.
+
+    The texts of all targets that share an embedder are embedded in one batch.
+    """
     fresh = []
     for state, proposal in zip(active, proposals):
         texts = list({candidate_key(text): text for text in proposal.texts if candidate_key(text) not in state.seen}.values())
         state.seen.update(candidate_key(text) for text in texts)
         fresh.append(texts)
-    vectors = embedder.embed([text for texts in fresh for text in texts])
-    scored, offset = [], 0
-    for state, texts in zip(active, fresh):
-        scored.append(sorted(zip(map(float, vectors[offset : offset + len(texts)] @ state.vector), texts), reverse=True))
-        offset += len(texts)
+    scores: list[np.ndarray] = [np.zeros(0)] * len(active)
+    for embedder in _embedders([state.objective for state in active]):
+        mine = [i for i, state in enumerate(active) if state.objective.embedder is embedder]
+        vectors, offset = embedder.embed([text for i in mine for text in fresh[i]]), 0
+        for i in mine:
+            scores[i] = active[i].objective.score_embedded(vectors[offset : offset + len(fresh[i])])
+            offset += len(fresh[i])
+    scored = [sorted(zip(map(float, values), texts), reverse=True) for values, texts in zip(scores, fresh)]
     return fresh, scored
 
 
@@ -241,46 +272,47 @@ def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scor
     )
 
 
-def _bootstrap(targets, bank, embedder, config: InversionConfig, exclude, *, rescore=False) -> list[_Target]:
-    """Each target's first top-K (and its neighbours) from the bank, recorded as step 0.
+def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclude) -> list[_Target]:
+    """Each target's first top-K (and its neighbours) from the bank, ranked by its objective, recorded as step 0.
 
-    rescore: rank the index's nearest texts by the embedder's scores (a custom scorer's), not the index's.
+    "index": the index is searched with each objective's query vector for `keep + neighbours` texts,
+    which the objective then re-ranks (unless the index's score already is the objective's: cosine).
     """
     started = time.perf_counter()
     k = config.keep + config.neighbours
     if config.bootstrap == "index":
-        found = bank.search(targets, k=k, exclude=exclude)
+        found = bank.search(np.stack([each.query() for each in objectives]).astype(np.float32), k=k, exclude=exclude)
         rows = [
             [(float(score), text) for score, text, i in zip(scores, texts, ids) if i >= 0]
             for scores, texts, ids in zip(found.scores, found.texts, found.ids)
         ]
         encoded = 0
-        if rescore:
-            for target, row in zip(targets, rows):
+        for each, row in zip(objectives, rows):
+            if not each.ranked_by_index and row:
                 texts = [text for _, text in row]
-                row[:] = sorted(zip(map(float, embedder.embed(texts) @ target), texts), key=lambda pair: -pair[0])
+                row[:] = sorted(zip(map(float, each.score(texts)), texts), key=lambda pair: -pair[0])
                 encoded += len(texts)
     else:
         # MILS scores the whole bank with the encoder for every target.
         skip = set(exclude or ())
         rows, encoded = [], 0
-        for target in targets:
+        for each in objectives:
             texts = [text for text in bank.texts if text not in skip]
-            scores = embedder.embed(texts) @ target
+            scores = each.score(texts)
             encoded += len(texts)
             order = np.argsort(-scores, kind="stable")[:k]
             rows.append([(float(scores[i]), texts[i]) for i in order])
-    seconds = (time.perf_counter() - started) / len(targets)
+    seconds = (time.perf_counter() - started) / len(objectives)
     states = []
-    for index, (target, row) in enumerate(zip(targets, rows)):
+    for index, (each, row) in enumerate(zip(objectives, rows)):
         if not row:
             raise BankError("the caption bank returned no text to start from. Give a bank with captions.")
-        state = _Target(index=index, vector=target, pool={text: score for score, text in row[: config.keep]},
+        state = _Target(index=index, objective=each, pool={text: score for score, text in row[: config.keep]},
                         neighbours=[text for _, text in row], seen={candidate_key(text) for _, text in row})
         best_score, best_text = state.top(1)[0]
         state.history.append(
             StepRecord(step=0, best_text=best_text, best_score=best_score, candidates=row[: config.keep],
-                       scored=encoded // len(targets), seconds=seconds)
+                       scored=encoded // len(objectives), seconds=seconds)
         )
         states.append(state)
     return states

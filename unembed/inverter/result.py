@@ -95,7 +95,7 @@ class InversionResult:
         ]
         return cls(
             text=data["text"], score=data["score"], top=[tuple(pair) for pair in data["top"]],
-            history=history, config=InversionConfig(**data["config"]) if data.get("config") else None,
+            history=history, config=InversionConfig.from_dict(data["config"]) if data.get("config") else None,
             cache=data.get("cache", {}),
         )
 
