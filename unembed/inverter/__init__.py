@@ -1,6 +1,6 @@
 """The inverter: the MILS loop that joins a space, a bank and a generator. `unembed.invert(embedding, ...)`."""
 
-from .cache import TextEmbeddingCache, cache_for
+from ..spaces import TextEmbeddingCache, cache_for
 from .config import MILS_DEFAULTS, InversionConfig
 from .loop import invert, invert_many
 from .prompts import fill_template, load_template

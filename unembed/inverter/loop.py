@@ -29,9 +29,8 @@ from ..generators import (
 )
 from ..index import Bank, resolve_bank
 from ..objectives import Cosine, Objective
-from ..spaces import Space, load_space
+from ..spaces import Space, TextEmbeddingCache, cache_for, load_space
 from ..vectors import unit_rows
-from .cache import TextEmbeddingCache, cache_for
 from .config import InversionConfig
 from .prompts import fill_template, load_template
 from .result import InversionResult, StepRecord

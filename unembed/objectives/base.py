@@ -71,7 +71,7 @@ class Objective(ABC):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self.embedder is None:
             raise ObjectiveError(
-                f"objective {self.spec!r} has no embedder. Call objective.bind(unembed.inverter.cache_for(space)) "
+                f"objective {self.spec!r} has no embedder. Call objective.bind(unembed.spaces.cache_for(space)) "
                 "before scoring outside the loop (invert_many binds it)."
             )
         return self.embedder.embed(list(texts))

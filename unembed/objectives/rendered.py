@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..inverter.cache import TextEmbeddingCache
+from ..spaces import TextEmbeddingCache
 from ..renderers import Renderer, load_renderer
 from ..spaces import Space, load_space
 from .base import Objective, one_vector

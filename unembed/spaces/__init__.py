@@ -11,6 +11,7 @@ from ..errors import SpaceError
 from ..registry import Registry
 from . import inputs
 from .base import MILS_CAPTION_SOURCES, Space, normalise_rows
+from .cache import TextEmbeddingCache, cache_for
 from .inputs import input_of, modality_of
 
 SPACES: Registry[Space] = Registry("space", Space, SpaceError)
@@ -25,5 +26,5 @@ available_spaces = SPACES.available
 
 __all__ = [
     "Space", "SpaceError", "SPACES", "load_space", "register_space", "available_spaces", "normalise_rows", "inputs", "input_of", "modality_of",
-    "MILS_CAPTION_SOURCES",
+    "MILS_CAPTION_SOURCES", "TextEmbeddingCache", "cache_for",
 ]

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..spaces import Space
+from .base import Space
 
 
 class TextEmbeddingCache:
