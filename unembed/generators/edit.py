@@ -167,7 +167,7 @@ class EditGenerator(Generator):
     """Beam search over single edits of the best texts, scored in the space (see the module docstring).
 
     beam: texts kept between rounds; rounds: edit rounds per call; vocabulary: how many of the corpus's
-    words nearest the target join the words of the candidates and neighbours; checks: at most this many
+    words nearest the target join the words of the bank neighbours; checks: at most this many
     texts per round are put to the loop's gate (`ProposalRequest.accept`) to pick a beam it would keep.
     """
 
@@ -203,6 +203,7 @@ class EditGenerator(Generator):
         vocabulary = dict.fromkeys(word for text in request.neighbours for word in words_of(text))
         if self.vocabulary:
             vocabulary.update(dict.fromkeys(_nearest_words(request, language.words, self.vocabulary)))
+        vocabulary = list(vocabulary)
         phrases = list(dict.fromkeys(phrase for text in request.neighbours for phrase in _phrases(words_of(text))))
         # The prompt's word cap is for LLMs; an edit may be as long as the texts it is made from.
         longest = max([request.max_words, *(len(words_of(text)) for text in local)])
@@ -213,7 +214,7 @@ class EditGenerator(Generator):
         for _ in range(self.rounds):
             fresh: dict[str, None] = {}
             for words in beam:
-                for edit in single_edits(words, language, list(vocabulary), phrases):
+                for edit in single_edits(words, language, vocabulary, phrases):
                     text = join_words(edit)
                     if text not in scores and len(edit) <= longest and well_formed(edit):
                         fresh[text] = None
