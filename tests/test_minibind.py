@@ -11,6 +11,7 @@ from PIL import Image
 
 from unembed.cli import main as cli_main
 from unembed.errors import InputError, WeightsNotFoundError
+from unembed.index import source_captions
 from unembed.renderers import Renderer, load_renderer
 from unembed.spaces import load_space
 from unembed.minibind import world
@@ -93,6 +94,16 @@ def test_held_out_combinations_never_appear_in_training_samples():
         assert {s.family for s in held} == {s.family for s in train}  # every family is evaluated
     pairs = {(o.colour, o.shape) for s in world.sample_scenes("image", 400, rng, held_out=False) for o in s.objects}
     assert not pairs & world.HELD_OUT_COLOUR_SHAPES
+
+
+@pytest.mark.parametrize("modality", ["image", "audio"])
+def test_open_world_caption_source_holds_every_trainable_scene_and_no_held_out_one(modality):
+    every, open_world = source_captions(f"minibind-{modality}"), source_captions(f"minibind-{modality}:open-world")
+    held_out = [world.caption(scene) for scene in world.all_scenes(modality) if world.is_held_out(scene)]
+    assert held_out and not set(held_out) & set(open_world)
+    assert set(open_world) | set(held_out) == set(every)
+    with pytest.raises(InputError, match="open-world"):
+        source_captions(f"minibind-{modality}:closed")
 
 
 def test_rendering_is_deterministic_and_attributes_are_visible_and_audible():

@@ -118,12 +118,10 @@ def mils_distractors(modality: str, count: int, seed: int) -> list[str]:
 def world_bank(space, modality: str, cache: CaptionCache, distractors: list[str], *, open_world: bool = False):
     """A flat bank of every canonical caption of the modality's world plus `distractors`; open world:
     only the captions of trainable scenes, and no text that parses to a held-out scene."""
-    if not open_world:
-        texts = list(dict.fromkeys(world.canonical_captions(modality) + distractors))
-    else:
-        held_out = {scene for scene in world.all_scenes(modality) if world.is_held_out(scene)}
-        captions = [world.caption(scene) for scene in world.all_scenes(modality) if scene not in held_out]
-        texts = list(dict.fromkeys(captions + [t for t in distractors if world.parse_text(t, modality) not in held_out]))
+    captions = world.canonical_captions(modality, held_out=not open_world)
+    if open_world:
+        distractors = [text for text in distractors if not world.is_held_out(world.parse_text(text, modality))]
+    texts = list(dict.fromkeys(captions + distractors))
     return Bank.from_vectors(texts, cache.embed(texts), space, index="Flat")
 
 

@@ -20,7 +20,7 @@ from typing import Iterable
 from ..download import download_file
 from ..errors import BankError, InputError
 from ..paths import data_dirs
-from ..registry import Registry
+from ..registry import Registry, split_spec
 
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
 MILS_URL = f"https://raw.githubusercontent.com/facebookresearch/MILS/{MILS_COMMIT}/init_descriptions/"
@@ -54,7 +54,8 @@ register_source("mils-audio", functools.partial(_mils_captions, "audio_descripti
 
 def source_modality(source: str | os.PathLike) -> str | None:
     """The modality a named source describes ("image", "audio"), None for files and unknown names."""
-    return SOURCES.info(str(source)).get("modality") if str(source) in SOURCES else None
+    name, _ = split_spec(str(source))
+    return SOURCES.info(name).get("modality") if name in SOURCES else None
 
 
 def _download(url: str, target: Path, sha256: str | None = None) -> Path:
@@ -112,7 +113,7 @@ def source_captions(source: str | os.PathLike) -> list[str]:
         return read_captions(path)
     if path.is_dir():
         raise InputError(f"{path} is a folder. Give the caption files in it (one caption per line), e.g. {path}/*.txt.")
-    if str(source) not in SOURCES:
+    if split_spec(str(source))[0] not in SOURCES:
         raise InputError(
             f"{str(source)!r} is neither a file nor a named source. "
             f"Give a text file with one caption per line, or one of: {', '.join(SOURCES.available())}."

@@ -204,9 +204,10 @@ def _event_caption(event: SoundEvent) -> str:
     return _an(text) if event.kind in ("bell", "engine", "clock") else text
 
 
-def canonical_captions(modality: str) -> list[str]:
-    """The canonical caption of every image or audio scene: the world's own caption bank."""
-    return [caption(scene) for scene in all_scenes(modality)]
+def canonical_captions(modality: str, *, held_out: bool = True) -> list[str]:
+    """The canonical caption of every image or audio scene: the world's own caption bank.
+    held_out=False leaves out the scenes held out of training (an open-world bank: none of them is in it)."""
+    return [caption(scene) for scene in all_scenes(modality) if held_out or not is_held_out(scene)]
 
 
 def caption(scene: ImageScene | AudioScene) -> str:
