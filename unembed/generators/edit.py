@@ -15,7 +15,8 @@ An edit stays only when it reads as the corpus (the bank's texts) reads: every w
 was seen side by side there, except that a substituted content word needs only one of its two pairs
 seen and a context it shares with the word it replaces (so "red triangle" -> "blue triangle" passes
 when "blue circle" was seen); a function word goes only where it has stood; and an insertion,
-deletion or phrase edit may not add a word triple the corpus never holds. That keeps edits
+deletion or phrase edit may not add a word triple the corpus never holds; and no word may occur more
+often than it does in any one corpus text. That keeps edits
 grammatical without a language model, and lets them compose what no caption holds.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -66,12 +68,20 @@ class Language:
     def __init__(self, texts: Sequence[str]):
         self.pairs: set[tuple[str, str]] = set()
         self.contexts: dict[str, set[tuple[str, str]]] = {}
+        self.most: Counter[str] = Counter()  # the most times each word occurs in one text
         for text in texts:
+            counts = Counter(words_of(text))
+            self.most |= counts
             words = ["<s>", *words_of(text), "</s>"]
             self.pairs.update(zip(words, words[1:]))
             for left, word, right in zip(words, words[1:], words[2:]):
                 self.contexts.setdefault(word, set()).add((left, right))
         self.words = list(self.contexts)
+
+    def repeats_as_seen(self, words: Sequence[str]) -> bool:
+        """No word more often in the text than in any one corpus text: "on the left in the left" fails
+        where no caption names a side twice, "a red star ... a blue star" passes where two stars were seen."""
+        return all(count <= max(self.most[word], 1) for word, count in Counter(words).items())
 
     def seen(self, left: str, right: str) -> bool:
         return (left, right) in self.pairs
@@ -216,7 +226,7 @@ class EditGenerator(Generator):
             for words in beam:
                 for edit in single_edits(words, language, vocabulary, phrases):
                     text = join_words(edit)
-                    if text not in scores and len(edit) <= longest and well_formed(edit):
+                    if text not in scores and len(edit) <= longest and well_formed(edit) and language.repeats_as_seen(edit):
                         fresh[text] = None
             if not fresh:
                 break
