@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections import Counter
+from importlib.resources import files
 
 import numpy as np
 
@@ -53,9 +54,13 @@ def bleu4(hypothesis: str, reference: str) -> float:
     return math.exp(brevity + log_precision / 4)
 
 
+# Target sets shipped with the bench: texts that no caption bank holds (`--targets everyday`).
+TARGET_SETS = {"everyday": files(__package__) / "data" / "everyday.txt"}
+
+
 def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
-    """A seeded sample of `limit` captions from a file or named source (all of them without a limit)."""
-    captions = collect_captions([source])
+    """A seeded sample of `limit` captions from a target set, file or named source (all of them without a limit)."""
+    captions = collect_captions([TARGET_SETS.get(source, source)])
     if limit is not None and limit < len(captions):
         captions = random.Random(seed).sample(captions, limit)
     return captions
@@ -144,7 +149,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--space", default="minilm")
     parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
     parser.add_argument("--targets", default=None,
-                        help="caption file or named source of held-out targets (default: the bank's own source)")
+                        help="caption file or named source of held-out targets (default: the bank's own source), "
+                        "or 'everyday': 50 everyday scenes and sounds that no bank holds")
     parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets")
     parser.add_argument("--modality", choices=["image", "audio", "text"], default=None)
     parser.add_argument("--reference-limit", type=int, default=5,
