@@ -11,7 +11,6 @@ steps and candidates) runs in the same process on the first `--reference-limit` 
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections import Counter
 
@@ -20,8 +19,9 @@ import numpy as np
 from .. import atomic
 from ..options import add_generation_options, inversion_options
 from ..errors import InputError
+from ..evaluation import held_out_targets
 from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
-from ..index import collect_captions, resolve_bank, source_modality
+from ..index import resolve_bank, source_modality
 from ..inverter import cache_for, invert_many
 from ..spaces import load_space
 
@@ -51,14 +51,6 @@ def bleu4(hypothesis: str, reference: str) -> float:
             log_precision += math.log((matched + 1) / (total + 1))
     brevity = min(0.0, 1 - len(ref) / len(hyp))
     return math.exp(brevity + log_precision / 4)
-
-
-def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
-    """A seeded sample of `limit` captions from a file or named source (all of them without a limit)."""
-    captions = collect_captions([source])
-    if limit is not None and limit < len(captions):
-        captions = random.Random(seed).sample(captions, limit)
-    return captions
 
 
 def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
