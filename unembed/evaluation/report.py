@@ -118,8 +118,8 @@ def _check(runs: list[Predictions], truth: dict[str, list[str]], references, all
         if run.ids != first.ids:
             only_first, only_this = sorted(first.ids - run.ids), sorted(run.ids - first.ids)
             raise InputError(
-                f"{run.path!r} and {first.path!r} cover different ids ({len(run.ids)} and {len(first.ids)}; "
-                f"{len(only_first)} only in the second, e.g. {only_first[:3]}; {len(only_this)} only in the first, e.g. {only_this[:3]}), "
+                f"{first.path!r} has {len(first.ids)} ids and {run.path!r} {len(run.ids)}: {len(only_first)} only in the first "
+                f"(e.g. {only_first[:3]}), {len(only_this)} only in the second (e.g. {only_this[:3]}), "
                 "so their scores would not compare. Evaluate runs over the same targets (finish the shorter run first)."
             )
     for run in runs:
