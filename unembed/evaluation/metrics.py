@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Hashable, Mapping, Sequence
 
-from ..errors import InputError, MissingDependencyError
+from ..errors import EvaluationError, InputError, MissingDependencyError
 from ..registry import require
 
 # What each metric adds to a report, in table order.
@@ -101,8 +101,14 @@ class CaptionScorer:
         return [score for name in self.metrics for score in METRICS[name]]
 
     def tokenize(self, captions: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, list[str]]:
-        tokenizer = require("pycocoevalcap.tokenizer.ptbtokenizer", extra="eval", needed_by="caption metrics").PTBTokenizer()
-        tokenized = tokenizer.tokenize({key: [{"caption": text} for text in texts] for key, texts in captions.items()})
+        module = require("pycocoevalcap.tokenizer.ptbtokenizer", extra="eval", needed_by="caption metrics")
+        try:
+            tokenized = module.PTBTokenizer().tokenize({key: [{"caption": text} for text in texts] for key, texts in captions.items()})
+        except OSError as error:  # it writes its input to a temporary file beside its jar
+            raise EvaluationError(
+                f"pycocoevalcap's PTB tokeniser could not write its temporary file in {Path(module.__file__).parent} ({error}). "
+                "Install pycocoevalcap where you can write, e.g. in a virtual environment."
+            ) from error
         # The tokeniser pairs its output lines with the inputs; a missing key means a line went astray.
         lost = [key for key, texts in captions.items() if len(tokenized.get(key, ())) != len(texts)]
         if lost:

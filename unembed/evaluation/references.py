@@ -12,6 +12,7 @@ empty ones; a problem names the file, the line or entry, and the fix.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -78,7 +79,7 @@ def _coco(text: str, path: Path) -> dict[str, list[str]]:
 
 
 def _clotho(text: str, path: Path) -> dict[str, list[str]]:
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text))  # quoted captions may span lines
     columns = reader.fieldnames or []
     caption_columns = [column for column in columns if column.startswith("caption")]
     if "file_name" not in columns or not caption_columns:
