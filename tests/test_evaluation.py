@@ -63,7 +63,7 @@ def test_each_reference_format_parses(tmp_path):
 
     clotho = tmp_path / "clotho_captions_evaluation.csv"
     clotho.write_text("file_name,caption_1,caption_2,caption_3,caption_4,caption_5\n"
-                      "rain.wav,Rain falls on a roof.,Heavy rain,\"rain, then thunder\",,rain drops\n")
+                      "rain.wav,Rain falls on a roof.,Heavy rain,\"rain, then\nthunder\",,rain drops\n")
     assert read_references(clotho) == {"rain.wav": ["Rain falls on a roof.", "Heavy rain", "rain, then thunder", "rain drops"]}
 
     jsonl = write_jsonl(tmp_path / "refs.jsonl", {"a": ["one", "  two  words "], "b": ["three"]})
