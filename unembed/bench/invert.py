@@ -11,7 +11,6 @@ steps and candidates) runs in the same process on the first `--reference-limit` 
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections import Counter
 from importlib.resources import files
@@ -21,8 +20,9 @@ import numpy as np
 from .. import atomic
 from ..options import add_generation_options, inversion_options
 from ..errors import InputError
+from ..evaluation import held_out_targets
 from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
-from ..index import collect_captions, resolve_bank, source_modality
+from ..index import resolve_bank, source_modality
 from ..inverter import cache_for, invert_many
 from ..spaces import load_space
 
@@ -58,14 +58,6 @@ def bleu4(hypothesis: str, reference: str) -> float:
 TARGET_SETS = {"everyday": files(__package__) / "data" / "everyday.txt"}
 
 
-def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
-    """A seeded sample of `limit` captions from a target set, file or named source (all of them without a limit)."""
-    captions = collect_captions([TARGET_SETS.get(source, source)])
-    if limit is not None and limit < len(captions):
-        captions = random.Random(seed).sample(captions, limit)
-    return captions
-
-
 def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
     texts = [result.text for result in results]
     vectors = embedder.embed(texts)
@@ -85,7 +77,7 @@ def run_bench(
     """The report; `options` go to `invert_many` (steps, requested, keep, patience default to the bench's)."""
     space = load_space(space)
     modality = modality or source_modality(bank) or "image"
-    held_out = held_out_targets(targets or bank, limit, seed)
+    held_out = held_out_targets(TARGET_SETS.get(targets, targets or bank), limit, seed)
     generator = load_generator(generator)
     fluency = default_fluency()  # the benchmark's fixed judge (the same model as the loop's gate)
     target_vectors = space.embed_text(held_out)

@@ -2,7 +2,7 @@
 
 from ..errors import BankError, SpaceMismatchError
 from .bank import Bank, SearchResult, build_bank, load_bank, make_index, resolve_bank, set_search_params
-from .sources import SOURCES, collect_captions, mils_file, register_source, source_captions, source_modality
+from .sources import SOURCES, collect_captions, mils_file, normalise_caption, register_source, source_captions, source_modality
 
 __all__ = [
     "Bank",
@@ -15,6 +15,7 @@ __all__ = [
     "make_index",
     "set_search_params",
     "collect_captions",
+    "normalise_caption",
     "source_captions",
     "source_modality",
     "mils_file",

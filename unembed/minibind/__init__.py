@@ -5,19 +5,22 @@ weights ship in weights/. The procedural world they were trained on (world.py) k
 caption of every scene, so inversion can be scored exactly. Retrain: `python -m unembed.minibind.train`.
 
 Importing this package registers what MiniBind brings to each room: the `minibind` space, the
-`minibind` renderer (its world drawn from text) and the caption sources `minibind-image` and
+`minibind` renderer (its world drawn from text), the caption sources `minibind-image` and
 `minibind-audio` (one canonical caption per scene of the world; `minibind-image:open-world` leaves out
-the scenes held out of training, so that inverting one of them has to compose its caption).
+the scenes held out of training, so that inverting one of them has to compose its caption) and the
+eval sets `minibind-image` and `minibind-audio` (held-out scenes with several world captions each as references).
 """
 
 import functools
 
 from ..errors import InputError
+from ..evaluation import register_eval_set
 from ..index import register_source
 from ..renderers import register_renderer
 from ..spaces import register_space
 from . import world
 from .captions import CaptionCache, family_candidates, retrieval_top1
+from .evalset import minibind_eval_set, scene_references
 
 
 def _world_captions(modality: str, argument: str = "") -> list[str]:
@@ -31,5 +34,7 @@ register_space("minibind", "unembed.minibind.space:load_minibind", extra="minibi
 register_renderer("minibind", "unembed.minibind.renderer:load_minibind_renderer", extra="minibind")
 register_source("minibind-image", functools.partial(_world_captions, "image"), modality="image")
 register_source("minibind-audio", functools.partial(_world_captions, "audio"), modality="audio")
+register_eval_set("minibind-image", functools.partial(minibind_eval_set, "image"))
+register_eval_set("minibind-audio", functools.partial(minibind_eval_set, "audio"))
 
-__all__ = ["world", "CaptionCache", "family_candidates", "retrieval_top1"]
+__all__ = ["world", "CaptionCache", "family_candidates", "retrieval_top1", "scene_references"]
