@@ -35,8 +35,9 @@ class Job:
         object.__setattr__(self, "exclude", tuple(self.exclude))
 
     def identity(self) -> dict:
-        """What the output depends on; the excluded captions by their sha256."""
+        """What the output depends on, settings inline; the excluded captions by their sha256."""
         identity = asdict(self)
+        identity.update(identity.pop("settings"))
         identity["exclude"] = hashlib.sha256("\n".join(self.exclude).encode("utf-8")).hexdigest()
         return identity
 
