@@ -1,6 +1,6 @@
 """Typed errors. Every message names the problem and the fix; the CLI prints it and exits 2.
 
-Each room raises its own type (SpaceError, GeneratorError, RendererError, BankError, EvaluationError, ...); bad input from
+Each room raises its own type (SpaceError, GeneratorError, RendererError, BankError, EvaluationError, RunnerError, ...); bad input from
 the caller is an InputError wherever it is found. Two failures read the same in every room and have
 one type each: an optional package that is not installed (MissingDependencyError, naming the pip
 extra), model weights that are not on the machine (WeightsNotFoundError, saying where to put them),
@@ -34,6 +34,10 @@ class ObjectiveError(UnembedError):
 
 class EvaluationError(UnembedError):
     """An eval set is unknown, or caption metrics cannot be computed (the evaluation room)."""
+
+
+class RunnerError(UnembedError):
+    """A batch job's output folder belongs to another job or cannot be read, or its engine (Ray) fails."""
 
 
 class BankError(UnembedError):

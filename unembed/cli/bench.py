@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..bench import arith, bank, invert, minibind, space
+from ..bench import arith, bank, invert, minibind, scale, space
 
-BENCHES = [bank, space, invert, minibind, arith]
+BENCHES = [bank, space, invert, minibind, arith, scale]
 
 
 def add_parser(subparsers) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .result import InversionResult, StepRecord
 
 @dataclass(eq=False)
 class _Target:
-    index: int  # position in the batch; with the step, it seeds the generator
+    key: int  # drawn from the target itself (`_target_key`); with the seed and the step, it seeds the generator
     objective: Objective
     pool: dict[str, float]  # the kept candidates: text -> the objective's score
     neighbours: list[str]  # bank texts the objective ranks high, for model-free proposers
@@ -192,7 +193,7 @@ def _propose(active, generator, fallback, template, config, step, gate, corpus) 
             neighbours=state.neighbours,
             requested=config.requested,
             max_words=config.max_words,
-            seed=config.seed * 1_000_003 + state.index * 10_007 + step,
+            seed=config.seed * 1_000_003 + state.key * 10_007 + step,
             score=state.objective.score,
             accept=functools.partial(_fluent, gate, state.floor) if gate is not None else None,
             corpus=corpus,
@@ -271,6 +272,13 @@ def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scor
     )
 
 
+def _target_key(objective: Objective) -> int:
+    """A number drawn from what the objective aims at (its query vector, in float32), not from the target's
+    place in the batch: a target gets the same proposals whichever batch or worker inverts it."""
+    digest = hashlib.blake2b(np.ascontiguousarray(objective.query(), dtype=np.float32).tobytes(), digest_size=3)
+    return int.from_bytes(digest.digest(), "big")
+
+
 def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclude) -> list[_Target]:
     """Each target's first top-K (and its neighbours) from the bank, ranked by its objective, recorded as step 0.
 
@@ -303,10 +311,10 @@ def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclu
             rows.append([(float(scores[i]), texts[i]) for i in order])
     seconds = (time.perf_counter() - started) / len(objectives)
     states = []
-    for index, (each, row) in enumerate(zip(objectives, rows)):
+    for each, row in zip(objectives, rows):
         if not row:
             raise BankError("the caption bank returned no text to start from. Give a bank with captions.")
-        state = _Target(index=index, objective=each, pool={text: score for score, text in row[: config.keep]},
+        state = _Target(key=_target_key(each), objective=each, pool={text: score for score, text in row[: config.keep]},
                         neighbours=[text for _, text in row], seen={candidate_key(text) for _, text in row})
         best_score, best_text = state.top(1)[0]
         state.history.append(

@@ -1,0 +1,208 @@
+"""`unembed run` / run_job: held-out MILS captions as MiniLM targets, inverted with `mutate` into Parquet shards."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import InterruptingSpace
+from unembed.cli import main
+from unembed.errors import InputError, RunnerError
+from unembed.index import collect_captions
+from unembed.inverter import TextEmbeddingCache, invert_many
+from unembed.runner import PREDICTIONS, read_predictions, run_job
+
+N = 12
+SETTINGS = dict(generator="mutate", fluency=False, steps=2, requested=15, keep=10, batch_size=2)
+FLAGS = ["--generator", "mutate", "--no-fluency", "--steps", "2", "--requested", "15", "--keep", "10", "--batch-size", "2"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, minilm):
+    """A 600-caption bank file with the held-out targets in it (excluded at search time), the targets as Parquet."""
+    folder = tmp_path_factory.mktemp("run")
+    captions = collect_captions(["mils-image"])
+    held_out = random.Random(3).sample(captions, N)
+    (folder / "bank.txt").write_text("\n".join(random.Random(0).sample(captions, 600) + held_out) + "\n")
+    (folder / "held_out.txt").write_text("\n".join(held_out) + "\n")
+    vectors = minilm.embed_text(held_out)
+    table = pa.table({"id": [f"t{i}" for i in range(N)], "vector": pa.array(list(vectors), pa.list_(pa.float32()))})
+    pq.write_table(table, folder / "targets.parquet")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("UNEMBED_CACHE_DIR", str(folder / "cache"))  # the bank file's cached build stays in the test's folder
+        yield {"folder": folder, "targets": folder / "targets.parquet", "bank": str(folder / "bank.txt"),
+               "exclude": folder / "held_out.txt", "vectors": vectors, "held_out": held_out}
+
+
+@pytest.fixture(scope="module")
+def complete(data, minilm):
+    """An uninterrupted in-process run, and its rows by id."""
+    out = data["folder"] / "complete.parquet"
+    report = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    return report, {row["id"]: row for row in read_predictions(out).to_pylist()}
+
+
+def test_run_writes_one_row_per_target_with_the_schema(data, complete, minilm):
+    report, rows = complete
+    assert (report.total, report.inverted, report.failed) == (N, N, 0)
+    table = pq.read_table(report.out)  # the folder reads as one table
+    assert table.schema.equals(PREDICTIONS) and table.num_rows == N
+    assert sorted(table.column("id").to_pylist()) == sorted(f"t{i}" for i in range(N))
+    assert len(list(report.out.glob("part-*.parquet"))) == N // SETTINGS["batch_size"]
+    for row in rows.values():
+        assert row["error"] is None and row["text"] and row["steps"] >= 1 and row["llm_calls"] == 0
+        assert row["score"] >= row["bootstrap_score"]
+        assert row["bootstrap_text"] not in data["held_out"]  # --exclude kept the references out of the bootstrap
+    assert sum(row["score"] > row["bootstrap_score"] + 1e-6 for row in rows.values()) >= N // 2
+
+    again = run_job(data["targets"], report.out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    assert (again.skipped, again.inverted) == (N, 0)
+    assert pq.read_table(report.out).num_rows == N
+
+
+def test_an_interrupted_run_resumes_to_the_same_output(data, complete, minilm, tmp_path):
+    out = tmp_path / "out"
+    # Real MiniLM that raises KeyboardInterrupt (as Ctrl-C) at its 6th encoder call: each batch of
+    # 2 steps encodes twice, so two batches are written and the third is lost in flight.
+    with pytest.raises(KeyboardInterrupt):
+        run_job(data["targets"], out, space=InterruptingSpace(minilm, budget=5), bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    assert len(read_predictions(out)) == 4
+    resumed = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    assert (resumed.skipped, resumed.inverted) == (4, N - 4)
+    assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
+
+
+def test_a_failed_row_is_retried_and_replaced(data, complete, minilm, tmp_path):
+    out = tmp_path / "out"
+    run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    # What a batch that raised leaves: a row with its error (the rest of the shard was fine).
+    shard = out / "part-000001.parquet"
+    rows = pq.read_table(shard).to_pylist()
+    rows[0].update(text=None, score=None, error="GeneratorError: the server did not answer")
+    pq.write_table(pa.Table.from_pylist(rows, schema=PREDICTIONS), shard)
+    again = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    assert (again.skipped, again.inverted, again.failed) == (N - 1, 1, 0)
+    table = read_predictions(out)
+    assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
+    assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
+
+
+def test_resuming_with_other_settings_or_targets_is_refused(data, complete, minilm, tmp_path):
+    out = complete[0].out
+    with pytest.raises(RunnerError, match=r"another job \(.*steps: 2 then, 3 now.*new --out"):
+        run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **{**SETTINGS, "steps": 3})
+    with pytest.raises(RunnerError, match="exclude"):
+        run_job(data["targets"], out, space=minilm, bank=data["bank"], **SETTINGS)
+    other = tmp_path / "other.npy"
+    np.save(other, data["vectors"][::-1])
+    with pytest.raises(RunnerError, match="other targets"):
+        run_job(other, out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
+    assert pq.read_table(out).num_rows == N
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(RunnerError, match="holds other files"):
+        run_job(data["targets"], stranger, space=minilm, bank=data["bank"], **SETTINGS)
+
+
+def _table(where, **columns):
+    pq.write_table(pa.table(columns), where)
+    return where
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d, v: _table(d / "t.parquet", name=["a"], vector=[list(v[0])]), "no 'id' column"),
+    (lambda d, v: _table(d / "t.parquet", id=["a", "a"], vector=[list(v[0]), list(v[1])]), "duplicate id.*'a'"),
+    (lambda d, v: _table(d / "t.parquet", id=["a"], vector=[[0.5] * 12]), "12-d but space 'minilm' makes 384-d"),
+    (lambda d, v: _table(d / "t.parquet", id=pa.array([], pa.string()), vector=pa.array([], pa.list_(pa.float32()))), "no rows"),
+    (lambda d, v: _table(d / "t.parquet", id=["a"], vector=[list(v[0])], path=["x.png"]), "exactly one of the columns"),
+    (lambda d, v: (d / "t.parquet").write_bytes(b"PAR1 not really") and d / "t.parquet", "cannot read .* as Parquet"),
+    (lambda d, v: (d / "t.jsonl").write_text('{"id": "a", "path": "missing.png"}\n') and d / "t.jsonl", "do not exist"),
+    (lambda d, v: (d / "t.csv").write_text("id\n") and d / "t.csv", "not .npy, .parquet or .jsonl"),
+    (lambda d, v: (d / "media").mkdir() or d / "media", "empty folder"),
+    (lambda d, v: np.save(d / "t.npy", np.zeros((0, 384), np.float32)) or d / "t.npy", "no vectors"),
+])
+def test_bad_targets_stop_before_any_work(data, minilm, tmp_path, make, message):
+    path = make(tmp_path, data["vectors"])
+    with pytest.raises(InputError, match=message):
+        run_job(path, tmp_path / "out", space=minilm, bank=data["bank"], **SETTINGS)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_settings_and_exclude_file_stop_before_any_work(data, minilm, tmp_path):
+    with pytest.raises(InputError, match="no such exclude file"):
+        run_job(data["targets"], tmp_path / "out", space=minilm, exclude=tmp_path / "missing.txt", **SETTINGS)
+    with pytest.raises(InputError, match="steps"):
+        run_job(data["targets"], tmp_path / "out", space=minilm, **{**SETTINGS, "steps": -1})
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_target_gets_the_same_proposals_in_any_batch(data, minilm):
+    """The generator's seed comes from the target itself, not from its place in the batch."""
+    options = dict(space=minilm, bank=data["bank"], generator="mutate", fluency=False, steps=2, requested=15, keep=10,
+                   exclude=data["held_out"])
+    together = invert_many(data["vectors"][:3], cache=TextEmbeddingCache(minilm), **options)[2]
+    alone = invert_many(data["vectors"][2:3], cache=TextEmbeddingCache(minilm), **options)[0]
+    assert [text for _, text in together.history[1].candidates] == [text for _, text in alone.history[1].candidates]
+    assert together.text == alone.text
+
+
+def test_cli_runs_a_npy_of_vectors(data, complete, tmp_path, capsys):
+    np.save(tmp_path / "targets.npy", data["vectors"][:4])
+    out = tmp_path / "predictions.parquet"
+    assert main(["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", data["bank"], "--exclude",
+                 str(data["exclude"]), *FLAGS]) == 0
+    assert "4 targets; 0 done before, 4 inverted now" in capsys.readouterr().out
+    assert sorted(read_predictions(out).column("id").to_pylist()) == ["0", "1", "2", "3"]
+    # Row numbers are the ids: the same vectors give the texts of the Parquet run.
+    assert [_texts(out)[str(i)] for i in range(4)] == [complete[1][f"t{i}"]["text"] for i in range(4)]
+    assert main(["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", data["bank"], *FLAGS]) == 2
+    assert "another job" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_run_survives_a_killed_worker(data, complete, tmp_path):
+    """2 local Ray workers; one is killed with SIGKILL mid-run: still N rows, no duplicates, the in-process texts."""
+    pytest.importorskip("ray")
+    out, log = tmp_path / "ray.parquet", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "unembed", "run", str(data["targets"]), "--out", str(out), "--bank", data["bank"],
+               "--exclude", str(data["exclude"]), "--ray", "--workers", "2", *FLAGS]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env, text=True)
+        try:
+            pids = _wait_for(lambda: re.search(r"process ids (\d+), (\d+)", log.read_text()), process, "the workers")
+            _wait_for(lambda: list(out.glob("part-*.parquet")), process, "the first shard")
+            os.kill(int(pids.group(1)), signal.SIGKILL)
+            stdout, _ = process.communicate(timeout=600)
+        finally:
+            process.kill()
+    assert process.returncode == 0, log.read_text()[-3000:]
+    assert f"{N} inverted now" in stdout
+    table = read_predictions(out)
+    assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
+    assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
+
+
+def _wait_for(condition, process, what, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        assert process.poll() is None, f"the run ended before {what}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} after {timeout} s")
+
+
+def _texts(out) -> dict[str, str]:
+    return {row["id"]: row["text"] for row in read_predictions(out).to_pylist()}

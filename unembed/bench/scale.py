@@ -1,0 +1,91 @@
+"""`unembed bench scale`: the same `unembed run` job in process, on 1 Ray worker and on 2; targets per
+minute, the ratios between them, peak memory per worker, and whether the three runs agree on every text.
+
+Targets are held-out captions (removed from the bank's bootstrap with the job's exclude list),
+embedded with the space; the generator is `mutate` without the fluency gate by default, so the
+figure is the loop's own cost (encoder and bank), not an LLM's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..errors import InputError
+from ..options import add_generation_options, inversion_options
+from ..runner import read_predictions, run_job
+from ..spaces import load_space
+from .invert import held_out_targets
+
+BENCH_STEPS = 4
+BENCH_REQUESTED = 20
+BENCH_KEEP = 20
+
+
+def run_bench(*, n=200, space="minilm", bank="mils-image", targets=None, batch_size=8, seed=0, progress=True, **options) -> dict:
+    """The report; `options` go to `run_job` (generator, steps, ...)."""
+    space = load_space(space)
+    held_out = held_out_targets(targets or bank, n, seed)
+    report = {"n": len(held_out), "space": space.spec, "bank": str(bank), "batch_size": batch_size,
+              "generator": options.get("generator"), "settings": {**options, "seed": seed}, "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="unembed-bench-scale-") as folder:
+        folder = Path(folder)
+        np.save(folder / "targets.npy", space.embed_text(held_out), allow_pickle=False)
+        (folder / "held_out.txt").write_text("\n".join(held_out) + "\n", encoding="utf-8")
+        job = dict(space=space.spec, bank=bank, exclude=folder / "held_out.txt", batch_size=batch_size, seed=seed,
+                   progress=progress, **options)
+        texts = {}
+        for name, engine in (("in_process", {}), ("ray_1_worker", {"ray": True, "workers": 1}),
+                             ("ray_2_workers", {"ray": True, "workers": 2})):
+            out = folder / name
+            result = run_job(folder / "targets.npy", out, **job, **engine)
+            texts[name] = {row["id"]: row["text"] for row in read_predictions(out).to_pylist()}
+            report["runs"][name] = {
+                "seconds": result.seconds,
+                "startup_seconds": result.startup_seconds,
+                "targets_per_minute": 60 * result.inverted / result.seconds,
+                "failed_rows": result.failed,
+                "peak_rss_mb_per_worker": [rss / 2**20 for rss in result.peak_rss],
+            }
+    runs = report["runs"]
+    report["ray_2_vs_1_worker"] = runs["ray_2_workers"]["targets_per_minute"] / runs["ray_1_worker"]["targets_per_minute"]
+    report["ray_1_worker_vs_in_process"] = runs["ray_1_worker"]["targets_per_minute"] / runs["in_process"]["targets_per_minute"]
+    report["ray_2_workers_vs_in_process"] = runs["ray_2_workers"]["targets_per_minute"] / runs["in_process"]["targets_per_minute"]
+    report["same_texts_as_in_process"] = {
+        name: sum(texts[name][key] == text for key, text in texts["in_process"].items()) / len(held_out)
+        for name in ("ray_1_worker", "ray_2_workers")
+    }
+    return report
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("scale", help="unembed run in process vs 1 and 2 Ray workers: targets per minute, memory")
+    parser.add_argument("--n", type=int, default=200, help="held-out targets (default 200)")
+    parser.add_argument("--space", default="minilm")
+    parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
+    parser.add_argument("--targets", default=None,
+                        help="caption file or named source of held-out targets (default: the bank's own source)")
+    parser.add_argument("--batch-size", type=int, default=8, help="targets per batch (default 8)")
+    parser.add_argument("--json", required=True, help="write the figures here")
+    add_generation_options(parser)
+    parser.set_defaults(run=run, generator="mutate", fluency=False, steps=BENCH_STEPS, requested=BENCH_REQUESTED,
+                        keep=BENCH_KEEP, patience=2)
+
+
+def run(args) -> int:
+    if args.n < 1:
+        raise InputError("--n must be at least 1.")
+    options = inversion_options(args)
+    report = run_bench(n=args.n, space=args.space, bank=args.bank, targets=args.targets, batch_size=args.batch_size, **options)
+    atomic.write_json(args.json, report)
+    for name, run_figures in report["runs"].items():
+        memory = ", ".join(f"{mb:.0f}" for mb in run_figures["peak_rss_mb_per_worker"])
+        print(f"{name:16s} {run_figures['targets_per_minute']:8.1f} targets/min  startup {run_figures['startup_seconds']:5.1f} s  "
+              f"peak RSS per worker {memory} MB")
+    for key in ("ray_2_vs_1_worker", "ray_1_worker_vs_in_process", "ray_2_workers_vs_in_process"):
+        print(f"{key:28s} {report[key]:.2f}")
+    print(f"same texts as in process: {report['same_texts_as_in_process']}")
+    return 0

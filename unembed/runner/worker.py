@@ -1,0 +1,79 @@
+"""One worker of a job: loads the space, bank and generator once, then inverts batch after batch.
+
+The same class runs in the driver's process and as a Ray actor, so both engines make the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+import numpy as np
+import torch
+
+from ..errors import UnembedError
+from ..generators import load_generator, with_timeout
+from ..index import resolve_bank
+from ..inverter import InversionResult, TextEmbeddingCache, invert_many
+from ..spaces import Space, load_space
+from .job import Job
+
+Batch = tuple[int, list[str], np.ndarray]  # batch number, ids, vectors
+
+
+class BatchInverter:
+    """`invert(ids, vectors)` -> one predictions row per target. threads: torch threads (the worker's CPU share)."""
+
+    def __init__(self, job: Job, *, space: Space | None = None, threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.job = job
+        self.space = space or load_space(job.space)
+        self.bank = resolve_bank(job.bank, self.space, job.modality)
+        settings = dict(job.settings)
+        timeout = settings.pop("timeout", None)
+        self.generator = with_timeout(load_generator(job.generator), timeout)
+        self.fallback = with_timeout(load_generator(job.fallback), timeout) if job.fallback else None
+        self.settings = settings
+
+    def run(self, batch: Batch) -> tuple[int, list[dict]]:
+        number, ids, vectors = batch
+        return number, self.invert(ids, vectors)
+
+    def invert(self, ids: list[str], vectors: np.ndarray) -> list[dict]:
+        try:
+            # A fresh embedding cache per batch: a batch's texts are encoded in the same groups whatever
+            # this worker inverted before, so its rows do not depend on which worker it ran on.
+            results = invert_many(
+                vectors, space=self.space, bank=self.bank, generator=self.generator, fallback=self.fallback,
+                cache=TextEmbeddingCache(self.space), exclude=list(self.job.exclude), modality=self.job.modality,
+                **self.settings,
+            )
+        except UnembedError as error:
+            return [_failed(target, f"{type(error).__name__}: {error}") for target in ids]
+        return [_row(target, result) for target, result in zip(ids, results)]
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def peak_rss(self) -> int:
+        """This process's peak resident memory so far, in bytes (Linux reports KiB)."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _row(target: str, result: InversionResult) -> dict:
+    failed = result.failed_steps
+    error = None
+    if failed:
+        # As `unembed invert` exits 3: the text holds less than was asked. The next run tries it again.
+        error = f"the generator {result.config.generator} failed in {len(failed)} of {len(result.history) - 1} step(s): {failed[-1].error}"
+    return {
+        "id": target, "text": result.text, "score": result.score, "bootstrap_text": result.bootstrap_text,
+        "bootstrap_score": result.bootstrap_score, "steps": len(result.history) - 1, "seconds": result.seconds,
+        "llm_calls": result.llm_calls, "error": error,
+    }
+
+
+def _failed(target: str, error: str) -> dict:
+    return {"id": target, "text": None, "score": None, "bootstrap_text": None, "bootstrap_score": None,
+            "steps": 0, "seconds": 0.0, "llm_calls": 0, "error": error}
