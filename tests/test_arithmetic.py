@@ -192,5 +192,8 @@ def test_demo_writes_the_pictures_and_prints_the_texts(tmp_path, capsys, rendere
     for name in ("scene.png", "sound.wav", "text_mode.png", "embedding_mode.png"):
         assert (tmp_path / name).is_file()
     assert "text mode" in printed and "embedding mode" in printed
+    # The loop is shown on its own first, from a bank that lacks the scene's caption.
+    alone = report["open_world_inversion"]
+    assert alone["history"][0]["best_text"] != report["truth"][0] and "the loop's answer" in printed
     drawn = renderer.interpret(report["results"]["text"]["text"])
     assert ("circle", "green") in [(o.shape, o.colour) for o in drawn.objects] and drawn.element == "rain"

@@ -1,7 +1,8 @@
 """`unembed demo`: offline cross-modal arithmetic on MiniBind, start to finish.
 
-It writes a MiniBind scene (a colour-shape pair never seen in training) and a sound, inverts each
-into words, combines them (text mode: merge the words; embedding mode: add the vectors, invert the
+It writes a MiniBind scene (a colour-shape pair never seen in training) and a sound. First the loop
+alone: the picture inverted from a bank that lacks its caption (`minibind-image:open-world`), the
+bank's best printed beside the loop's answer. Then the arithmetic: it inverts each into words, combines them (text mode: merge the words; embedding mode: add the vectors, invert the
 sum), draws the result with the minibind renderer, and prints every text with its score.
 """
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from .. import atomic
 from ..arithmetic import arith, draw, file, for_display
+from ..inverter import invert
 from ..generators import DEFAULT_GENERATOR
 from ..minibind import world
 from ..renderers import load_renderer
@@ -43,6 +45,11 @@ def run(args) -> int:
     print(f"wrote {image_path} (truth: {world.caption(scene)}) and {sound_path} (truth: {world.caption(sound)})")
 
     space = load_space("minibind")
+    alone = invert(space.embed("image", [image_path])[0], space=space, bank="minibind-image:open-world", modality="image",
+                   generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed)
+    print(f"{alone.bootstrap_score:.3f}  caption bank's best (the bank lacks this scene): {alone.bootstrap_text}")
+    print(f"{alone.score:.3f}  the loop's answer ({alone.config.generator}, {len(alone.history) - 1} steps): {alone.text}")
+
     terms = [file(image_path), file(sound_path)]
     options = dict(space=space, generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed)
     text_mode = arith(terms, mode="text", **options)
@@ -53,7 +60,8 @@ def run(args) -> int:
     print(f"{embedding_mode.score:.3f}  embedding mode, sum inverted: {embedding_mode.text}")
 
     renderer = load_renderer("minibind")
-    report = {"image": str(image_path), "sound": str(sound_path), "truth": [world.caption(scene), world.caption(sound)], "results": {}}
+    report = {"image": str(image_path), "sound": str(sound_path), "truth": [world.caption(scene), world.caption(sound)],
+              "open_world_inversion": alone.to_dict(), "results": {}}
     for name, result in (("text", text_mode), ("embedding", embedding_mode)):
         picture_path = args.out / f"{name}_mode.png"
         drawing = draw(result, space, renderer=renderer, seed=args.seed)
