@@ -7,10 +7,10 @@ import sys
 
 from ..version import __version__
 from ..errors import UnembedError
-from . import arith, bank, bench, demo, invert, minibind
+from . import arith, bank, bench, demo, explain, invert, minibind
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
-COMMANDS = [bank, invert, bench, minibind, arith, demo]
+COMMANDS = [bank, invert, explain, bench, minibind, arith, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

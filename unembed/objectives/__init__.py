@@ -18,7 +18,7 @@ from ..errors import ObjectiveError
 from ..registry import Registry
 from .base import Embedder, Objective
 from .builtin import Contrast, Cosine, Direction, Probe, Set
-from .sae import SAEFeature, SparseAutoencoder
+from .sae import ACTIVATIONS, SAEFeature, SparseAutoencoder
 
 OBJECTIVES: Registry[Objective] = Registry("objective", Objective, ObjectiveError)
 OBJECTIVES.register("cosine", "unembed.objectives.builtin:load_cosine")
@@ -34,6 +34,6 @@ load_objective = OBJECTIVES.load
 available_objectives = OBJECTIVES.available
 
 __all__ = [
-    "Objective", "Embedder", "Cosine", "Direction", "Contrast", "Set", "Probe", "SAEFeature", "SparseAutoencoder", "OBJECTIVES",
+    "Objective", "Embedder", "Cosine", "Direction", "Contrast", "Set", "Probe", "SAEFeature", "SparseAutoencoder", "ACTIVATIONS", "OBJECTIVES",
     "load_objective", "register_objective", "available_objectives",
 ]
