@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..bench import arith, bank, invert, minibind, space
+from ..bench import arith, bank, explain, invert, minibind, space
 
-BENCHES = [bank, space, invert, minibind, arith]
+BENCHES = [bank, space, invert, minibind, arith, explain]
 
 
 def add_parser(subparsers) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from .. import atomic, checks
 from ..arithmetic import embed_terms, term_of
 from ..errors import InputError
-from ..index import Bank, resolve_bank
+from ..index import Bank
 from ..inverter import InversionResult, cache_for, invert_many
 from ..objectives import Direction, Objective, Probe, Set, SparseAutoencoder
 from ..registry import require
@@ -93,7 +93,7 @@ def explain(
     top = checks.count(top, "top (texts listed per explanation)")
     space = load_space(space)
     started = time.perf_counter()
-    results = invert_many(objective=objectives, space=space, bank=resolve_bank(bank, space, modality), modality=modality, **options)
+    results = invert_many(objective=objectives, space=space, bank=bank, modality=modality, **options)
     seconds = (time.perf_counter() - started) / len(objectives)
     return [
         Explanation(name=name, objective=result.config.objective, texts=result.top[:top],
