@@ -123,7 +123,7 @@ def train_probes(vectors: np.ndarray, has: np.ndarray, applies: np.ndarray, *, s
     return linear.weight.detach().double().numpy(), linear.bias.detach().double().numpy()
 
 
-def train_sae(vectors: np.ndarray, *, features: int = 64, l1: float = 3e-3, steps: int = 600, seed: int = 0) -> dict[str, np.ndarray]:
+def train_sae(vectors: np.ndarray, *, features: int = 64, l1: float = 0.1, steps: int = 600, seed: int = 0) -> dict[str, np.ndarray]:
     """A ReLU sparse autoencoder on unit rows `vectors` (n, dim): W_enc (features, dim), b_enc, W_dec, b_dec (float32).
 
     Loss: squared reconstruction error plus `l1` times the activations weighted by their decoder
@@ -149,15 +149,15 @@ def train_sae(vectors: np.ndarray, *, features: int = 64, l1: float = 3e-3, step
             for name, tensor in (("W_enc", w_enc), ("b_enc", b_enc), ("W_dec", w_dec), ("b_dec", b_dec))}
 
 
-def match_features(activations: np.ndarray, has: np.ndarray) -> list[tuple[int, int, float]]:
-    """(feature, value, F1) for each feature whose firing best matches a value with F1 >= MATCH_F1."""
+def match_features(activations: np.ndarray, has: np.ndarray, minimum: float = MATCH_F1) -> list[tuple[int, int, float]]:
+    """(feature, value, F1) for each feature whose firing best matches a value with F1 >= `minimum`."""
     fires = activations > 0
     hits = fires.T.astype(float) @ has.astype(float)  # (features, values)
     precision = hits / np.maximum(fires.sum(axis=0), 1)[:, None]
     recall = hits / np.maximum(has.sum(axis=0), 1)[None, :]
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(hits), where=precision + recall > 0)
     best = f1.argmax(axis=1)
-    return [(feature, int(value), float(f1[feature, value])) for feature, value in enumerate(best) if f1[feature, value] >= MATCH_F1]
+    return [(feature, int(value), float(f1[feature, value])) for feature, value in enumerate(best) if f1[feature, value] >= minimum]
 
 
 def named_right(text: str, modality: str, attribute: str, value: str) -> bool:

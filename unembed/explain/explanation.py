@@ -182,7 +182,7 @@ def parse_features(text: str) -> list[int]:
 
 def table(explanations: Sequence[Explanation]) -> str:
     """One row per explanation: name, the loop's best score, the bank's best, the lift, and the loop's best text."""
-    width = max(len("name"), *(len(each.name) for each in explanations))
+    width = max([len("name"), *(len(each.name) for each in explanations)])
     lines = [f"{'name':<{width}}  {'loop':>7}  {'bank':>7}  {'lift':>7}  text"]
     lines += [f"{each.name:<{width}}  {each.score:7.3f}  {each.bank_score:7.3f}  {each.lift:+7.3f}  {each.text}" for each in explanations]
     return "\n".join(lines)
