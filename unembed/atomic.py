@@ -69,6 +69,16 @@ def save_png(path: str | os.PathLike, image) -> Path:
     return write_bytes(path, buffer.getvalue())
 
 
+def save_parquet(path: str | os.PathLike, table, *, metadata: dict[str, str] | None = None) -> Path:
+    """A pyarrow Table as Parquet; `metadata` joins the schema's key-value metadata."""
+    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="writing Parquet files")
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    buffer = BytesIO()
+    parquet.write_table(table, buffer)
+    return write_bytes(path, buffer.getvalue())
+
+
 def save_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> Path:
     """Float samples in [-1, 1] as 16-bit PCM WAV (needs soundfile)."""
     soundfile = require("soundfile", extra="minibind", needed_by="writing WAV files")

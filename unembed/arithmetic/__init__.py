@@ -11,12 +11,12 @@ render-and-score prompt optimisation).
 
 from .combination import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, ArithmeticResult, arith, arith_many
 from .merge import MergeResult, merge_many
-from ..objectives.rendered import RenderedImageEmbedder
+from ..objectives import RenderedImageEmbedder
 from .render import Drawing, draw, for_display, render_and_score
-from .terms import Term, combine, combine_vectors, embed_terms, expression, file, parse_expression, text, vector
+from .terms import Term, combine, combine_vectors, embed_terms, expression, file, parse_expression, term_of, text, vector
 
 __all__ = [
     "DEFAULT_REQUESTED", "DEFAULT_STEPS", "MODES", "ArithmeticResult", "arith", "arith_many", "MergeResult", "merge_many", "Drawing", "RenderedImageEmbedder",
     "draw", "for_display", "render_and_score", "Term", "combine", "combine_vectors", "embed_terms", "expression", "file",
-    "parse_expression", "text", "vector",
+    "parse_expression", "term_of", "text", "vector",
 ]

@@ -116,7 +116,7 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
-        terms.append(_operand(operand, sign * weight))
+        terms.append(term_of(operand, sign * weight))
         sign, operator = 1.0, None
     if operator is not None:
         raise InputError("the expression ends with an operator. Add the missing term after it.")
@@ -133,7 +133,8 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _operand(operand: str, weight: float) -> Term:
+def term_of(operand: str, weight: float = 1.0) -> Term:
+    """A command-line operand as a term: a file when it names one or ends in a known extension, else a text."""
     path = Path(operand)
     if path.suffix.lower() == ".npy":
         return file(path, weight)

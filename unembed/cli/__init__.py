@@ -7,10 +7,10 @@ import sys
 
 from ..version import __version__
 from ..errors import UnembedError
-from . import arith, bank, bench, demo, eval, eval_set, invert, minibind, run
+from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
-COMMANDS = [bank, invert, run, eval, eval_set, bench, minibind, arith, demo]
+COMMANDS = [bank, invert, explain, run, eval, eval_set, bench, minibind, arith, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

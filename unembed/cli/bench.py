@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..bench import arith, bank, invert, minibind, scale, space
+from ..bench import arith, bank, explain, invert, minibind, scale, space
 
-BENCHES = [bank, space, invert, minibind, arith, scale]
+BENCHES = [bank, space, invert, minibind, arith, explain, scale]
 
 
 def add_parser(subparsers) -> None:

@@ -33,8 +33,8 @@ class Predictions:
 
 def read_predictions(path: str | os.PathLike, columns: list[str] | tuple[str, ...] = ("text",)) -> list[Predictions]:
     """One `Predictions` per column of the Parquet file or folder of Parquet shards at `path`."""
-    dataset = require("pyarrow.dataset", extra="eval", needed_by="reading predictions (Parquet)")
-    arrow = require("pyarrow", extra="eval", needed_by="reading predictions (Parquet)")
+    dataset = require("pyarrow.dataset", extra="pyarrow", needed_by="reading predictions (Parquet)")
+    arrow = require("pyarrow", extra="pyarrow", needed_by="reading predictions (Parquet)")
     if not Path(path).exists():
         raise InputError(f"predictions {str(path)!r} do not exist. Give the Parquet file or folder `unembed run --out` wrote.")
     try:

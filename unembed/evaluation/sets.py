@@ -80,8 +80,8 @@ class EvalSet:
 
 def targets_parquet(ids: list[str], vectors: np.ndarray) -> bytes:
     """The TARGETS file's bytes: Parquet with `id` (string) and `vector` (list<float32>)."""
-    arrow = require("pyarrow", extra="eval", needed_by="writing targets (Parquet)")
-    parquet = require("pyarrow.parquet", extra="eval", needed_by="writing targets (Parquet)")
+    arrow = require("pyarrow", extra="pyarrow", needed_by="writing targets (Parquet)")
+    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="writing targets (Parquet)")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     offsets = arrow.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.shape[1])
     table = arrow.table({
@@ -95,7 +95,7 @@ def targets_parquet(ids: list[str], vectors: np.ndarray) -> bytes:
 
 def load_eval_set(folder: str | os.PathLike) -> EvalSet:
     """An eval set folder written by `EvalSet.write` (`unembed eval-set`), read back."""
-    parquet = require("pyarrow.parquet", extra="eval", needed_by="reading targets (Parquet)")
+    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="reading targets (Parquet)")
     folder = Path(folder)
     paths = {name: folder / file for name, file in FILES.items()}
     missing = [str(path) for path in paths.values() if not path.is_file()]

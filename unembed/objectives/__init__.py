@@ -6,6 +6,7 @@
     load_objective("set:mean", vectors=G)                    what a group shares ("set:min": its worst member)
     load_objective("probe", weights=w, bias=b)               a linear probe's value
     load_objective("sae_feature:sae.safetensors#1337")        a sparse-autoencoder feature's activation
+    SparseAutoencoder("sae.safetensors").feature(1337)       the same, the file read once for many features
     load_objective("rendered", target=v, space="minibind")    render-and-score: the picture's cosine
 
 Parameters are checked when the objective is made, and its width against the space before the loop starts.
@@ -17,6 +18,8 @@ from ..errors import ObjectiveError
 from ..registry import Registry
 from .base import Embedder, Objective
 from .builtin import Contrast, Cosine, Direction, Probe, Set
+from .rendered import Rendered, RenderedImageEmbedder
+from .sae import ACTIVATIONS, SAEFeature, SparseAutoencoder
 
 OBJECTIVES: Registry[Objective] = Registry("objective", Objective, ObjectiveError)
 OBJECTIVES.register("cosine", "unembed.objectives.builtin:load_cosine")
@@ -32,6 +35,6 @@ load_objective = OBJECTIVES.load
 available_objectives = OBJECTIVES.available
 
 __all__ = [
-    "Objective", "Embedder", "Cosine", "Direction", "Contrast", "Set", "Probe", "OBJECTIVES",
+    "Objective", "Embedder", "Cosine", "Direction", "Contrast", "Set", "Probe", "SAEFeature", "SparseAutoencoder", "ACTIVATIONS", "Rendered", "RenderedImageEmbedder", "OBJECTIVES",
     "load_objective", "register_objective", "available_objectives",
 ]

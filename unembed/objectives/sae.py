@@ -5,6 +5,11 @@ the latter; a square matrix is read that way too), `b_enc` (d_sae,), and optiona
 subtracted from the embedding first, and `threshold` (d_sae,) for JumpReLU.
 activation: "relu", "jumprelu" (a feature fires only above its threshold) or "topk" (only the k
 largest pre-activations fire).
+
+The score is the feature's activation where it fires and, where it does not, minus how far its
+pre-activation is from firing. Both orders agree wherever the feature fires, but a feature that no
+bank text fires would give the loop nothing but zeros to compare; the distance below zero gives it a
+slope to climb towards the first text that fires. A score above 0 is always the activation itself.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from .base import Objective
 ACTIVATIONS = ("relu", "jumprelu", "topk")
 
 
-class SAEFeature(Objective):
-    def __init__(self, path, feature: int, *, activation: str = "relu", threshold: float | None = None,
-                 k: int | None = None, space: str | None = None):
-        super().__init__()
+class SparseAutoencoder:
+    """A sparse autoencoder's encoder read (and checked) once from safetensors; `feature(n)` is an objective."""
+
+    def __init__(self, path, *, activation: str = "relu", threshold: float | None = None, k: int | None = None):
         if activation not in ACTIVATIONS:
             raise InputError(f"the SAE activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
-        tensors = _read(Path(path))
+        self.path = Path(path)
+        tensors = _read(self.path)
         missing = [name for name in ("W_enc", "b_enc") if name not in tensors]
         if missing:
             raise InputError(
@@ -45,40 +51,74 @@ class SAEFeature(Objective):
         self.decoder_bias = tensors["b_dec"].astype(np.float64).reshape(-1) if "b_dec" in tensors else np.zeros(self.dim)
         if len(self.decoder_bias) != self.dim:
             raise InputError(f"SAE file {path}: b_dec has {len(self.decoder_bias)} values but W_enc reads {self.dim}-d embeddings. Save b_dec of shape (dim,).")
-        self.feature = checks.count(feature, "the SAE feature", minimum=0)
-        if self.feature >= self.d_sae:
-            raise InputError(f"the SAE in {path} has {self.d_sae} features (0..{self.d_sae - 1}); feature {feature} is not one.")
-        self.activation, self.k, self.threshold = activation, None, None
+        self.activation, self.k = activation, None
+        self.threshold = np.zeros(self.d_sae)
         if activation == "jumprelu":
-            if threshold is None and "threshold" not in tensors:
+            if threshold is not None:
+                self.threshold = np.full(self.d_sae, checks.number(threshold, "the JumpReLU threshold"))
+            elif "threshold" in tensors:
+                self.threshold = tensors["threshold"].astype(np.float64).reshape(-1)
+                if len(self.threshold) != self.d_sae:
+                    raise InputError(f"SAE file {path}: threshold has {len(self.threshold)} values for {self.d_sae} features. Save one per feature.")
+            else:
                 raise InputError(f"JumpReLU needs a threshold: SAE file {path} has no 'threshold' tensor; pass threshold=.")
-            self.threshold = checks.number(threshold, "the JumpReLU threshold") if threshold is not None else float(tensors["threshold"].reshape(-1)[self.feature])
         if activation == "topk":
             self.k = checks.count(k if k is not None else 0, "k (the features TopK keeps)", minimum=1)
-        for name, values in (("W_enc", self.encoder), ("b_enc", self.bias), ("b_dec", self.decoder_bias)):
+        for name, values in (("W_enc", self.encoder), ("b_enc", self.bias), ("b_dec", self.decoder_bias), ("threshold", self.threshold)):
             if not np.isfinite(values).all():
                 raise InputError(f"SAE file {path}: {name} holds NaN or inf. Check the file that was trained or converted.")
-        row = self.encoder[self.feature]
-        if not row.any():
-            raise InputError(f"SAE feature {self.feature} of {path} has an all-zero encoder row: it reads nothing. Pick another feature.")
-        self.space = space
-        self.spec = f"sae_feature:{path}#{self.feature}"
+
+    def pre_activations(self, vectors) -> np.ndarray:
+        """(n, d_sae): every feature's pre-activation on unit rows `vectors` (n, dim)."""
+        return (np.asarray(vectors, dtype=np.float64) - self.decoder_bias) @ self.encoder.T + self.bias
+
+    def firing_level(self, pre: np.ndarray) -> np.ndarray:
+        """(n, d_sae): the pre-activation each feature must exceed to fire (TopK: the k-th largest, and 0)."""
+        if self.activation != "topk":
+            return np.broadcast_to(self.threshold, pre.shape)
+        # A feature fires when it is among the k largest (ties included) and positive.
+        kth = -np.partition(-pre, self.k - 1, axis=1)[:, self.k - 1]
+        return np.broadcast_to(np.maximum(np.nextafter(kth, -np.inf), 0.0)[:, None], pre.shape)
+
+    def activations(self, vectors) -> np.ndarray:
+        """(n, d_sae): what the encoder outputs for unit rows `vectors`."""
+        pre = self.pre_activations(vectors)
+        return np.where(pre > self.firing_level(pre), pre, 0.0)
+
+    def feature(self, number: int, *, space: str | None = None) -> "SAEFeature":
+        return SAEFeature(self, number, space=space)
+
+
+class SAEFeature(Objective):
+    """One feature of `sae`: its activation where it fires, minus its distance to firing where it does not."""
+
+    def __init__(self, sae: SparseAutoencoder, feature: int, *, space: str | None = None):
+        super().__init__()
+        self.sae = sae
+        self.feature = checks.count(feature, "the SAE feature", minimum=0)
+        if self.feature >= sae.d_sae:
+            raise InputError(f"the SAE in {sae.path} has {sae.d_sae} features (0..{sae.d_sae - 1}); feature {feature} is not one.")
+        if not sae.encoder[self.feature].any():
+            raise InputError(f"SAE feature {self.feature} of {sae.path} has an all-zero encoder row: it reads nothing. Pick another feature.")
+        self.dim, self.space = sae.dim, space
+        self.spec = f"sae_feature:{sae.path}#{self.feature}"
 
     def query(self) -> np.ndarray:
-        row = self.encoder[self.feature]
+        row = self.sae.encoder[self.feature]
         return row / np.linalg.norm(row)
 
+    def activation(self, vectors) -> np.ndarray:
+        """The feature's activation on unit rows `vectors` (0 where it does not fire)."""
+        return self.sae.activations(vectors)[:, self.feature]
+
     def _score(self, vectors):
-        centred = vectors - self.decoder_bias
-        if self.activation != "topk":
-            pre = centred @ self.encoder[self.feature] + self.bias[self.feature]
-            floor = 0.0 if self.activation == "relu" else self.threshold
-            return np.where(pre > floor, pre, 0.0)
-        # TopK needs every feature's pre-activation: the feature fires only when it is among the k largest.
-        pre = centred @ self.encoder.T + self.bias
-        kth = -np.partition(-pre, self.k - 1, axis=1)[:, self.k - 1]
-        mine = pre[:, self.feature]
-        return np.where((mine >= kth) & (mine > 0), mine, 0.0)
+        if self.sae.activation == "topk":
+            pre = self.sae.pre_activations(vectors)
+            level, mine = self.sae.firing_level(pre)[:, self.feature], pre[:, self.feature]
+        else:  # one feature's pre-activation is all that ReLU and JumpReLU need
+            mine = (vectors - self.sae.decoder_bias) @ self.sae.encoder[self.feature] + self.sae.bias[self.feature]
+            level = self.sae.threshold[self.feature]
+        return np.where(mine > level, mine, np.minimum(mine - level, 0.0))
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -91,8 +131,8 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         raise InputError(f"could not read SAE file {path} as safetensors ({error}). Give a .safetensors file.") from error
 
 
-def load_sae_feature(argument: str, *, feature: int | None = None, **options) -> SAEFeature:
-    """`sae_feature:PATH#FEATURE`, or `sae_feature:PATH` with feature=."""
+def load_sae_feature(argument: str, *, feature: int | None = None, space: str | None = None, **options) -> SAEFeature:
+    """`sae_feature:PATH#FEATURE`, or `sae_feature:PATH` with feature=; options as SparseAutoencoder's."""
     path, _, number = argument.rpartition("#") if "#" in argument else (argument, "", "")
     if not path:
         raise InputError("sae_feature needs the SAE file: load_objective('sae_feature:PATH#FEATURE') or 'sae_feature:PATH' with feature=.")
@@ -104,4 +144,4 @@ def load_sae_feature(argument: str, *, feature: int | None = None, **options) ->
         feature = int(number)
     if feature is None:
         raise InputError("sae_feature needs the feature: write sae_feature:PATH#FEATURE or pass feature=.")
-    return SAEFeature(path, feature, **options)
+    return SparseAutoencoder(path, **options).feature(feature, space=space)

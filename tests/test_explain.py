@@ -1,0 +1,150 @@
+"""`unembed explain` on real MiniBind pictures: directions, clusters, probes and SAE features are named by the
+world's parser, the loop beats the bank's best, and bad input stops before the loop."""
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from safetensors.numpy import save_file
+
+from unembed import InputError, load_space
+from unembed.bench.explain import labels, named_right, train_sae
+from unembed.cli import main
+from unembed.errors import SpaceMismatchError
+from unembed.explain import bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives
+from unembed.index import Bank
+from unembed.minibind import world
+
+SETTINGS = dict(generator="edit", modality="image", steps=2, keep=10, requested=20, fluency=False)
+
+
+@pytest.fixture(scope="module")
+def minibind():
+    return load_space("minibind")
+
+
+@pytest.fixture(scope="module")
+def scenes_and_pictures(minibind):
+    """Fresh renders of every one-object scene without an element, colour by colour, and their embeddings."""
+    rng = np.random.default_rng(5)
+    scenes = [s for s in world.all_image_scenes("one-object") if s.element is None][::3]
+    vectors = minibind.embed("image", [world.render_image(scene, rng) for scene in scenes]).astype(np.float64)
+    return scenes, vectors
+
+
+@pytest.fixture(scope="module")
+def bank(minibind):
+    """Captions that name one object each, without a held-out colour-shape pair: the answer must be composed or found."""
+    scenes = [s for s in world.all_image_scenes("one-object") if s.element is None and not world.is_held_out(s)]
+    return Bank.from_texts([world.caption(s) for s in scenes], minibind)
+
+
+@pytest.mark.slow
+def test_a_colour_direction_is_named_by_its_colour(minibind, scenes_and_pictures, bank):
+    scenes, vectors = scenes_and_pictures
+    red = np.array([s.objects[0].colour == "red" for s in scenes])
+    objective = group_objective(vectors[red], vectors[~red], baseline=bank_baseline(bank, minibind))
+    [explanation] = explain(objective, space=minibind, bank=bank, **SETTINGS)
+    assert named_right(explanation.text, "image", "colour", "red"), explanation.text
+    assert explanation.lift >= 0 and explanation.score >= explanation.bank_score
+    assert explanation.bank_texts[0] == (explanation.bank_score, explanation.bank_text)
+    assert explanation.to_dict()["trajectory"][0] == pytest.approx(explanation.bank_score)
+
+
+@pytest.mark.slow
+def test_the_loop_raises_probes_clusters_and_sae_features_above_the_banks_best(minibind, scenes_and_pictures, bank, tmp_path):
+    scenes, vectors = scenes_and_pictures
+    pairs, has, _ = labels("image", scenes)
+    # A probe per colour: the difference of class means, saved as nn.Linear saves it, names in the metadata.
+    colours = [j for j, (attribute, _) in enumerate(pairs) if attribute == "colour"][:3]
+    weight = np.array([vectors[has[:, j]].mean(0) - vectors[~has[:, j]].mean(0) for j in colours], np.float32) * 10
+    probe = tmp_path / "probe.safetensors"
+    save_file({"weight": weight, "bias": np.full(len(colours), -1.0, np.float32)}, str(probe),
+              metadata={"names": ",".join(pairs[j][1] for j in colours)})
+    names, probes = probe_objectives(probe)
+    assert names == [pairs[j][1] for j in colours]
+    sae = tmp_path / "sae.safetensors"
+    save_file(train_sae(vectors, features=8, steps=300, seed=0), str(sae))
+    sae_names, features = sae_objectives(sae, features=[0, 1])
+    cluster = group_objective(vectors[has[:, colours[0]]])
+    objectives = [*probes, *features, cluster]
+    explanations = explain(objectives, names=[*names, *sae_names, "cluster"], space=minibind, bank=bank, **SETTINGS)
+    for each in explanations:  # a linear probe may peak at a text the bank holds: then the loop keeps it
+        assert each.score >= each.bank_score, (each.name, each.bank_text, each.text)
+    for each in explanations[len(probes):]:  # no bank caption fires a feature or fits a cluster best
+        assert each.score > each.bank_score + 1e-3, (each.name, each.bank_text, each.text)
+    assert [each.name for each in explanations] == [*names, "feature 0", "feature 1", "cluster"]
+    assert named_right(explanations[0].text, "image", "colour", names[0]), explanations[0].text
+
+
+def test_bad_input_stops_before_the_loop(minibind, tmp_path):
+    with pytest.raises(InputError, match="both groups are empty"):
+        group_objective(np.zeros((0, minibind.dim)), np.zeros((0, minibind.dim)))
+    with pytest.raises(InputError, match="positive group is empty"):
+        group_objective(None, np.ones((2, minibind.dim)))
+    with pytest.raises(InputError, match="same mean"):
+        group_objective(np.eye(minibind.dim)[:2], np.eye(minibind.dim)[:2])
+    narrow = tmp_path / "narrow.npy"
+    np.save(narrow, np.ones(5))
+    with pytest.raises(SpaceMismatchError, match="5-d vector but space 'minibind'"):
+        read_items([str(narrow)], minibind)
+    # A direction of another width given as vectors: refused when the loop checks the objective, before any step.
+    with pytest.raises(InputError, match="is 5-d but space"):
+        explain(group_objective(np.ones((1, 5)), -np.ones((1, 5)) + 2 * np.eye(5)[:1]), space=minibind, generator="no-such-generator")
+    probe = tmp_path / "nan-probe.safetensors"
+    save_file({"weight": np.full((2, minibind.dim), np.nan, np.float32), "bias": np.zeros(2, np.float32)}, str(probe))
+    with pytest.raises(InputError, match="NaN or inf"):
+        probe_objectives(probe)
+    save_file({"weights": np.ones((2, minibind.dim), np.float32)}, str(probe))
+    with pytest.raises(InputError, match="no tensor 'weight'"):
+        probe_objectives(probe)
+    sae = tmp_path / "sae.safetensors"
+    save_file({"W_enc": np.ones((4, minibind.dim), np.float32)}, str(sae))
+    with pytest.raises(InputError, match="no tensor.*b_enc"):
+        sae_objectives(sae)
+    save_file({"W_enc": np.ones((4, 7), np.float32), "b_enc": np.zeros(4, np.float32)}, str(sae))
+    with pytest.raises(InputError, match="is 7-d but space"):
+        explain(sae_objectives(sae)[1], space=minibind, generator="no-such-generator")
+    save_file({"W_enc": np.full((4, minibind.dim), np.nan, np.float32), "b_enc": np.zeros(4, np.float32)}, str(sae))
+    with pytest.raises(InputError, match="W_enc holds NaN"):
+        sae_objectives(sae)
+    with pytest.raises(InputError, match="not a feature number or range"):
+        parse_features("1,x")
+    assert parse_features("0-2,9") == [0, 1, 2, 9]
+
+
+@pytest.fixture()
+def caption_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # file banks are cached here
+    source = tmp_path / "captions.txt"
+    scenes = [s for s in world.all_image_scenes("one-object") if s.element is None and s.objects[0].position == "left"]
+    source.write_text("\n".join(world.caption(s) for s in scenes), encoding="utf-8")
+    return source
+
+
+@pytest.mark.slow
+def test_cli_prints_the_best_text_last_and_writes_the_report(caption_file, tmp_path, capsys):
+    report = tmp_path / "explain.json"
+    args = ["explain", "--space", "minibind", "--positive", "a red circle", "a large red square", "--negative", "a blue circle",
+            "a large green square", "--bank", str(caption_file), "--generator", "edit", "--steps", "1", "--json", str(report)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    [explanation] = json.loads(report.read_text())["explanations"]
+    assert lines[-1] == f"{explanation['score']:.3f}  {explanation['text']}"
+    assert "red" in explanation["text"] and explanation["lift"] >= 0
+
+    sae = tmp_path / "sae.safetensors"
+    space = load_space("minibind")
+    save_file({"W_enc": space.embed_text(["a red circle", "a blue square", "a green star"]), "b_enc": np.zeros(3, np.float32)}, str(sae))
+    table = tmp_path / "features.parquet"
+    assert main(["explain", "--space", "minibind", "--sae", str(sae), "--features", "0,2", "--bank", str(caption_file),
+                 "--generator", "edit", "--steps", "1", "--json", str(table)]) == 0
+    rows = pq.read_table(table).to_pylist()
+    assert [row["name"] for row in rows] == ["feature 0", "feature 2"] and all(row["score"] >= row["bank_score"] for row in rows)
+    assert "feature 2" in capsys.readouterr().out
+
+    assert main(["explain", "--space", "minibind", "--bank", str(caption_file)]) == 2
+    assert "exactly one of --positive/--negative, --probe, --sae" in capsys.readouterr().err
+    assert main(["explain", "--space", "minibind", "--negative", "a blue circle", "--bank", str(caption_file)]) == 2
+    assert "positive group is empty" in capsys.readouterr().err
