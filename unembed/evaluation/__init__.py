@@ -14,7 +14,7 @@ from .references import read_references, reference_format
 from .report import EvaluationReport, RunScores, evaluate
 from .sets import (
     EVAL_SETS, FILES, EvalSet, available_eval_sets, held_out_targets, load_eval_set, make_eval_set, register_eval_set,
-    targets_parquet,
+    targets_table,
 )
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "read_references", "reference_format", "read_predictions", "Predictions",
     "CaptionScorer", "METRICS", "check_metrics", "require_java", "spice_missing",
     "EvalSet", "make_eval_set", "load_eval_set", "register_eval_set", "available_eval_sets", "EVAL_SETS", "FILES",
-    "held_out_targets", "targets_parquet",
+    "held_out_targets", "targets_table",
 ]

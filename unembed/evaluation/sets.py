@@ -16,7 +16,6 @@ shorthands `mils-image` / `mils-audio`; MiniBind registers `minibind-image` / `m
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -70,7 +69,7 @@ class EvalSet:
                 raise InputError(f"{folder} already holds another eval set ({old.get('spec')}, n={old.get('n')}, seed={old.get('seed')}). "
                                  "Choose another folder, or pass overwrite=True (--overwrite) to replace it.")
         paths = {name: folder / file for name, file in FILES.items()}
-        atomic.write_bytes(paths["targets"], targets_parquet(self.ids, self.vectors))
+        atomic.save_parquet(paths["targets"], targets_table(self.ids, self.vectors))
         atomic.write_text(paths["references"], "".join(
             json.dumps({"id": key, "references": captions}) + "\n" for key, captions in zip(self.ids, self.references)))
         atomic.write_text(paths["exclude"], "".join(caption + "\n" for caption in self.exclude))
@@ -78,19 +77,15 @@ class EvalSet:
         return paths
 
 
-def targets_parquet(ids: list[str], vectors: np.ndarray) -> bytes:
-    """The TARGETS file's bytes: Parquet with `id` (string) and `vector` (list<float32>)."""
+def targets_table(ids: list[str], vectors: np.ndarray):
+    """The TARGETS table (`unembed run`'s input): `id` (string) and `vector` (list<float32>)."""
     arrow = require("pyarrow", extra="pyarrow", needed_by="writing targets (Parquet)")
-    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="writing targets (Parquet)")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     offsets = arrow.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.shape[1])
-    table = arrow.table({
+    return arrow.table({
         "id": arrow.array(ids, arrow.string()),
         "vector": arrow.ListArray.from_arrays(offsets, arrow.array(vectors.reshape(-1))),
     })
-    buffer = io.BytesIO()
-    parquet.write_table(table, buffer)
-    return buffer.getvalue()
 
 
 def load_eval_set(folder: str | os.PathLike) -> EvalSet:

@@ -51,9 +51,7 @@ def write_shard(out: Path, batch: int, rows: list[dict], earlier: pa.Table | Non
         replaced = {row["id"] for row in rows}
         kept = earlier.filter(pa.array([value not in replaced for value in earlier.column("id").to_pylist()], pa.bool_()))
         table = pa.concat_tables([kept, table])
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    atomic.write_bytes(shard_path(out, batch), sink.getvalue().to_pybytes())
+    atomic.save_parquet(shard_path(out, batch), table)
     return table
 
 
