@@ -70,9 +70,9 @@ class Language:
         self.contexts: dict[str, set[tuple[str, str]]] = {}
         self.most: Counter[str] = Counter()  # the most times each word occurs in one text
         for text in texts:
-            counts = Counter(words_of(text))
-            self.most |= counts
-            words = ["<s>", *words_of(text), "</s>"]
+            words = words_of(text)
+            self.most |= Counter(words)
+            words = ["<s>", *words, "</s>"]
             self.pairs.update(zip(words, words[1:]))
             for left, word, right in zip(words, words[1:], words[2:]):
                 self.contexts.setdefault(word, set()).add((left, right))
