@@ -22,7 +22,7 @@ def test_substitutions_follow_the_corpus_and_leave_function_words_alone():
     assert "a small red square on the right" not in edits  # "right" is not in the vocabulary given
     assert not [text for text in edits if text.startswith(("the ", "an "))]  # "the small" was never seen
     assert join_words(["a", "orange", "heart"]) == "an orange heart"
-    assert not well_formed(["a", "red", "red", "circle"]) and not well_formed(["a", "circle", "and"])
+    assert not well_formed(["a", "red", "red", "circle"], language) and not well_formed(["a", "circle", "and"], language)
 
 
 def test_edit_composes_held_out_scenes_that_no_bank_caption_names(minibind):
@@ -47,3 +47,24 @@ def test_edit_without_a_scorer_reports_why_and_the_loop_records_it():
                               requested=5, max_words=10, seed=0)
     proposal = load_generator("edit").propose([request])[0]
     assert proposal.texts == [] and "scorer" in proposal.error
+
+
+def test_edits_keep_the_corpus_grammar_where_a_scorer_would_not():
+    # The world's own captions: what a templated bank says, and the mistakes a scorer rewards in it.
+    corpus = world.canonical_captions("image", held_out=False)
+    language = Language(corpus)
+    edits = {join_words(edit) for edit in single_edits(
+        words_of("a large green triangle in the centre with birds flying above"), language,
+        ["circle", "in", "on", "left", "large"], [("on", "the", "right")])}
+    assert "a large green circle in the centre with birds flying above" in edits  # circle is alike triangle
+    assert well_formed(words_of("a large green circle in the centre with birds flying above"), language)  # the corpus ends on "above"
+    assert not well_formed(words_of("a large green circle below"), language)  # no caption ends on "below"
+    moved = {join_words(edit) for edit in single_edits(words_of("a large green circle on the left in the rain"), language, ["in", "on"], [])}
+    assert "a large green circle in the left in the rain" not in moved  # "the" never stood between "in" and "left"
+    two = {join_words(edit) for edit in single_edits(words_of("a pink star on the left and a red star on the right"), language, [], [])}
+    assert "a pink star on the left and a red star" not in two  # no caption ends on a shape
+    audio = Language(world.canonical_captions("audio", held_out=False))
+    stacked = {join_words(edit) for edit in single_edits(words_of("a loud clock ticking fast"), audio, ["low-pitched", "quiet"], [])}
+    assert "a quiet clock ticking fast" in stacked  # quiet is alike loud
+    assert "a low-pitched loud clock ticking fast" not in stacked  # pitch never comes before loudness
+    assert not audio.alike("loud", "low-pitched") and audio.alike("loud", "quiet")

@@ -47,6 +47,15 @@ def test_every_canonical_caption_parses_back_to_its_scene():
             assert world.parse_audio_text(world.caption(scene)) == scene
 
 
+def test_the_caption_grammar_writes_every_caption_and_none_of_the_scorer_hacks():
+    assert all(world.in_grammar(world.caption(scene), modality) for modality in ("image", "audio") for scene in world.all_scenes(modality))
+    assert world.in_grammar("loud low-pitched birds chirping slowly and a clock ticking slowly", "audio")
+    for text, modality in [("a quiet low-pitched birds chirping slowly", "audio"), ("rain falling and rain falling", "audio"),
+                           ("a brown star on the left and a red color", "image"), ("a large green circle in the left", "image"),
+                           ("a small red and a green star on the right", "image")]:
+        assert not world.in_grammar(text, modality), text
+
+
 def test_grammar_paraphrases_vary_and_parse_back():
     rng = np.random.default_rng(FRESH_SEED)
     for kind in ("image", "audio"):

@@ -13,8 +13,9 @@ Samples are fresh scenes whose attribute combinations were never seen in trainin
   (`unembed.invert_many`, the embedded default generator, started from that same bank) for the
   first `--invert-n` samples. All targets of a modality run in lock step, so each step makes one
   generator round and one MiniLM batch for all of them; `--steps` and `--requested` trade time
-  for search (0 skips inversion). `*_inversion.strict_accuracy` also asks that the text read as the
-  world's own grammar writes that scene (it is the canonical caption of what it parses to).
+  for search (0 skips inversion). `*_inversion.grammatical_accuracy` also asks that the world's caption
+  grammar write the text (world.in_grammar); `*_inversion.strict_accuracy` that it be the scene's
+  canonical caption, word for word.
 
 `--open-world`: the bank holds the canonical captions of the trainable combinations only (and no MILS
 distractor that parses to a held-out scene), so no caption in it is right: the loop has to compose
@@ -76,6 +77,14 @@ def strict_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> fl
     ]))
 
 
+def grammatical_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
+    """Share of `texts` that parse to their scene AND that the world's caption grammar writes (world.in_grammar)."""
+    return float(np.mean([
+        world.matches(world.parse_text(text, modality), scene) and world.in_grammar(text, modality)
+        for text, scene in zip(texts, scenes)
+    ]))
+
+
 def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequence, bank, *, steps: int, requested: int,
                        generator: str | None, seed: int, fluency_margin: float = 0.0, judge_fluency: bool = False) -> dict:
     """`parsed_accuracy` of the MILS inverter's best text for each vector, with what the search cost."""
@@ -87,6 +96,7 @@ def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequen
     bootstrap = [result.history[0].best_text for result in results]
     report = {
         "accuracy": parsed_accuracy(texts, scenes, modality),
+        "grammatical_accuracy": grammatical_accuracy(texts, scenes, modality),
         "strict_accuracy": strict_accuracy(texts, scenes, modality),
         "bootstrap_accuracy": parsed_accuracy(bootstrap, scenes, modality),
         "n": len(texts),

@@ -11,13 +11,18 @@ and cache, against this target) and keeps the best `beam` texts; `rounds` rounds
 - replace, insert or delete a phrase (text between joins such as "and", "with", ",") with a phrase
   of the material.
 
-An edit stays only when it reads as the corpus (the bank's texts) reads: every word pair it creates
-was seen side by side there, except that a substituted content word needs only one of its two pairs
-seen and a context it shares with the word it replaces (so "red triangle" -> "blue triangle" passes
-when "blue circle" was seen); a function word goes only where it has stood; and an insertion,
-deletion or phrase edit may not add a word triple the corpus never holds; and no word may occur more
-often than it does in any one corpus text. That keeps edits
-grammatical without a language model, and lets them compose what no caption holds.
+An edit stays only when it reads as the corpus (the bank's texts) reads:
+- every word pair it creates was seen side by side there, except that a substituted content word
+  needs only one of its two pairs seen when it is alike the word it replaces: the two share contexts,
+  enough of them and a quarter of the rarer word's (so "red triangle" -> "blue triangle" passes when
+  "blue circle" was seen, and "loud" does not stand in for "low-pitched");
+- a function word goes only where it has stood, and articles keep their neighbours ("on the left" may
+  not become "in the left" because "in the centre" exists);
+- an insertion, deletion or phrase edit may not add more word triples that the corpus does not hold,
+  even with a word alike the middle one, than it removes (a novel triple around "and" is fine);
+- no join ends it unless the corpus ends that way, and no word occurs more often than it does in any
+  one corpus text.
+That keeps edits grammatical without a language model, and lets them compose what no caption holds.
 """
 
 from __future__ import annotations
@@ -42,10 +47,17 @@ _PUNCTUATION = frozenset(",;")
 # Contexts two content words must share to stand in for each other where one of their pairs is new:
 # one shared context lets "right" stand in for "color" through a single stray caption.
 SHARED_CONTEXTS = 2
+SHARED_SHARE = 0.25
 _FUNCTION_WORDS = _JOINS | frozenset(
     "a an the of to for into onto is are was were be been it its this that these those there their his her "
     "or but as than then so not no".split()
 )
+# Joins that link two phrases of the same kind, whatever stands on either side (prepositions do not:
+# "from in a" is new English, "rumbling and high-pitched" is not).
+_COORDINATORS = frozenset("and while , ;".split())
+# Function words that are not joins: they must keep the company they kept ("the" after "on" before
+# "left"); joins link phrases, so "rumbling and high-pitched" may be new when both pairs were seen.
+_GLUE = _FUNCTION_WORDS - _JOINS
 
 
 def words_of(text: str) -> list[str]:
@@ -68,6 +80,7 @@ class Language:
     def __init__(self, texts: Sequence[str]):
         self.pairs: set[tuple[str, str]] = set()
         self.contexts: dict[str, set[tuple[str, str]]] = {}
+        self.fillers: dict[tuple[str, str], set[str]] = {}  # the words seen in each context
         self.most: Counter[str] = Counter()  # the most times each word occurs in one text
         for text in texts:
             words = words_of(text)
@@ -76,7 +89,9 @@ class Language:
             self.pairs.update(zip(words, words[1:]))
             for left, word, right in zip(words, words[1:], words[2:]):
                 self.contexts.setdefault(word, set()).add((left, right))
+                self.fillers.setdefault((left, right), set()).add(word)
         self.words = list(self.contexts)
+        self._alike: dict[tuple[str, str], bool] = {}
 
     def repeats_as_seen(self, words: Sequence[str]) -> bool:
         """No word more often in the text than in any one corpus text: "on the left in the left" fails
@@ -86,21 +101,45 @@ class Language:
     def seen(self, left: str, right: str) -> bool:
         return (left, right) in self.pairs
 
-    def novel(self, words: Sequence[str]) -> int:
-        """How many of the text's word triples the corpus never holds."""
+    def loose_glue(self, words: Sequence[str]) -> int:
+        """How many of the text's articles and other non-join function words stand between words they
+        never stood between: "in the left" where the corpus says "on the left" and "in the centre"."""
         padded = ["<s>", *words, "</s>"]
-        return sum((left, right) not in self.contexts.get(word, ()) for left, word, right in zip(padded, padded[1:], padded[2:]))
+        return sum(word in _GLUE and (left, right) not in self.contexts.get(word, ())
+                   for left, word, right in zip(padded, padded[1:], padded[2:]))
+
+    def novel(self, words: Sequence[str]) -> int:
+        """How many of the text's word triples the corpus never holds, even with a word alike the middle one
+        ("small blue triangle" is held as "small red triangle"), but for those around a coordinator:
+        "and" links two phrases, so "thunder rumbling and low-pitched birds" may be new where each
+        phrase and each pair around "and" was seen."""
+        padded = ["<s>", *words, "</s>"]
+        return sum(word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ())
+                   and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
+                   for left, word, right in zip(padded, padded[1:], padded[2:]))
 
     def can_replace(self, old: str, new: str, left: str, right: str) -> bool:
         """`new` in place of `old` between `left` and `right`. A function word must have stood in this
-        very context; a content word needs both pairs seen, or one pair seen and the two words standing
-        somewhere in the same context (red/blue in "small _ circle")."""
+        very context; a content word needs both pairs seen, or one pair seen and the two words alike
+        (red/blue in "small _ circle")."""
         if old in _FUNCTION_WORDS or new in _FUNCTION_WORDS:
             return (left, right) in self.contexts.get(new, ())
         left_seen, right_seen = self.seen(left, new), self.seen(new, right)
         if left_seen and right_seen:
             return True
-        return (left_seen or right_seen) and len(self.contexts.get(old, set()) & self.contexts.get(new, set())) >= SHARED_CONTEXTS
+        return (left_seen or right_seen) and self.alike(old, new)
+
+    def alike(self, first: str, second: str) -> bool:
+        """Whether two words stand in enough of the same contexts to stand in for each other: at least
+        SHARED_CONTEXTS, and at least SHARED_SHARE of the contexts of the rarer one (an overlap
+        coefficient). "loud" and "low-pitched" share "a _ clock" and "a _ bell", but few of the
+        contexts either has: two adjectives in a row, not one adjective in place of another."""
+        key = (first, second) if first <= second else (second, first)
+        if key not in self._alike:
+            mine, theirs = self.contexts.get(first, set()), self.contexts.get(second, set())
+            shared = len(mine & theirs)
+            self._alike[key] = shared >= SHARED_CONTEXTS and shared >= SHARED_SHARE * min(len(mine), len(theirs))
+        return self._alike[key]
 
     def can_insert(self, new: str, left: str, right: str) -> bool:
         if new in _FUNCTION_WORDS:
@@ -158,14 +197,18 @@ def single_edits(words: list[str], language: Language, vocabulary: Sequence[str]
     for phrase in phrases:
         if phrase[0] in _JOINS and phrase not in present:  # saying a phrase twice adds nothing but score noise
             restructured.append(words + list(phrase))
-    novel = language.novel(words)
-    return edits + [edit for edit in restructured if language.novel(edit) <= novel]
+    novel, loose = language.novel(words), language.loose_glue(words)
+    return [edit for edit in edits if language.loose_glue(edit) <= loose] + \
+        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose]
 
 
-def well_formed(words: Sequence[str]) -> bool:
-    """No word twice in a row, no phrase twice, and no join or punctuation at either end: what a
-    scorer may reward ("a high-pitched high-pitched bell") but a caption never says."""
-    if not words or words[0] in _PUNCTUATION or words[-1] in _JOINS | _PUNCTUATION:
+def well_formed(words: Sequence[str], language: Language) -> bool:
+    """No word twice in a row, no phrase twice, no punctuation at either end, and no join at the end
+    unless the corpus ends that way ("birds flying above"): what a scorer may reward ("a
+    high-pitched high-pitched bell", "a shot of an object in") but a caption never says."""
+    if not words or words[0] in _PUNCTUATION or words[-1] in _PUNCTUATION:
+        return False
+    if words[-1] in _JOINS and (words[-2] if len(words) > 1 else "<s>", "</s>") not in language.contexts.get(words[-1], ()):
         return False
     if any(a == b for a, b in zip(words, words[1:])):
         return False
@@ -226,7 +269,7 @@ class EditGenerator(Generator):
             for words in beam:
                 for edit in single_edits(words, language, vocabulary, phrases):
                     text = join_words(edit)
-                    if text not in scores and len(edit) <= longest and well_formed(edit) and language.repeats_as_seen(edit):
+                    if text not in scores and len(edit) <= longest and well_formed(edit, language) and language.repeats_as_seen(edit):
                         fresh[text] = None
             if not fresh:
                 break

@@ -20,6 +20,7 @@ Some attribute combinations are held out of training (`is_held_out`) to measure 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -220,6 +221,27 @@ def caption(scene: ImageScene | AudioScene) -> str:
     (obj,) = scene.objects
     text = f"{_an(f'{obj.size} {obj.colour} {obj.shape}')} {_POSITION_CANON[obj.position]}"
     return f"{text} {_ELEMENT_CANON[scene.element]}" if scene.element else text
+
+
+@functools.lru_cache(maxsize=None)
+def _grammar(modality: str) -> frozenset[str]:
+    if modality == "image":
+        return frozenset(canonical_captions("image"))
+    return frozenset(_event_caption(event) for loudness in ((None,), LOUDNESS) for event in all_sound_events(loudness))
+
+
+def in_grammar(text: str, modality: str) -> bool:
+    """Whether the world's own caption grammar writes `text`: an image scene's caption, or one or two
+    sound-event captions (with or without a loudness) of different sounds joined by "and".
+    "loud low-pitched birds chirping slowly and a clock ticking slowly" is in it (two-event scenes just
+    do not name loudness); "a quiet low-pitched birds chirping" and "a red star on the left and a red
+    color" are not."""
+    text = " ".join(text.split())
+    if modality == "image":
+        return text in _grammar("image")
+    parts = text.split(" and ")
+    return len(parts) in (1, 2) and all(part in _grammar("audio") for part in parts) and \
+        len({parse_audio_text(part).events[0].kind for part in parts}) == len(parts)
 
 
 # Paraphrase vocabulary: the first entry of each list is what `caption` uses.
