@@ -223,11 +223,15 @@ def caption(scene: ImageScene | AudioScene) -> str:
     return f"{text} {_ELEMENT_CANON[scene.element]}" if scene.element else text
 
 
-@functools.lru_cache(maxsize=None)
-def _grammar(modality: str) -> frozenset[str]:
-    if modality == "image":
-        return frozenset(canonical_captions("image"))
-    return frozenset(_event_caption(event) for loudness in ((None,), LOUDNESS) for event in all_sound_events(loudness))
+@functools.cache
+def _image_captions() -> frozenset[str]:
+    return frozenset(canonical_captions("image"))
+
+
+@functools.cache
+def _event_kinds() -> dict[str, str]:
+    """Every sound-event caption, with and without a loudness, and the sound it names."""
+    return {_event_caption(event): event.kind for loudness in ((None,), LOUDNESS) for event in all_sound_events(loudness)}
 
 
 def in_grammar(text: str, modality: str) -> bool:
@@ -238,10 +242,9 @@ def in_grammar(text: str, modality: str) -> bool:
     color" are not."""
     text = " ".join(text.split())
     if modality == "image":
-        return text in _grammar("image")
-    parts = text.split(" and ")
-    return len(parts) in (1, 2) and all(part in _grammar("audio") for part in parts) and \
-        len({parse_audio_text(part).events[0].kind for part in parts}) == len(parts)
+        return text in _image_captions()
+    kinds = [_event_kinds().get(part) for part in text.split(" and ")]
+    return len(kinds) in (1, 2) and None not in kinds and len(set(kinds)) == len(kinds)
 
 
 # Paraphrase vocabulary: the first entry of each list is what `caption` uses.
