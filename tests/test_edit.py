@@ -68,3 +68,18 @@ def test_edits_keep_the_corpus_grammar_where_a_scorer_would_not():
     assert "a quiet clock ticking fast" in stacked  # quiet is alike loud
     assert "a low-pitched loud clock ticking fast" not in stacked  # pitch never comes before loudness
     assert not audio.alike("loud", "low-pitched") and audio.alike("loud", "quiet")
+
+
+def test_word_edits_do_not_trade_a_common_construction_for_a_rare_one():
+    # The world's audio captions beside MILS's own lines: "and a loud" and "birds chirping and" are
+    # English the MILS lines hold a few times, where the world's captions say "and a high-pitched" dozens.
+    from unembed.bench.minibind import mils_distractors
+
+    language = Language([*world.canonical_captions("audio", held_out=False), *mils_distractors("audio", 2000, 12345)])
+    text = "low-pitched birds chirping slowly and a high-pitched bell ringing fast"
+    edits = {join_words(edit) for edit in single_edits(words_of(text), language, ["loud", "quiet", "the", "slowly", "fast"], [])}
+    assert language.attested("and", "a", "loud") < language.attested("and", "a", "high-pitched")
+    assert "low-pitched birds chirping slowly and a loud high-pitched bell ringing fast" not in edits  # an inserted word
+    assert "low-pitched birds chirping and a high-pitched bell ringing fast" not in edits  # a deleted word
+    assert "low-pitched birds chirping slowly and a high-pitched bell ringing slowly" in edits  # slowly is alike fast
+    assert "low-pitched birds chirping fast and a high-pitched bell ringing fast" in edits

@@ -20,6 +20,10 @@ An edit stays only when it reads as the corpus (the bank's texts) reads:
   not become "in the left" because "in the centre" exists);
 - an insertion, deletion or phrase edit may not add more word triples that the corpus does not hold,
   even with a word alike the middle one, than it removes (a novel triple around "and" is fine);
+- a word inserted or deleted, or a function word replaced, may not leave a triple rarer in the corpus
+  than the rarest it takes out: "and a loud bell" is English that a few MILS lines hold, but not in
+  place of "and a high-pitched bell", which dozens of captions hold (phrases come whole from the
+  corpus's texts; content words trade for alike ones freely, as that is how new scenes are named);
 - no join ends it unless the corpus ends that way, and no word occurs more often than it does in any
   one corpus text.
 That keeps edits grammatical without a language model, and lets them compose what no caption holds.
@@ -81,6 +85,7 @@ class Language:
         self.pairs: set[tuple[str, str]] = set()
         self.contexts: dict[str, set[tuple[str, str]]] = {}
         self.fillers: dict[tuple[str, str], set[str]] = {}  # the words seen in each context
+        self.triples: Counter[tuple[str, str, str]] = Counter()
         self.most: Counter[str] = Counter()  # the most times each word occurs in one text
         for text in texts:
             words = words_of(text)
@@ -88,6 +93,7 @@ class Language:
             words = ["<s>", *words, "</s>"]
             self.pairs.update(zip(words, words[1:]))
             for left, word, right in zip(words, words[1:], words[2:]):
+                self.triples[left, word, right] += 1
                 self.contexts.setdefault(word, set()).add((left, right))
                 self.fillers.setdefault((left, right), set()).add(word)
         self.words = list(self.contexts)
@@ -117,6 +123,15 @@ class Language:
         return sum(word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ())
                    and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
                    for left, word, right in zip(padded, padded[1:], padded[2:]))
+
+    def attested(self, left: str, word: str, right: str) -> int:
+        """How often the corpus holds the triple, or the same context with a word alike the middle one."""
+        return max([self.triples[left, word, right],
+                    *(self.triples[left, filler, right] for filler in self.fillers.get((left, right), ()) if self.alike(word, filler))])
+
+    def weakest(self, triples) -> float:
+        """How often the corpus holds the least attested of these triples (around a coordinator, any will do)."""
+        return min((self.attested(*triple) for triple in triples if triple[1] not in _COORDINATORS), default=float("inf"))
 
     def can_replace(self, old: str, new: str, left: str, right: str) -> bool:
         """`new` in place of `old` between `left` and `right`. A function word must have stood in this
@@ -159,11 +174,13 @@ def single_edits(words: list[str], language: Language, vocabulary: Sequence[str]
 
     Substitutions and swaps may make word triples the corpus never held (that is how "small blue
     triangle" is composed from "small blue circle" and "small red triangle"); insertions, deletions and
-    phrase edits may not add one: they change how the text is built, not what it names.
+    phrase edits may not add one: they change how the text is built, not what it names. Word-level
+    changes to how it is built must also be as well attested as what they replace (`_as_attested`).
     """
     padded = ["<s>", *words, "</s>"]
     edits: list[list[str]] = []
-    restructured: list[list[str]] = []
+    restructured: list[list[str]] = []  # words inserted or deleted
+    rephrased: list[list[str]] = []
     for i in range(len(words)):
         left, right = padded[i], padded[i + 2]
         if len(words) > 1 and words[i] not in _FUNCTION_WORDS and language.seen(left, right):
@@ -189,17 +206,34 @@ def single_edits(words: list[str], language: Language, vocabulary: Sequence[str]
         start += len(phrase)
     for start, end in spans:
         if len(spans) > 1:
-            restructured.append(words[:start] + words[end:])
+            rephrased.append(words[:start] + words[end:])
         for phrase in phrases:
             if list(phrase) != words[start:end] and (phrase[0] in _JOINS) == (words[start] in _JOINS):
-                restructured.append(words[:start] + list(phrase) + words[end:])
+                rephrased.append(words[:start] + list(phrase) + words[end:])
     present = {tuple(words[start:end]) for start, end in spans}
     for phrase in phrases:
         if phrase[0] in _JOINS and phrase not in present:  # saying a phrase twice adds nothing but score noise
-            restructured.append(words + list(phrase))
+            rephrased.append(words + list(phrase))
     novel, loose = language.novel(words), language.loose_glue(words)
-    return [edit for edit in edits if language.loose_glue(edit) <= loose] + \
-        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose]
+    return [edit for edit in edits if language.loose_glue(edit) <= loose and (_alike_swap(words, edit) or _as_attested(words, edit, language))] + \
+        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose and _as_attested(words, edit, language)] + \
+        [edit for edit in rephrased if language.novel(edit) <= novel and language.loose_glue(edit) <= loose]
+
+
+def _triples(words: Sequence[str]) -> Counter:
+    padded = ["<s>", *words, "</s>"]
+    return Counter(zip(padded, padded[1:], padded[2:]))
+
+
+def _alike_swap(words: Sequence[str], edit: Sequence[str]) -> bool:
+    """Whether the edit only trades content words for content words (what a scene is, not how it is said)."""
+    return len(words) == len(edit) and all(a == b or (a not in _FUNCTION_WORDS and b not in _FUNCTION_WORDS) for a, b in zip(words, edit))
+
+
+def _as_attested(words: Sequence[str], edit: Sequence[str], language: Language) -> bool:
+    """The edit puts no word triple rarer in the corpus than the rarest one it takes out."""
+    before, after = _triples(words), _triples(edit)
+    return language.weakest(after - before) >= language.weakest(before - after)
 
 
 def well_formed(words: Sequence[str], language: Language) -> bool:
