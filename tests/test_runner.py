@@ -19,7 +19,7 @@ from unembed.cli import main
 from unembed.errors import InputError, RunnerError
 from unembed.index import collect_captions
 from unembed.inverter import TextEmbeddingCache, invert_many
-from unembed.runner import PREDICTIONS, read_predictions, run_job
+from unembed.runner import PREDICTIONS, read_run, run_job
 
 N = 12
 SETTINGS = dict(generator="mutate", fluency=False, steps=2, requested=15, keep=10, batch_size=2)
@@ -48,7 +48,7 @@ def complete(data, minilm):
     """An uninterrupted in-process run, and its rows by id."""
     out = data["folder"] / "complete.parquet"
     report = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
-    return report, {row["id"]: row for row in read_predictions(out).to_pylist()}
+    return report, {row["id"]: row for row in read_run(out).to_pylist()}
 
 
 def test_run_writes_one_row_per_target_with_the_schema(data, complete, minilm):
@@ -75,7 +75,7 @@ def test_an_interrupted_run_resumes_to_the_same_output(data, complete, minilm, t
     # 2 steps encodes twice, so two batches are written and the third is lost in flight.
     with pytest.raises(KeyboardInterrupt):
         run_job(data["targets"], out, space=InterruptingSpace(minilm, budget=5), bank=data["bank"], exclude=data["exclude"], **SETTINGS)
-    assert len(read_predictions(out)) == 4
+    assert len(read_run(out)) == 4
     resumed = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
     assert (resumed.skipped, resumed.inverted) == (4, N - 4)
     assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
@@ -91,7 +91,7 @@ def test_a_failed_row_is_retried_and_replaced(data, complete, minilm, tmp_path):
     pq.write_table(pa.Table.from_pylist(rows, schema=PREDICTIONS), shard)
     again = run_job(data["targets"], out, space=minilm, bank=data["bank"], exclude=data["exclude"], **SETTINGS)
     assert (again.skipped, again.inverted, again.failed) == (N - 1, 1, 0)
-    table = read_predictions(out)
+    table = read_run(out)
     assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
     assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
 
@@ -162,7 +162,7 @@ def test_cli_runs_a_npy_of_vectors(data, complete, tmp_path, capsys):
     assert main(["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", data["bank"], "--exclude",
                  str(data["exclude"]), *FLAGS]) == 0
     assert "4 targets; 0 done before, 4 inverted now" in capsys.readouterr().out
-    assert sorted(read_predictions(out).column("id").to_pylist()) == ["0", "1", "2", "3"]
+    assert sorted(read_run(out).column("id").to_pylist()) == ["0", "1", "2", "3"]
     # Row numbers are the ids: the same vectors give the texts of the Parquet run.
     assert [_texts(out)[str(i)] for i in range(4)] == [complete[1][f"t{i}"]["text"] for i in range(4)]
     assert main(["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", data["bank"], *FLAGS]) == 2
@@ -188,7 +188,7 @@ def test_ray_run_survives_a_killed_worker(data, complete, tmp_path):
             process.kill()
     assert process.returncode == 0, log.read_text()[-3000:]
     assert f"{N} inverted now" in stdout
-    table = read_predictions(out)
+    table = read_run(out)
     assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
     assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
 
@@ -205,4 +205,4 @@ def _wait_for(condition, process, what, timeout=300):
 
 
 def _texts(out) -> dict[str, str]:
-    return {row["id"]: row["text"] for row in read_predictions(out).to_pylist()}
+    return {row["id"]: row["text"] for row in read_run(out).to_pylist()}

@@ -16,7 +16,7 @@ import numpy as np
 from .. import atomic
 from ..errors import InputError
 from ..options import add_generation_options, inversion_options
-from ..runner import read_predictions, run_job
+from ..runner import read_run, run_job
 from ..spaces import load_space
 from .invert import held_out_targets
 
@@ -42,7 +42,7 @@ def run_bench(*, n=200, space="minilm", bank="mils-image", targets=None, batch_s
                              ("ray_2_workers", {"ray": True, "workers": 2})):
             out = folder / name
             result = run_job(folder / "targets.npy", out, **job, **engine)
-            texts[name] = {row["id"]: row["text"] for row in read_predictions(out).to_pylist()}
+            texts[name] = {row["id"]: row["text"] for row in read_run(out).to_pylist()}
             report["runs"][name] = {
                 "seconds": result.seconds,
                 "startup_seconds": result.startup_seconds,

@@ -8,8 +8,8 @@ manifest; each batch of targets goes through `invert_many` and becomes one shard
 
 from .job import MANIFEST, Job
 from .run import RunReport, run_job
-from .shards import PREDICTIONS, read_predictions
+from .shards import PREDICTIONS, read_run
 from .targets import Targets, read_targets
 from .worker import BatchInverter
 
-__all__ = ["run_job", "RunReport", "Job", "MANIFEST", "PREDICTIONS", "read_predictions", "Targets", "read_targets", "BatchInverter"]
+__all__ = ["run_job", "RunReport", "Job", "MANIFEST", "PREDICTIONS", "read_run", "Targets", "read_targets", "BatchInverter"]

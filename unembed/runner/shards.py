@@ -2,7 +2,7 @@
 
 Shard `part-NNNNNN.parquet` holds the rows of batch NNNNNN (targets NNNNNN*batch_size onwards). A retry
 of some of its rows rewrites the shard with the old rows that were fine and the new ones, so the
-folder never holds two rows of one id; pyarrow reads the folder as one table (`read_predictions`).
+folder never holds two rows of one id; pyarrow reads the folder as one table (`read_run`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def write_shard(out: Path, batch: int, rows: list[dict], earlier: pa.Table | Non
     return table
 
 
-def read_predictions(out: str | Path) -> pa.Table:
+def read_run(out: str | Path) -> pa.Table:
     """Every row of a run's output folder, as one table."""
     shards = read_shards(Path(out))
     return pa.concat_tables([shards[batch] for batch in sorted(shards)]) if shards else PREDICTIONS.empty_table()
