@@ -18,9 +18,10 @@ GENERATOR_FAILED = 3
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
     """The MILS loop's options (`unembed invert`, `unembed bench invert`); `inversion_options(args)` reads them."""
     parser.add_argument("--generator", default=DEFAULT_GENERATOR,
-                        help=f"{DEFAULT_GENERATOR} (default: SmolLM2 and word recombination, offline), llama.cpp, "
-                             "llama.cpp:/path/model.gguf, transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, "
-                             "mutate; A+B pools several")
+                        help=f"{DEFAULT_GENERATOR} (default: edits the best texts with the bank's words, scored as it "
+                             "writes; offline, no LLM), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
+                             "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
+                             "e.g. llama.cpp+mutate")
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (MILS: image 10, audio 19)")
     parser.add_argument("--requested", type=int, default=None, help="new texts asked per step (MILS: 50)")

