@@ -89,7 +89,9 @@ class Language:
         self.most: Counter[str] = Counter()  # the most times each word occurs in one text
         for text in texts:
             words = words_of(text)
-            self.most |= Counter(words)
+            for word, count in Counter(words).items():  # not `most |= Counter(...)`: that walks all of `most` per text
+                if count > self.most[word]:
+                    self.most[word] = count
             words = ["<s>", *words, "</s>"]
             self.pairs.update(zip(words, words[1:]))
             for left, word, right in zip(words, words[1:], words[2:]):
