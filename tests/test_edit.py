@@ -62,9 +62,9 @@ def test_edits_keep_the_corpus_grammar_where_a_scorer_would_not():
     moved = {join_words(edit) for edit in single_edits(words_of("a large green circle on the left in the rain"), language, ["in", "on"], [])}
     assert "a large green circle in the left in the rain" not in moved  # "the" never stood between "in" and "left"
     two = {join_words(edit) for edit in single_edits(words_of("a pink star on the left and a red star on the right"), language, [], [])}
+    assert "a pink star on the left and a red star" not in two  # no caption ends on a shape
     assert language.repeats_as_seen(words_of("a pink star on the left and a red star on the right"))  # two stars, two "the"
     assert not language.repeats_as_seen(words_of("a pink star on the left and a red star on the left"))  # no caption says "left" twice
-    assert "a pink star on the left and a red star" not in two  # no caption ends on a shape
     audio = Language(world.canonical_captions("audio", held_out=False))
     stacked = {join_words(edit) for edit in single_edits(words_of("a loud clock ticking fast"), audio, ["low-pitched", "quiet"], [])}
     assert "a quiet clock ticking fast" in stacked  # quiet is alike loud

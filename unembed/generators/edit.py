@@ -112,19 +112,16 @@ class Language:
     def loose_glue(self, words: Sequence[str]) -> int:
         """How many of the text's articles and other non-join function words stand between words they
         never stood between: "in the left" where the corpus says "on the left" and "in the centre"."""
-        padded = ["<s>", *words, "</s>"]
-        return sum(word in _GLUE and (left, right) not in self.contexts.get(word, ())
-                   for left, word, right in zip(padded, padded[1:], padded[2:]))
+        return sum(word in _GLUE and (left, right) not in self.contexts.get(word, ()) for left, word, right in _windows(words))
 
     def novel(self, words: Sequence[str]) -> int:
         """How many of the text's word triples the corpus never holds, even with a word alike the middle one
         ("small blue triangle" is held as "small red triangle"), but for those around a coordinator:
         "and" links two phrases, so "thunder rumbling and low-pitched birds" may be new where each
         phrase and each pair around "and" was seen."""
-        padded = ["<s>", *words, "</s>"]
         return sum(word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ())
                    and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
-                   for left, word, right in zip(padded, padded[1:], padded[2:]))
+                   for left, word, right in _windows(words))
 
     def attested(self, left: str, word: str, right: str) -> int:
         """How often the corpus holds the triple, or the same context with a word alike the middle one."""
@@ -216,15 +213,16 @@ def single_edits(words: list[str], language: Language, vocabulary: Sequence[str]
     for phrase in phrases:
         if phrase[0] in _JOINS and phrase not in present:  # saying a phrase twice adds nothing but score noise
             rephrased.append(words + list(phrase))
-    novel, loose = language.novel(words), language.loose_glue(words)
-    return [edit for edit in edits if language.loose_glue(edit) <= loose and (_alike_swap(words, edit) or _as_attested(words, edit, language))] + \
-        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose and _as_attested(words, edit, language)] + \
+    novel, loose, triples = language.novel(words), language.loose_glue(words), Counter(_windows(words))
+    return [edit for edit in edits if language.loose_glue(edit) <= loose and (_alike_swap(words, edit) or _as_attested(triples, edit, language))] + \
+        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose and _as_attested(triples, edit, language)] + \
         [edit for edit in rephrased if language.novel(edit) <= novel and language.loose_glue(edit) <= loose]
 
 
-def _triples(words: Sequence[str]) -> Counter:
+def _windows(words: Sequence[str]):
+    """The text's word triples (left, word, right), with <s> and </s> at its ends."""
     padded = ["<s>", *words, "</s>"]
-    return Counter(zip(padded, padded[1:], padded[2:]))
+    return zip(padded, padded[1:], padded[2:])
 
 
 def _alike_swap(words: Sequence[str], edit: Sequence[str]) -> bool:
@@ -232,9 +230,10 @@ def _alike_swap(words: Sequence[str], edit: Sequence[str]) -> bool:
     return len(words) == len(edit) and all(a == b or (a not in _FUNCTION_WORDS and b not in _FUNCTION_WORDS) for a, b in zip(words, edit))
 
 
-def _as_attested(words: Sequence[str], edit: Sequence[str], language: Language) -> bool:
-    """The edit puts no word triple rarer in the corpus than the rarest one it takes out."""
-    before, after = _triples(words), _triples(edit)
+def _as_attested(before: Counter, edit: Sequence[str], language: Language) -> bool:
+    """The edit puts no word triple rarer in the corpus than the rarest one it takes out of the text
+    whose triples are `before`."""
+    after = Counter(_windows(edit))
     return language.weakest(after - before) >= language.weakest(before - after)
 
 
