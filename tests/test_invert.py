@@ -101,6 +101,25 @@ def test_early_stop_and_history(space, bank, held_out):
     assert result.history[0].step == 0 and result.history[-1].step == steps
 
 
+def test_a_gain_below_min_gain_is_a_tie_the_bank_text_wins(space, bank, held_out):
+    vectors = space.embed_text(held_out)
+    options = dict(space=space, bank=bank, generator="edit", steps=2, requested=10, keep=10, exclude=held_out)
+    free = invert_many(vectors, min_gain=0.0, **options)
+    gains = sorted(result.score - result.bootstrap_score for result in free)
+    assert gains[0] < gains[-1], [(r.bootstrap_text, r.text) for r in free]  # a small gain and a large one
+    threshold = (gains[0] + gains[-1]) / 2
+    tied = invert_many(vectors, min_gain=threshold, **options)
+    for before, after in zip(free, tied):
+        assert after.top == before.top  # the search is the same; only the answer differs
+        if before.score - before.bootstrap_score < threshold:
+            assert (after.text, after.score) == (after.bootstrap_text, after.bootstrap_score)
+        else:
+            assert (after.text, after.score) == (before.text, before.score) != (after.bootstrap_text, after.bootstrap_score)
+    assert tied[0].config.min_gain == threshold
+    with pytest.raises(InputError, match="min_gain must be at least 0"):
+        invert_many(vectors, min_gain=-0.1, **options)
+
+
 def test_result_serialises_and_plots(space, bank, held_out, tmp_path):
     pytest.importorskip("matplotlib")
     result = invert(space.embed_text(held_out[:1])[0], space=space, bank=bank, generator="mutate", steps=2,

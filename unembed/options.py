@@ -8,7 +8,7 @@ import sys
 from typing import Sequence
 
 from .generators import DEFAULT_GENERATOR
-from .inverter import InversionResult
+from .inverter import InversionConfig, InversionResult
 
 # Exit code of a command whose generator failed in some step with no fallback to make up for it:
 # the command ran to the end, but its answer holds less than was asked (the caption bank's best, at worst).
@@ -35,6 +35,9 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
                         help="gate on fluency even without mutate")
     parser.add_argument("--no-fluency", dest="fluency", action="store_false",
                         help="no fluency gate (pure MILS: the cosine alone decides)")
+    parser.add_argument("--min-gain", type=float, default=InversionConfig.min_gain,
+                        help="the answer stays the bank's best text unless the loop's best beats it by at least this "
+                             f"(default {InversionConfig.min_gain:g}: smaller gains are ties the space cannot resolve)")
     parser.add_argument("--seed", type=int, default=0)
     add_timeout_option(parser)
 
@@ -50,7 +53,7 @@ def inversion_options(args: argparse.Namespace) -> dict:
     return dict(
         generator=args.generator, fallback=args.fallback, fluency=args.fluency, steps=args.steps, requested=args.requested,
         keep=args.keep, shown=args.shown, patience=args.patience or None, seed=args.seed, fluency_margin=args.fluency_margin,
-        timeout=args.timeout,
+        min_gain=args.min_gain, timeout=args.timeout,
     )
 
 

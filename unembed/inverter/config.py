@@ -29,7 +29,8 @@ class InversionConfig:
     after this many steps without a better best text; None: run every step), seed, bootstrap
     ("index": search the bank's index; "encode": re-encode every bank text, MILS's reference),
     neighbours (bank texts beyond the kept ones handed to model-free proposers), fluency_gate and
-    fluency_margin (see `invert_many`).
+    fluency_margin (see `invert_many`), min_gain (the answer stays the bank's best text unless the
+    loop's best beats it by at least this, in the objective's units).
     """
 
     space: str
@@ -47,6 +48,10 @@ class InversionConfig:
     fallback: str | None = None
     fluency_gate: bool = False
     fluency_margin: float | None = None
+    # A gain the space cannot resolve is a tie, and a tie goes to the text a person wrote: MiniBind
+    # scores "a red star on the right and a purple square on the left" 1e-4 above the true caption with
+    # left and right the other way round, while the loop's right changes gain 1e-3 or more (README, closed world).
+    min_gain: float = 5e-4
     objective: str = "cosine"
 
     def __post_init__(self):
@@ -58,6 +63,9 @@ class InversionConfig:
             object.__setattr__(self, "patience", checks.count(self.patience, "patience (None: run every step)"))
         if self.fluency_margin is not None:
             object.__setattr__(self, "fluency_margin", checks.number(self.fluency_margin, "fluency_margin"))
+        object.__setattr__(self, "min_gain", checks.number(self.min_gain, "min_gain"))
+        if self.min_gain < 0:
+            raise InputError(f"min_gain must be at least 0 (0: the loop's best text is the answer however small its gain); got {self.min_gain}.")
         if self.bootstrap not in BOOTSTRAPS:
             raise InputError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}; got {self.bootstrap!r}.")
 

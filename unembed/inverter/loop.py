@@ -154,10 +154,17 @@ def invert_many(
     hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before)) for key in ("hits", "misses"))
     cache_stats = {"hits": hits, "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else 0.0}
     return [
-        InversionResult(text=state.top(1)[0][1], score=state.top(1)[0][0], top=state.top(config.keep), history=state.history,
+        InversionResult(*_answer(state, config.min_gain), top=state.top(config.keep), history=state.history,
                         config=dataclasses.replace(config, objective=state.objective.spec), cache=cache_stats)
         for state in states
     ]
+
+
+def _answer(state: _Target, min_gain: float) -> tuple[str, float]:
+    """The best text and its score; the bank's best when the loop's beats it by less than `min_gain` (a tie)."""
+    score, text = state.top(1)[0]
+    bank = state.history[0]
+    return (bank.best_text, bank.best_score) if score - bank.best_score < min_gain else (text, score)
 
 
 def _objectives(embeddings, objective, space: Space) -> list[Objective]:
