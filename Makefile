@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
 # llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
-TEST_EXTRAS = test,minibind,imagebind,clip,llama,openai,plot,render,notebooks,eval,ray,sae
+TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae
 # MILS's caption files, read where the project keeps them (see README, "Caption banks").
 export UNEMBED_MILS_DIR ?= $(abspath ../shared/data/mils)
 

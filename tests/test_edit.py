@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from unembed import invert_many, load_generator, load_space
-from unembed.generators import ProposalRequest
-from unembed.generators.edit import Language, join_words, single_edits, well_formed, words_of
-from unembed.index import Bank
+from unembed.generators import GeneratorError, ProposalRequest
+from unembed.generators.edit import Language, join_words, lexical_edits, single_edits, well_formed, words_of
+from unembed.index import Bank, collect_captions
 from unembed.minibind import world
 
 
@@ -85,3 +85,41 @@ def test_word_edits_do_not_trade_a_common_construction_for_a_rare_one():
     assert "low-pitched birds chirping and a high-pitched bell ringing fast" not in edits  # a deleted word
     assert "low-pitched birds chirping slowly and a high-pitched bell ringing slowly" in edits  # slowly is alike fast
     assert "low-pitched birds chirping fast and a high-pitched bell ringing fast" in edits
+
+
+def test_word_trades_keep_the_part_of_speech():
+    pytest.importorskip("lemminflect")
+    trades = {join_words(edit) for edit in lexical_edits(words_of("chef preparing food"), ["onions", "chopping", "the", "quietly"])}
+    assert {"chef preparing onions", "chef chopping food"} <= trades  # a noun for a noun ("food" may be plural), -ing for -ing
+    assert "onions preparing food" not in trades  # "chef" is only singular
+    with pytest.raises(GeneratorError, match="'lexicon' or none"):
+        load_generator("edit:lexcon")
+    assert not [text for text in trades if "quietly" in text or " the" in text or text.endswith("chopping")]
+
+
+@pytest.mark.slow
+def test_edit_lexicon_names_what_the_corpus_grammar_cannot_and_its_judge_reads_every_trade():
+    pytest.importorskip("lemminflect")
+    pytest.importorskip("llama_cpp")
+    minilm = load_space("minilm")
+    corpus = collect_captions(["mils-image"])
+    target = minilm.embed_text(["a chef chopping onions in a restaurant kitchen"])[0]
+    parent = "chef preparing food"
+
+    def proposals(spec):
+        # No neighbours and no vocabulary: the corpus grammar can only delete or swap, so every new word is a trade.
+        request = ProposalRequest(
+            template="", candidates=[(float(minilm.embed_text([parent])[0] @ target), parent)], neighbours=[], requested=50,
+            max_words=10, seed=0, score=lambda texts: minilm.embed_text(texts) @ target, corpus=corpus)
+        generator = load_generator(spec, rounds=1, vocabulary=0)
+        return generator, generator.propose([request])[0].texts
+
+    _, plain = proposals("edit")
+    lexicon, judged = proposals("edit:lexicon")
+    assert not [text for text in plain if set(words_of(text)) - set(words_of(parent))]
+    traded = [text for text in judged if set(words_of(text)) - set(words_of(parent))]
+    assert any("onions" in text or "chopping" in text for text in traded), judged[:10]
+    best = {name: float(np.max(minilm.embed_text([parent, *texts]) @ target)) for name, texts in (("plain", plain), ("lexicon", judged))}
+    assert best["lexicon"] > best["plain"] + 0.05, (plain[:5], judged[:5])
+    fluency = lexicon.judge.score([*traded, parent])
+    assert (fluency[:-1] >= fluency[-1]).all()  # each trade reads at least as fluently as the text it edits

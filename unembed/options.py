@@ -19,7 +19,8 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     """The MILS loop's options (`unembed invert`, `unembed bench invert`); `inversion_options(args)` reads them."""
     parser.add_argument("--generator", default=DEFAULT_GENERATOR,
                         help=f"{DEFAULT_GENERATOR} (default: edits the best texts with the bank's words, scored as it "
-                             "writes; offline, no LLM), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
+                             "writes; offline, no LLM), edit:lexicon (also trades words for the target's nearest of the "
+                             "same part of speech where SmolLM2 reads them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
                              "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
                              "e.g. llama.cpp+mutate")
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")

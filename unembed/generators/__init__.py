@@ -3,6 +3,7 @@
 A spec is `NAME` or `NAME:ARGUMENT` (unembed.registry):
 `llama.cpp` (SmolLM2-135M-Instruct, offline), `llama.cpp:/path/model.gguf`,
 `transformers:ID_OR_PATH`, `openai:MODEL@http://host:port/v1`, `mutate` and `edit` (no model),
+`edit:lexicon` (edit, plus word trades that SmolLM2 judges),
 and `A+B` for several at once (their texts pooled every step), e.g. `llama.cpp+mutate`.
 Backends are imported on first use, so each one's dependencies are needed only when it is used.
 """

@@ -27,10 +27,16 @@ An edit stays only when it reads as the corpus (the bank's texts) reads:
 - no join ends it unless the corpus ends that way, and no word occurs more often than it does in any
   one corpus text.
 That keeps edits grammatical without a language model, and lets them compose what no caption holds.
+
+The corpus's word pairs also bound what it can say: "chef preparing food" cannot become "chef chopping
+onions" when no caption says "chopping onions". `edit:lexicon` adds word trades (`lexical_edits`): a content
+word for one of the words nearest the target that can be the same part of speech, in any context, each
+kept only where a language model (SmolLM2) reads it at least as fluently as the text it edits.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections import Counter
@@ -39,7 +45,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import GeneratorError
+from ..registry import require
 from .base import Generator, Proposal, ProposalRequest
+from .fluency import Fluency, default_fluency
 from .parsing import candidate_key
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[0-9]+|[,;]")
@@ -256,19 +264,24 @@ class EditGenerator(Generator):
 
     beam: texts kept between rounds; rounds: edit rounds per call; vocabulary: how many of the corpus's
     words nearest the target join the words of the bank neighbours; checks: at most this many
-    texts per round are put to the loop's gate (`ProposalRequest.accept`) to pick a beam it would keep.
+    texts per round are put to the judge and the loop's gate (`ProposalRequest.accept`) to pick a beam
+    they would keep; judge: a Fluency that enables word trades (`lexical_edits`) with the `trades`
+    words nearest the target, each kept only where the judge reads it at least as fluently as the text
+    it edits (`edit:lexicon`: SmolLM2).
     """
 
     # Its edits keep to the bank's own word pairs and triples; SmolLM2's fluency judges worse here: it
     # scores "quiet low-pitched birds chirping slowly" below a 14-word salad (README, open world).
     needs_fluency_gate = False
 
-    def __init__(self, *, beam: int = 3, rounds: int = 3, vocabulary: int = 40, checks: int = 30):
+    def __init__(self, *, beam: int = 3, rounds: int = 3, vocabulary: int = 40, checks: int = 30,
+                 judge: Fluency | None = None, trades: int = 15):
         for name, value in (("beam", beam), ("rounds", rounds)):
             if value < 1:
                 raise GeneratorError(f"the edit generator's {name} must be at least 1; got {value}.")
         self.beam, self.rounds, self.vocabulary, self.checks = beam, rounds, vocabulary, checks
-        self.spec = "edit"
+        self.judge, self.trades = judge, trades
+        self.spec = "edit:lexicon" if judge is not None else "edit"
         self._languages: dict[int, tuple[Sequence[str], Language]] = {}
 
     def _language(self, corpus: Sequence[str]) -> Language:
@@ -289,14 +302,17 @@ class EditGenerator(Generator):
         # Words and phrases come from the bank's texts only: the loop's own candidates may already hold
         # an edit the scorer liked for the wrong reason, and copying its parts would spread it.
         vocabulary = dict.fromkeys(word for text in request.neighbours for word in words_of(text))
-        if self.vocabulary:
-            vocabulary.update(dict.fromkeys(_nearest_words(request, language.words, self.vocabulary)))
+        wanted = max(self.vocabulary, self.trades if self.judge else 0)
+        nearest = _nearest_words(request, language.words, wanted) if wanted else []
+        vocabulary.update(dict.fromkeys(nearest[: self.vocabulary]))
         vocabulary = list(vocabulary)
+        tradeable = nearest[: self.trades] if self.judge else []
         phrases = list(dict.fromkeys(phrase for text in request.neighbours for phrase in _phrases(words_of(text))))
         # The prompt's word cap is for LLMs; an edit may be as long as the texts it is made from.
         longest = max([request.max_words, *(len(words_of(text)) for text in local)])
         scores: dict[str, float] = {}
-        verdicts: dict[str, bool] = {}  # the loop's gate on the texts checked so far
+        verdicts: dict[str, bool] = {}  # the judge's and the loop's gate's verdicts on the texts checked so far
+        trades: dict[str, str] = {}  # word trades (`lexical_edits`) -> the text each edits, for the judge
         known = {candidate_key(text) for text in local}
         beam = [words_of(text) for _, text in request.candidates[: self.beam]]
         for _ in range(self.rounds):
@@ -306,40 +322,78 @@ class EditGenerator(Generator):
                     text = join_words(edit)
                     if text not in scores and len(edit) <= longest and well_formed(edit, language) and language.repeats_as_seen(edit):
                         fresh[text] = None
+                loose = language.loose_glue(words)
+                for edit in lexical_edits(words, tradeable):
+                    text = join_words(edit)
+                    if text not in scores and text not in fresh and well_formed(edit, language) and \
+                            language.repeats_as_seen(edit) and language.loose_glue(edit) <= loose:
+                        fresh[text] = None
+                        trades.setdefault(text, join_words(words))
             if not fresh:
                 break
             texts = list(fresh)
             scores.update(zip(texts, map(float, request.score(texts))))
             ranked = sorted(scores, key=lambda text: -scores[text])
-            next_beam = [words_of(text) for text in self._admissible(ranked, request, verdicts)]
+            next_beam = [words_of(text) for text in self._admissible(ranked, request, verdicts, trades)]
             if not next_beam or next_beam == beam:
                 break
             beam = next_beam
         ranked = sorted((text for text in scores if candidate_key(text) not in known), key=lambda text: -scores[text])
-        # Texts the gate passed first, then those it has not judged; those it refused are not proposed.
-        ranked = [t for t in ranked if verdicts.get(t)] + [t for t in ranked if t not in verdicts]
+        # Refused texts are not proposed, nor word trades the judge has not read; with a loop gate, the texts
+        # it passed come first, then those it has not judged.
+        ranked = [text for text in ranked if verdicts.get(text, text not in trades)]
+        if request.accept is not None:
+            ranked = [text for text in ranked if text in verdicts] + [text for text in ranked if text not in verdicts]
         texts = ranked[: request.requested]
         if request.candidates[0][1][:1].isupper():  # edits are made in lower case; write as the best text does
             texts = [text[:1].upper() + text[1:] for text in texts]
         return Proposal(texts=texts, seconds=time.perf_counter() - started)
 
-    def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool]) -> list[str]:
-        """The best `beam` texts of `ranked` that the loop would keep, judging at most `checks` of them."""
-        if request.accept is None:
-            return ranked[: self.beam]
+    def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool], trades: dict[str, str]) -> list[str]:
+        """The best `beam` texts of `ranked` that would be kept, judging at most `checks` of them (`_judge`)."""
         picked, checked = [], 0
         for start in range(0, len(ranked), self.beam):
             chunk = ranked[start : start + self.beam]
-            unjudged = [text for text in chunk if text not in verdicts]
+            unjudged = [text for text in chunk if text not in verdicts and (request.accept is not None or text in trades)]
             if unjudged:
                 if checked >= self.checks:
                     break
-                verdicts.update(zip(unjudged, map(bool, request.accept(unjudged))))
+                verdicts.update(zip(unjudged, self._judge(unjudged, request, trades)))
                 checked += len(unjudged)
-            picked += [text for text in chunk if verdicts[text]]
+            picked += [text for text in chunk if verdicts.get(text, True)]
             if len(picked) >= self.beam:
                 break
         return picked[: self.beam]
+
+    def _judge(self, texts: list[str], request: ProposalRequest, trades: dict[str, str]) -> list[bool]:
+        """Which texts would be kept: a word trade only when the judge reads it at least as fluently as the
+        text it edits, and every text only when the loop's gate (`request.accept`, if any) passes it."""
+        keep = np.ones(len(texts), dtype=bool)
+        traded = [i for i, text in enumerate(texts) if text in trades]
+        if traded:
+            fluency = self.judge.score([texts[i] for i in traded] + [trades[texts[i]] for i in traded])
+            keep[traded] = fluency[: len(traded)] >= fluency[len(traded) :]
+        if request.accept is not None and keep.any():
+            keep[keep] = np.asarray(request.accept([text for text, kept in zip(texts, keep) if kept]), dtype=bool)
+        return keep.tolist()
+
+
+def lexical_edits(words: list[str], nearest: Sequence[str]) -> list[list[str]]:
+    """Each content word traded for one of `nearest` that can be the same part of speech (`parts_of_speech`),
+    whether or not the corpus holds the word pairs this makes: "chef preparing food" -> "chef preparing
+    onions", "chef chopping food". Unchecked English: `EditGenerator` keeps one only where its judge
+    reads it at least as fluently as the text it edits."""
+    return [words[:i] + [word] + words[i + 1 :] for i, old in enumerate(words) if old not in _FUNCTION_WORDS
+            for word in nearest if word != old and word not in _FUNCTION_WORDS and parts_of_speech(word) & parts_of_speech(old)]
+
+
+@functools.lru_cache(maxsize=None)
+def parts_of_speech(word: str) -> frozenset[str]:
+    """The Penn Treebank tags the word can have in lemminflect's English lexicon ("onions": NNS; "chopping":
+    VBG and NN); none for a word it does not hold."""
+    lemminflect = require("lemminflect", extra="lexicon,llama", needed_by="the edit:lexicon generator")
+    return frozenset(tag for upos, lemmas in lemminflect.getAllLemmas(word).items() for lemma in lemmas
+                     for tag, forms in lemminflect.getAllInflections(lemma, upos).items() if word in forms)
 
 
 def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> list[str]:
@@ -349,6 +403,10 @@ def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> li
 
 
 def load_edit(argument: str = "", **options) -> EditGenerator:
+    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras)."""
+    if argument not in ("", "lexicon"):
+        raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon.")
     if argument:
-        raise GeneratorError(f"the edit generator takes options, not an argument (got {argument!r}): edit, with beam=, rounds=.")
+        parts_of_speech("check")  # lemminflect installed, before any target is searched
+        options.setdefault("judge", default_fluency())
     return EditGenerator(**options)
