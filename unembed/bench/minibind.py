@@ -104,6 +104,7 @@ def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequen
         "steps": steps,
         "requested": requested,
         "fluency_margin": results[0].config.fluency_margin,
+        "min_gain": results[0].config.min_gain,
         "seconds": round(seconds, 1),
         "seconds_per_target": round(seconds / len(texts), 2),
         "llm_calls_per_target": float(np.mean([result.llm_calls for result in results])),
