@@ -391,9 +391,13 @@ def lexical_edits(words: list[str], nearest: Sequence[str]) -> list[list[str]]:
 def parts_of_speech(word: str) -> frozenset[str]:
     """The Penn Treebank tags the word can have in lemminflect's English lexicon ("onions": NNS; "chopping":
     VBG and NN); none for a word it does not hold."""
-    lemminflect = require("lemminflect", extra="lexicon,llama", needed_by="the edit:lexicon generator")
+    lemminflect = _lemminflect()
     return frozenset(tag for upos, lemmas in lemminflect.getAllLemmas(word).items() for lemma in lemmas
                      for tag, forms in lemminflect.getAllInflections(lemma, upos).items() if word in forms)
+
+
+def _lemminflect():
+    return require("lemminflect", extra="lexicon,llama", needed_by="the edit:lexicon generator")
 
 
 def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> list[str]:
@@ -407,6 +411,6 @@ def load_edit(argument: str = "", **options) -> EditGenerator:
     if argument not in ("", "lexicon"):
         raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon.")
     if argument:
-        parts_of_speech("check")  # lemminflect installed, before any target is searched
+        _lemminflect()  # installed, before any target is searched
         options.setdefault("judge", default_fluency())
     return EditGenerator(**options)

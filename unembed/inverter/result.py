@@ -33,7 +33,7 @@ class StepRecord:
 
 @dataclass
 class InversionResult:
-    text: str
+    text: str  # the answer: the best text, or the bank's best where the loop's gains less than config.min_gain
     score: float
     top: list[tuple[float, str]]  # the kept candidates at the end, best first
     history: list[StepRecord]
