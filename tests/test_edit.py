@@ -23,6 +23,7 @@ def test_substitutions_follow_the_corpus_and_leave_function_words_alone():
     assert not [text for text in edits if text.startswith(("the ", "an "))]  # "the small" was never seen
     assert join_words(["a", "orange", "heart"]) == "an orange heart"
     assert not well_formed(["a", "red", "red", "circle"], language) and not well_formed(["a", "circle", "and"], language)
+    assert not well_formed(["and", "a", "circle"], language) and well_formed(["a", "circle"], language)
 
 
 def test_edit_composes_held_out_scenes_that_no_bank_caption_names(minibind):

@@ -9,12 +9,13 @@ import pytest
 from safetensors.numpy import save_file
 
 from unembed import InputError, load_space
-from unembed.bench.explain import labels, named_right, train_sae
+from unembed.bench.explain import directions, labels, named_right, render_split, train_sae
 from unembed.cli import main
 from unembed.errors import SpaceMismatchError
 from unembed.explain import bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives
 from unembed.index import Bank
 from unembed.minibind import world
+from unembed.objectives import Direction
 
 SETTINGS = dict(generator="edit", modality="image", steps=2, keep=10, requested=20, fluency=False)
 
@@ -50,6 +51,23 @@ def test_a_colour_direction_is_named_by_its_colour(minibind, scenes_and_pictures
     assert explanation.lift >= 0 and explanation.score >= explanation.bank_score
     assert explanation.bank_texts[0] == (explanation.bank_score, explanation.bank_text)
     assert explanation.to_dict()["trajectory"][0] == pytest.approx(explanation.bank_score)
+
+
+@pytest.mark.slow
+def test_minilm_ground_truth_a_direction_between_paraphrases_is_named_by_its_value():
+    # MiniLM reads no pictures: each scene is a paraphrase of its caption (other words and orders), embedded as text.
+    minilm = load_space("minilm")
+    scenes, vectors = render_split("image", 160, np.random.default_rng(9), minilm)
+    pairs, has, applies = labels("image", scenes)
+    captions = [world.caption(s) for s in world.all_image_scenes("one-object") if s.element is None and not world.is_held_out(s)]
+    bank = Bank.from_texts(captions, minilm)
+    named = {}
+    for value in ("red", "triangle"):
+        j = pairs.index(("colour" if value == "red" else "shape", value))
+        objective = Direction(directions(vectors, has, applies)[j], baseline=bank_baseline(bank, minilm))
+        [explanation] = explain(objective, space=minilm, bank=bank, **SETTINGS)
+        named[value] = named_right(explanation.text, "image", pairs[j][0], value), explanation.text
+    assert all(right for right, _ in named.values()), named
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
-"""`unembed bench explain`: are directions, probes and SAE features of MiniBind named right?
+"""`unembed bench explain`: are directions, probes and SAE features of MiniBind (or MiniLM) named right?
 
 Ground truth comes from MiniBind's world. Fresh renders (a seed training never used) of one-object
 image scenes and one-event sounds are embedded and split in two halves: probes and the SAE learn on
-the first, directions and the SAE's feature matching are measured on the second.
+the first, directions and the SAE's feature matching are measured on the second. With `--space
+minilm` (a text space), each scene is a random paraphrase of its caption (`world.paraphrase`: other
+words, word orders and framings), embedded as text.
 
 - direction (every attribute value of the world, image and audio): the mean embedding of the scenes
   with the value minus the mean of those the attribute applies to with another value (pitch only for
@@ -57,10 +59,13 @@ ATTRIBUTES = {
 OPTIONAL = {"element"}
 MATCH_F1 = 0.7
 MILS_BANKS = {"image": "mils-image", "audio": "mils-audio"}
+WORLD_BANKS = {"image": "minibind-image", "audio": "minibind-audio"}
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("explain", help="are MiniBind directions, probes and SAE features named right?")
+    parser = subparsers.add_parser("explain", help="are MiniBind (or MiniLM) directions, probes and SAE features named right?")
+    parser.add_argument("--space", choices=["minibind", "minilm"], default="minibind",
+                        help="minibind: rendered pictures and sounds (default); minilm: a paraphrase of each scene's caption, as text")
     parser.add_argument("--n", type=int, default=400, help="rendered scenes per modality, half to train, half to test (default 400)")
     parser.add_argument("--seed", type=int, default=777, help="render and training seed (MiniBind's training used 0..1001 for renders)")
     parser.add_argument("--bank", choices=["world", "mils"], default="world",
@@ -76,10 +81,13 @@ def add_parser(subparsers) -> None:
 
 
 def render_split(modality: str, n: int, rng: np.random.Generator, space) -> tuple[list, np.ndarray]:
-    """`n` fresh one-object images or one-event sounds (any combination, held out ones included) and their embeddings."""
+    """`n` fresh one-object images or one-event sounds (any combination, held out ones included) and their
+    embeddings; in a space that does not embed the modality (MiniLM), a paraphrase of each, as text."""
     family = "one-object" if modality == "image" else "one-event"
     pool = world.all_image_scenes(family) if modality == "image" else world.all_audio_scenes(family)
     scenes = [pool[i] for i in rng.integers(len(pool), size=n)]
+    if modality not in space.modalities:
+        return scenes, space.embed("text", [world.paraphrase(scene, rng) for scene in scenes]).astype(np.float64)
     if modality == "image":
         items = [world.render_image(scene, rng) for scene in scenes]
     else:
@@ -176,7 +184,7 @@ def run(args) -> int:
     if args.n < 20:
         raise InputError(f"--n must be at least 20 (half trains, half tests); got {args.n}.")
     out = Path(args.json)
-    space = load_space("minibind")
+    space = load_space(args.space)
     rng = np.random.default_rng(args.seed)
     data = {}
     for modality in ATTRIBUTES:
@@ -220,7 +228,7 @@ def run(args) -> int:
 
     rows = []
     for modality in ATTRIBUTES:
-        bank = resolve_bank(MILS_BANKS[modality] if args.bank == "mils" else None, space, modality)
+        bank = resolve_bank(MILS_BANKS[modality] if args.bank == "mils" else WORLD_BANKS[modality], space, modality)
         baseline = bank_baseline(bank, space, seed=args.seed)
         mine = [case for case in cases if case[1] == modality]
         objectives = [Direction(case[4], baseline=baseline) if case[0] == "direction" else case[4] for case in mine]

@@ -246,12 +246,15 @@ def _as_attested(before: Counter, edit: Sequence[str], language: Language) -> bo
 
 
 def well_formed(words: Sequence[str], language: Language) -> bool:
-    """No word twice in a row, no phrase twice, no punctuation at either end, and no join at the end
-    unless the corpus ends that way ("birds flying above"): what a scorer may reward ("a
-    high-pitched high-pitched bell", "a shot of an object in") but a caption never says."""
+    """No word twice in a row, no phrase twice, no punctuation at either end, and no join at either end
+    unless the corpus starts or ends that way ("with a woman reading", "birds flying above"): what a
+    scorer may reward ("a high-pitched high-pitched bell", "a shot of an object in", "and wind blowing")
+    but a caption never says."""
     if not words or words[0] in _PUNCTUATION or words[-1] in _PUNCTUATION:
         return False
-    if words[-1] in _JOINS and (words[-2] if len(words) > 1 else "<s>", "</s>") not in language.contexts.get(words[-1], ()):
+    padded = ["<s>", *words, "</s>"]
+    if any(padded[i] in _JOINS and (padded[i - 1], padded[i + 1]) not in language.contexts.get(padded[i], ())
+           for i in {1, len(words)}):
         return False
     if any(a == b for a, b in zip(words, words[1:])):
         return False
