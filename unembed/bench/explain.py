@@ -66,7 +66,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("explain", help="are MiniBind (or MiniLM) directions, probes and SAE features named right?")
     parser.add_argument("--space", choices=["minibind", "minilm"], default="minibind",
                         help="minibind: rendered pictures and sounds (default); minilm: a paraphrase of each scene's caption, as text")
-    parser.add_argument("--n", type=int, default=400, help="rendered scenes per modality, half to train, half to test (default 400)")
+    parser.add_argument("--n", type=int, default=400, help="scenes per modality (rendered, or paraphrased for minilm), half to train, half to test (default 400)")
     parser.add_argument("--seed", type=int, default=777, help="render and training seed (MiniBind's training used 0..1001 for renders)")
     parser.add_argument("--bank", choices=["world", "mils"], default="world",
                         help="world: MiniBind's canonical captions of the modality (default); mils: MILS's open-world captions")

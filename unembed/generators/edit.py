@@ -24,7 +24,7 @@ An edit stays only when it reads as the corpus (the bank's texts) reads:
   than the rarest it takes out: "and a loud bell" is English that a few MILS lines hold, but not in
   place of "and a high-pitched bell", which dozens of captions hold (phrases come whole from the
   corpus's texts; content words trade for alike ones freely, as that is how new scenes are named);
-- no join ends it unless the corpus ends that way, and no word occurs more often than it does in any
+- no join starts or ends it unless corpus texts do, and no word occurs more often than it does in any
   one corpus text.
 That keeps edits grammatical without a language model, and lets them compose what no caption holds.
 
@@ -321,17 +321,16 @@ class EditGenerator(Generator):
         for _ in range(self.rounds):
             fresh: dict[str, None] = {}
             for words in beam:
-                for edit in single_edits(words, language, vocabulary, phrases):
-                    text = join_words(edit)
-                    if text not in scores and len(edit) <= longest and well_formed(edit, language) and language.repeats_as_seen(edit):
-                        fresh[text] = None
                 loose = language.loose_glue(words)
-                for edit in lexical_edits(words, tradeable):
+                traded = [edit for edit in lexical_edits(words, tradeable) if language.loose_glue(edit) <= loose]
+                for edit, is_trade in [*((edit, False) for edit in single_edits(words, language, vocabulary, phrases)),
+                                       *((edit, True) for edit in traded)]:
                     text = join_words(edit)
-                    if text not in scores and text not in fresh and well_formed(edit, language) and \
-                            language.repeats_as_seen(edit) and language.loose_glue(edit) <= loose:
+                    if text not in scores and text not in fresh and len(edit) <= longest and well_formed(edit, language) \
+                            and language.repeats_as_seen(edit):
                         fresh[text] = None
-                        trades.setdefault(text, join_words(words))
+                        if is_trade:
+                            trades.setdefault(text, join_words(words))
             if not fresh:
                 break
             texts = list(fresh)
