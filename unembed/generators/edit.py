@@ -60,6 +60,9 @@ _PUNCTUATION = frozenset(",;")
 # one shared context lets "right" stand in for "color" through a single stray caption.
 SHARED_CONTEXTS = 2
 SHARED_SHARE = 0.25
+# edit:lexicon's beam, wider than edit's: its trades open far more paths than the bank's word pairs allow,
+# and a narrow beam commits to the first that scores well (measured: README, *Words the bank never put together*).
+LEXICON_BEAM = 8
 _FUNCTION_WORDS = _JOINS | frozenset(
     "a an the of to for into onto is are was were be been it its this that these those there their his her "
     "or but as than then so not no".split()
@@ -409,10 +412,12 @@ def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> li
 
 
 def load_edit(argument: str = "", **options) -> EditGenerator:
-    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras)."""
+    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras), in a
+    beam of LEXICON_BEAM texts."""
     if argument not in ("", "lexicon"):
         raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon.")
     if argument:
         _lemminflect()  # installed, before any target is searched
         options.setdefault("judge", default_fluency())
+        options.setdefault("beam", LEXICON_BEAM)
     return EditGenerator(**options)
