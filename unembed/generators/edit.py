@@ -268,20 +268,22 @@ def well_formed(words: Sequence[str], language: Language) -> bool:
 class EditGenerator(Generator):
     """Beam search over single edits of the best texts, scored in the space (see the module docstring).
 
-    beam: texts kept between rounds; rounds: edit rounds per call; vocabulary: how many of the corpus's
-    words nearest the target join the words of the bank neighbours; checks: at most this many
-    texts per round are put to the judge and the loop's gate (`ProposalRequest.accept`) to pick a beam
-    they would keep; judge: a Fluency that enables word trades (`lexical_edits`) with the `trades`
-    words nearest the target, each kept only where the judge reads it at least as fluently as the text
-    it edits (`edit:lexicon`: SmolLM2).
+    beam: texts kept between rounds (3, or LEXICON_BEAM with a judge); rounds: edit rounds per call;
+    vocabulary: how many of the corpus's words nearest the target join the words of the bank
+    neighbours; checks: at most this many texts per round are put to the judge and the loop's gate
+    (`ProposalRequest.accept`) to pick a beam they would keep; judge: a Fluency that enables word
+    trades (`lexical_edits`) with the `trades` words nearest the target, each kept only where the
+    judge reads it at least as fluently as the text it edits (`edit:lexicon`: SmolLM2).
     """
 
     # Its edits keep to the bank's own word pairs and triples; SmolLM2's fluency judges worse here: it
     # scores "quiet low-pitched birds chirping slowly" below a 14-word salad (README, open world).
     needs_fluency_gate = False
 
-    def __init__(self, *, beam: int = 3, rounds: int = 3, vocabulary: int = 40, checks: int = 30,
+    def __init__(self, *, beam: int | None = None, rounds: int = 3, vocabulary: int = 40, checks: int = 30,
                  judge: Fluency | None = None, trades: int = 15):
+        if beam is None:
+            beam = 3 if judge is None else LEXICON_BEAM
         for name, value in (("beam", beam), ("rounds", rounds)):
             if value < 1:
                 raise GeneratorError(f"the edit generator's {name} must be at least 1; got {value}.")
@@ -412,12 +414,10 @@ def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> li
 
 
 def load_edit(argument: str = "", **options) -> EditGenerator:
-    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras), in a
-    beam of LEXICON_BEAM texts."""
+    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras)."""
     if argument not in ("", "lexicon"):
         raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon.")
     if argument:
         _lemminflect()  # installed, before any target is searched
         options.setdefault("judge", default_fluency())
-        options.setdefault("beam", LEXICON_BEAM)
     return EditGenerator(**options)
