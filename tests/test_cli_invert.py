@@ -60,16 +60,6 @@ def test_bench_invert_reports_the_figures(caption_file, tmp_path, capsys):
     assert "final_cosine" in capsys.readouterr().out
 
 
-def test_bleu4():
-    from unembed.bench.invert import bleu4
-
-    assert bleu4("a dog on the beach", "a dog on the beach") == pytest.approx(1.0)
-    assert bleu4("cats sleeping indoors", "a dog on the beach") == 0.0
-    partial = bleu4("a dog on the sand", "a dog on the beach")
-    assert 0.3 < partial < 1.0
-    assert bleu4("a dog", "a dog on the beach") < partial  # brevity penalty
-
-
 def test_invert_file_input_needs_a_space_with_its_modality(caption_file, tmp_path, capsys):
     image = tmp_path / "photo.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n")

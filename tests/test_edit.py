@@ -76,7 +76,7 @@ def test_edits_keep_the_corpus_grammar_where_a_scorer_would_not():
 def test_word_edits_do_not_trade_a_common_construction_for_a_rare_one():
     # The world's audio captions beside MILS's own lines: "and a loud" and "birds chirping and" are
     # English the MILS lines hold a few times, where the world's captions say "and a high-pitched" dozens.
-    from unembed.bench.minibind import mils_distractors
+    from unembed.minibind import mils_distractors
 
     language = Language([*world.canonical_captions("audio", held_out=False), *mils_distractors("audio", 2000, 12345)])
     text = "low-pitched birds chirping slowly and a high-pitched bell ringing fast"

@@ -15,7 +15,7 @@ from unembed import invert_many  # noqa: E402
 from unembed.cli import main  # noqa: E402
 from unembed.errors import InputError, MissingDependencyError  # noqa: E402
 from unembed.evaluation import (  # noqa: E402
-    evaluate, held_out_targets, load_eval_set, make_eval_set, read_predictions, read_references, spice_missing,
+    caption_scores, evaluate, held_out_targets, load_eval_set, make_eval_set, read_predictions, read_references, spice_missing,
 )
 from unembed.minibind import world  # noqa: E402
 
@@ -122,6 +122,21 @@ def test_identical_predictions_score_perfectly_and_shuffled_ones_lower(tmp_path,
     table = report.markdown().splitlines()
     assert table[0] == "| predictions | column | n | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | ROUGE-L | CIDEr |"
     assert table[2].startswith(f"| {tmp_path / 'same.parquet'} | text | 20 | 100.0 |")
+
+
+def test_texts_in_memory_score_as_the_same_texts_in_files(tmp_path, captions):
+    # The bench's BLEU-4 (caption_scores) is the evaluation's: one implementation, the same numbers.
+    references = write_jsonl(tmp_path / "refs.jsonl", captions)
+    ids = list(captions)
+    truth = [captions[key][0] for key in ids]
+    guesses = [text.split(" ", 2)[-1] for text in truth]  # each caption less its first two words
+    write_predictions(tmp_path / "guess.parquet", ids, guesses)
+    [run] = evaluate(tmp_path / "guess.parquet", references, metrics=["bleu"]).runs
+    scores = caption_scores({"guess": guesses, "truth": truth}, [captions[key] for key in ids], ["bleu"])
+    assert scores["guess"] == pytest.approx(run.scores)
+    assert 0 < scores["guess"]["BLEU-4"] < scores["truth"]["BLEU-4"] == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(InputError, match="3 texts for 20 references"):
+        caption_scores({"short": truth[:3]}, [captions[key] for key in ids], ["bleu"])
 
 
 def test_ids_without_references_stop_before_scoring(tmp_path, captions, capsys):

@@ -9,12 +9,14 @@ import pytest
 from safetensors.numpy import save_file
 
 from unembed import InputError, load_space
-from unembed.bench.explain import directions, labels, named_right, render_split, train_sae
 from unembed.cli import main
 from unembed.errors import SpaceMismatchError
-from unembed.explain import bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives
+from unembed.explain import (
+    bank_baseline, directions, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives, train_sae,
+)
 from unembed.index import Bank
 from unembed.minibind import world
+from unembed.minibind.ground_truth import embedded_scenes, labels, named_right
 from unembed.objectives import Direction
 
 SETTINGS = dict(generator="edit", modality="image", steps=2, keep=10, requested=20, fluency=False)
@@ -57,7 +59,7 @@ def test_a_colour_direction_is_named_by_its_colour(minibind, scenes_and_pictures
 def test_minilm_ground_truth_a_direction_between_paraphrases_is_named_by_its_value():
     # MiniLM reads no pictures: each scene is a paraphrase of its caption (other words and orders), embedded as text.
     minilm = load_space("minilm")
-    scenes, vectors = render_split("image", 160, np.random.default_rng(9), minilm)
+    scenes, vectors = embedded_scenes("image", 160, np.random.default_rng(9), minilm)
     pairs, has, applies = labels("image", scenes)
     captions = [world.caption(s) for s in world.all_image_scenes("one-object") if s.element is None and not world.is_held_out(s)]
     bank = Bank.from_texts(captions, minilm)

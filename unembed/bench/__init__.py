@@ -1,1 +1,17 @@
-"""Benchmarks behind `unembed bench WHAT`; each module measures against a baseline run in the same process."""
+"""Benchmarks: each is a function `run_<name>(**settings) -> dict` that returns its report, measured against a
+baseline run in the same process. `unembed bench NAME` (unembed.cli.bench) parses the options, calls it and
+writes the report as JSON; a notebook calls it directly:
+
+    from unembed.bench import run_minibind
+    report = run_minibind(n=100, invert_n=20, open_world=True)
+"""
+
+from .arith import run_arith
+from .bank import run_bank
+from .explain import run_explain
+from .invert import run_invert
+from .minibind import run_minibind
+from .scale import run_scale
+from .space import run_space
+
+__all__ = ["run_arith", "run_bank", "run_explain", "run_invert", "run_minibind", "run_scale", "run_space"]

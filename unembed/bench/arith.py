@@ -1,4 +1,4 @@
-"""`unembed bench arith`: cross-modal arithmetic on MiniBind, scored by the world's parser.
+"""`unembed bench arith` (`run_arith`): cross-modal arithmetic on MiniBind, scored by the world's parser.
 
 Cases (fresh renders; images held out: colour-shape combinations never seen in training):
 - arith: image A (one object, no scene element, held out) + sound B (one event whose kind the
@@ -10,7 +10,7 @@ Cases (fresh renders; images held out: colour-shape combinations never seen in t
 Both modes run on the same cases: embedding (combine, then invert) and text (invert each term,
 merge, checked against the combined embedding); `bank_top1` is the bank's nearest caption to the
 combined embedding with no loop. `llm_merge_win_rate` is how often the LLM's merge beat the
-rule-based joins. Render-and-score runs on the first `--render-n` arith cases. Speed is reported
+rule-based joins. Render-and-score runs on the first `render_n` arith cases. Speed is reported
 as ratios against bank_top1 (one FAISS search per case) measured in the same run.
 """
 
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .. import atomic
+from .. import checks
 from ..arithmetic import Term, arith_many, render_and_score
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
@@ -33,22 +33,6 @@ from ..spaces import load_space
 # as a car (the world's parser reads "thunder" and "engine" in image text the same way); wind and
 # clock have nothing to draw and are not sampled.
 SOUND_TO_ELEMENT = {"rain": "rain", "birds": "birds", "bell": "bell", "thunder": "lightning", "engine": "car"}
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("arith", help="cross-modal arithmetic and analogies on MiniBind (both modes)")
-    parser.add_argument("--n", type=int, default=50, help="cases per task (default 50)")
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--space", default="minibind")
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
-    parser.add_argument("--steps", type=int, default=3, help="MILS steps per inversion (default 3)")
-    parser.add_argument("--requested", type=int, default=20, help="texts asked per step (default 20)")
-    parser.add_argument("--merge-generator", default="llama.cpp", help="the LLM that merges in text mode (default llama.cpp)")
-    parser.add_argument("--merges", type=int, default=5, help="LLM merges per case (default 5)")
-    parser.add_argument("--render-n", type=int, default=10, help="arith cases also run through render-and-score (default 10)")
-    parser.add_argument("--render-steps", type=int, default=3)
-    parser.add_argument("--json", required=True, help="where to write the report")
-    parser.set_defaults(run=run)
 
 
 def sample_cases(n: int, rng: np.random.Generator):
@@ -84,17 +68,18 @@ def analogy_ok(scene, image, colour) -> bool:
     return scene is not None and len(scene.objects) == 1 and scene.objects[0].shape == image.objects[0].shape and scene.objects[0].colour == colour
 
 
-def run(args) -> int:
-    if args.n < 1:
-        raise InputError(f"--n must be at least 1; got {args.n}.")
-    space = load_space(args.space)
+def run_arith(*, n=50, seed=2024, space="minibind", generator=DEFAULT_GENERATOR, steps=3, requested=20,
+              merge_generator="llama.cpp", merges=5, render_n=10, render_steps=3, progress=True) -> dict:
+    """The report: `n` cases per task; `steps` and `requested` for each inversion; `merges` LLM merges per
+    case in text mode by `merge_generator`; the first `render_n` arith cases also through render-and-score."""
+    checks.count(n, "n")
+    space = load_space(space)
     renderer = load_renderer("minibind")
     image_bank = resolve_bank("minibind-image", space)
-    rng = np.random.default_rng(args.seed)
-    pairs, analogies = sample_cases(args.n, rng)
-    n = args.n
-    pictures = [world.render_image(scene, rng) for scene in [image for image, _ in pairs] + [image for image, _ in analogies]]
-    sounds = [(world.render_audio(sound, rng), world.SAMPLE_RATE) for _, sound in pairs]
+    rng = np.random.default_rng(seed)
+    pairs, analogies = sample_cases(n, rng)
+    pictures = [world.render(scene, rng) for scene in [image for image, _ in pairs] + [image for image, _ in analogies]]
+    sounds = [world.render(sound, rng) for _, sound in pairs]
     cases = [[Term(1.0, picture, "image"), Term(1.0, sound, "audio")] for picture, sound in zip(pictures[:n], sounds)]
     cases += [
         [Term(1.0, picture, "image"), Term(-1.0, image.objects[0].colour, "text"), Term(1.0, colour, "text")]
@@ -108,10 +93,10 @@ def run(args) -> int:
             "analogy_accuracy": float(np.mean([analogy_ok(s, c, colour) for s, (c, colour) in zip(scenes[n:], analogies)])),
         }
 
-    options = dict(space=space, generator=args.generator, steps=args.steps, requested=args.requested, seed=args.seed, progress=True)
+    options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, progress=progress)
     report: dict = {
-        "space": space.spec, "n": n, "seed": args.seed, "generator": args.generator, "steps": args.steps,
-        "requested": args.requested, "merge_generator": args.merge_generator, "merges": args.merges,
+        "space": space.spec, "n": n, "seed": seed, "generator": generator, "steps": steps,
+        "requested": requested, "merge_generator": merge_generator, "merges": merges,
         "sound_to_element": SOUND_TO_ELEMENT,
     }
 
@@ -127,7 +112,7 @@ def run(args) -> int:
     report["bank_top1"] = score(bank_texts)
 
     started = time.perf_counter()
-    merged = arith_many(cases, mode="text", merge_generator=args.merge_generator, merges=args.merges, **options)
+    merged = arith_many(cases, mode="text", merge_generator=merge_generator, merges=merges, **options)
     text_seconds = (time.perf_counter() - started) / len(cases)
     report["text_mode"] = score([result.text for result in merged])
     report["text_mode"]["llm_merge_win_rate"] = {
@@ -148,17 +133,17 @@ def run(args) -> int:
         ])),
     }
 
-    render_n = min(args.render_n, n)
+    render_n = min(render_n, n)
     if render_n:
         started = time.perf_counter()
         runs = [
-            render_and_score(target, space=space, renderer=renderer, bank=image_bank, generator=args.generator,
-                             steps=args.render_steps, requested=args.requested, seed=args.seed)
+            render_and_score(target, space=space, renderer=renderer, bank=image_bank, generator=generator,
+                             steps=render_steps, requested=requested, seed=seed)
             for target in targets[:render_n]
         ]
         render_seconds = (time.perf_counter() - started) / render_n
         report["render_and_score"] = {
-            "n": render_n, "steps": args.render_steps,
+            "n": render_n, "steps": render_steps,
             "rendered_cosine_start": float(np.mean([r.bootstrap_score for r in runs])),
             "rendered_cosine_end": float(np.mean([r.score for r in runs])),
             "improved": float(np.mean([r.score > r.bootstrap_score + 1e-6 for r in runs])),
@@ -181,8 +166,4 @@ def run(args) -> int:
          "text": merged[n + i].text, "text_source": merged[n + i].merge.source}
         for i, (c, colour) in enumerate(analogies[:5])
     ]
-    atomic.write_json(args.json, report)
-    for key in ("bank_top1", "embedding_mode", "text_mode"):
-        print(f"{key:15s} arith_success {report[key]['arith_success']:.2f}  analogy_accuracy {report[key]['analogy_accuracy']:.2f}")
-    print(f"wrote {args.json}")
-    return 0
+    return report

@@ -1,26 +1,23 @@
-"""`unembed bench invert`: held-out captions, inverted; quality, fluency and cost against MILS's procedure.
+"""`unembed bench invert` (`run_invert`): held-out captions, inverted; quality, fluency and cost against MILS's procedure.
 
 Each target is a caption removed from the bank (held out), embedded with the space, and inverted.
 Quality: cosine of the target with the returned text (vs the bank's best), exact matches, BLEU-4
-against the held-out caption, and fluency (mean per-token log-likelihood under SmolLM2) of the
-returned texts beside the bank's best texts, so a cosine bought with broken text shows. The MILS
-reference procedure (whole bank re-encoded per target, no cache, no early stop, same generator,
-steps and candidates) runs in the same process on the first `--reference-limit` targets.
+against the held-out caption (pycocoevalcap's, corpus level, PTB-tokenised: `BLEU`), and fluency
+(mean per-token log-likelihood under SmolLM2) of the returned texts beside the bank's best texts, so
+a cosine bought with broken text shows. The MILS reference procedure (whole bank re-encoded per
+target, no cache, no early stop, same generator, steps and candidates) runs in the same process on
+the first `reference_limit` targets.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import Counter
 from importlib.resources import files
 
 import numpy as np
 
-from .. import atomic
-from ..options import add_generation_options, inversion_options
-from ..errors import InputError
-from ..evaluation import held_out_targets
+from .. import checks
+from ..evaluation import caption_scores, held_out_targets
 from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
 from ..index import resolve_bank, source_modality
 from ..inverter import cache_for, invert_many
@@ -31,31 +28,15 @@ from ..spaces import load_space
 BENCH_STEPS = 4
 BENCH_REQUESTED = 20
 BENCH_KEEP = 20
-
-
-def bleu4(hypothesis: str, reference: str) -> float:
-    """Sentence BLEU-4 (uniform weights, brevity penalty, +1 smoothing of the 2..4-gram precisions)."""
-    hyp, ref = hypothesis.lower().split(), reference.lower().split()
-    if not hyp:
-        return 0.0
-    log_precision = 0.0
-    for n in range(1, 5):
-        hyp_ngrams = Counter(tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1))
-        ref_ngrams = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
-        matched = sum(min(count, ref_ngrams[gram]) for gram, count in hyp_ngrams.items())
-        total = max(len(hyp) - n + 1, 0)
-        if n == 1:
-            if matched == 0:
-                return 0.0
-            log_precision += math.log(matched / total)
-        else:
-            log_precision += math.log((matched + 1) / (total + 1))
-    brevity = min(0.0, 1 - len(ref) / len(hyp))
-    return math.exp(brevity + log_precision / 4)
-
+BLEU = "pycocoevalcap BLEU-4: corpus level, PTB-tokenised, the held-out caption as the one reference"
 
 # Target sets shipped with the bench: texts that no caption bank holds (`--targets everyday`).
 TARGET_SETS = {"everyday": files(__package__) / "data" / "everyday.txt"}
+
+
+def bleu4(texts, targets) -> float:
+    """The corpus BLEU-4 of `texts` against their held-out `targets` (see BLEU)."""
+    return caption_scores({"texts": texts}, [[target] for target in targets], ["bleu"])["texts"]["BLEU-4"]
 
 
 def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
@@ -64,17 +45,22 @@ def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
     return {
         "final_cosine": float(np.mean(np.sum(vectors * target_vectors, axis=1))),
         "exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(texts, targets)])),
-        "bleu4": float(np.mean([bleu4(t, r) for t, r in zip(texts, targets)])),
+        "bleu4": bleu4(texts, targets),
         "fluency": float(np.mean(fluency.score(texts))),
         "improved_rate": float(np.mean([result.score > result.bootstrap_score + 1e-6 for result in results])),
     }
 
 
-def run_bench(
+def run_invert(
     *, space="minilm", bank="mils-image", targets=None, limit=50, modality=None, reference_limit=5, progress=True,
     generator=DEFAULT_GENERATOR, seed=0, **options,
 ) -> dict:
-    """The report; `options` go to `invert_many` (steps, requested, keep, patience default to the bench's)."""
+    """The report. targets: a caption file or named source of held-out targets (default: the bank's own
+    source), or a name in TARGET_SETS; limit: a seeded sample of this many; reference_limit: run MILS's
+    reference procedure on this many of them (0: skip); `options` go to `invert_many` (steps, requested,
+    keep, patience default to the bench's)."""
+    if limit is not None:
+        checks.count(limit, "limit")
     space = load_space(space)
     modality = modality or source_modality(bank) or "image"
     held_out = held_out_targets(TARGET_SETS.get(targets, targets or bank), limit, seed)
@@ -97,7 +83,8 @@ def run_bench(
         "config": results[0].config.to_dict(),
         "bank_top1_cosine": float(np.mean([result.bootstrap_score for result in results])),
         "bank_top1_exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out)])),
-        "bank_top1_bleu4": float(np.mean([bleu4(t, r) for t, r in zip(bank_texts, held_out)])),
+        "bank_top1_bleu4": bleu4(bank_texts, held_out),
+        "bleu4_metric": BLEU,
         "bank_top1_fluency": float(np.mean(fluency.score(bank_texts))),
         "target_fluency": float(np.mean(fluency.score(held_out))),
         **_quality(results, held_out, target_vectors, cache_for(space), fluency),
@@ -134,37 +121,3 @@ def run_bench(
             "speedup_vs_reference": (reference_seconds / count) / report["seconds_per_target"],
         })
     return report
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("invert", help="invert held-out captions; quality and cost vs MILS's procedure")
-    parser.add_argument("--space", default="minilm")
-    parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
-    parser.add_argument("--targets", default=None,
-                        help="caption file or named source of held-out targets (default: the bank's own source), "
-                        "or 'everyday': 50 everyday scenes and sounds that no bank holds")
-    parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets")
-    parser.add_argument("--modality", choices=["image", "audio", "text"], default=None)
-    parser.add_argument("--reference-limit", type=int, default=5,
-                        help="run MILS's reference procedure on this many of the targets (0: skip; it re-encodes the bank per target)")
-    parser.add_argument("--json", required=True, help="write the figures here")
-    add_generation_options(parser)
-    parser.set_defaults(run=run, steps=BENCH_STEPS, requested=BENCH_REQUESTED, keep=BENCH_KEEP, patience=2)
-
-
-def run(args) -> int:
-    if args.limit is not None and args.limit < 1:
-        raise InputError("--limit must be at least 1.")
-    report = run_bench(
-        space=args.space, bank=args.bank, targets=args.targets, limit=args.limit, modality=args.modality,
-        reference_limit=args.reference_limit, **inversion_options(args),
-    )
-    atomic.write_json(args.json, report)
-    keys = ["n", "bank_top1_cosine", "final_cosine", "bank_top1_fluency", "fluency", "bleu4", "exact_match_rate",
-            "seconds_per_target", "llm_calls_per_target", "cache_hit_rate", "reference_final_cosine",
-            "reference_seconds_per_target", "speedup_vs_reference"]
-    for key in keys:
-        if key in report:
-            value = report[key]
-            print(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")
-    return 0

@@ -1,4 +1,4 @@
-"""`unembed bench scale`: the same `unembed run` job in process, on 1 Ray worker and on 2; targets per
+"""`unembed bench scale` (`run_scale`): the same `unembed run` job in process, on 1 Ray worker and on 2; targets per
 minute, the ratios between them, peak memory per worker, and whether the three runs agree on every text.
 
 Targets are held-out captions (removed from the bank's bootstrap with the job's exclude list),
@@ -13,20 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
-from ..errors import InputError
-from ..options import add_generation_options, inversion_options
+from .. import checks
+from ..evaluation import held_out_targets
 from ..runner import read_run, run_job
 from ..spaces import load_space
-from .invert import held_out_targets
 
 BENCH_STEPS = 4
 BENCH_REQUESTED = 20
 BENCH_KEEP = 20
 
 
-def run_bench(*, n=200, space="minilm", bank="mils-image", targets=None, batch_size=8, seed=0, progress=True, **options) -> dict:
-    """The report; `options` go to `run_job` (generator, steps, ...)."""
+def run_scale(*, n=200, space="minilm", bank="mils-image", targets=None, batch_size=8, seed=0, progress=True, **options) -> dict:
+    """The report. targets: a caption file or named source of held-out targets (default: the bank's own
+    source); `options` go to `run_job` (generator mutate without the fluency gate, steps, requested,
+    keep and patience default to the bench's)."""
+    checks.count(n, "n")
+    options = {"generator": "mutate", "fluency": False, "steps": BENCH_STEPS, "requested": BENCH_REQUESTED,
+               "keep": BENCH_KEEP, "patience": 2, **options}
     space = load_space(space)
     held_out = held_out_targets(targets or bank, n, seed)
     report = {"n": len(held_out), "space": space.spec, "bank": str(bank), "batch_size": batch_size,
@@ -59,33 +62,3 @@ def run_bench(*, n=200, space="minilm", bank="mils-image", targets=None, batch_s
         for name in ("ray_1_worker", "ray_2_workers")
     }
     return report
-
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("scale", help="unembed run in process vs 1 and 2 Ray workers: targets per minute, memory")
-    parser.add_argument("--n", type=int, default=200, help="held-out targets (default 200)")
-    parser.add_argument("--space", default="minilm")
-    parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
-    parser.add_argument("--targets", default=None,
-                        help="caption file or named source of held-out targets (default: the bank's own source)")
-    parser.add_argument("--batch-size", type=int, default=8, help="targets per batch (default 8)")
-    parser.add_argument("--json", required=True, help="write the figures here")
-    add_generation_options(parser)
-    parser.set_defaults(run=run, generator="mutate", fluency=False, steps=BENCH_STEPS, requested=BENCH_REQUESTED,
-                        keep=BENCH_KEEP, patience=2)
-
-
-def run(args) -> int:
-    if args.n < 1:
-        raise InputError("--n must be at least 1.")
-    options = inversion_options(args)
-    report = run_bench(n=args.n, space=args.space, bank=args.bank, targets=args.targets, batch_size=args.batch_size, **options)
-    atomic.write_json(args.json, report)
-    for name, run_figures in report["runs"].items():
-        memory = ", ".join(f"{mb:.0f}" for mb in run_figures["peak_rss_mb_per_worker"])
-        print(f"{name:16s} {run_figures['targets_per_minute']:8.1f} targets/min  startup {run_figures['startup_seconds']:5.1f} s  "
-              f"peak RSS per worker {memory} MB")
-    for key in ("ray_2_vs_1_worker", "ray_1_worker_vs_in_process", "ray_2_workers_vs_in_process"):
-        print(f"{key:28s} {report[key]:.2f}")
-    print(f"same texts as in process: {report['same_texts_as_in_process']}")
-    return 0

@@ -9,7 +9,7 @@ from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, f
 from ..errors import InputError
 from ..generators import DEFAULT_GENERATOR
 from ..spaces import load_space
-from ..options import add_timeout_option, report_generator
+from .options import add_timeout_option, report_generator
 
 
 def add_parser(subparsers) -> None:

@@ -7,7 +7,7 @@ from ..errors import InputError
 from ..explain import bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives, table, write_report
 from ..index import resolve_bank
 from ..objectives import ACTIVATIONS
-from ..options import add_generation_options, inversion_options, report_generator
+from .options import add_generation_options, inversion_options, report_generator
 from ..spaces import load_space
 
 

@@ -6,7 +6,7 @@ from ..errors import InputError
 from ..inverter import invert
 from ..spaces import input_of, load_space
 from ..vectors import load_vectors
-from ..options import add_generation_options, inversion_options, report_generator
+from .options import add_generation_options, inversion_options, report_generator
 
 
 def add_parser(subparsers) -> None:

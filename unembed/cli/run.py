@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..options import GENERATOR_FAILED, add_generation_options, inversion_options
+from .options import GENERATOR_FAILED, add_generation_options, inversion_options
 from ..runner import run_job
 
 

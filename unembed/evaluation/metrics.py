@@ -116,6 +116,15 @@ class CaptionScorer:
                              "check them for characters Java reads as line breaks.")
         return tokenized
 
+    def score_runs(self, runs: Mapping[Hashable, Mapping[str, str]], references: Mapping[str, Sequence[str]]) -> dict[Hashable, dict[str, float]]:
+        """`{run: {metric name: corpus score}}` of several runs (`{run: {id: text}}`) against `references`
+        (`{id: [reference, ...]}`), tokenised in two Java calls: one for the references, one for every run."""
+        ids = sorted({key for texts in runs.values() for key in texts})
+        truth = self.tokenize({key: references[key] for key in ids})
+        tokenized = self.tokenize({(run, key): [text] for run, texts in runs.items() for key, text in texts.items()})
+        return {run: self.score({key: truth[key] for key in sorted(texts)}, {key: tokenized[(run, key)] for key in sorted(texts)})
+                for run, texts in runs.items()}
+
     def score(self, references: Mapping[str, list[str]], predictions: Mapping[str, list[str]]) -> dict[str, float]:
         scores: dict[str, float] = {}
         for name, scorer in self._scorers.items():
@@ -136,3 +145,18 @@ class CaptionScorer:
     def close(self) -> None:
         """Stop METEOR's Java process: dropping the last reference runs `Meteor.__del__`, which kills it."""
         self._scorers.pop("meteor", None)
+
+
+def caption_scores(runs: Mapping[str, Sequence[str]], references: Sequence[Sequence[str]],
+                   metrics: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    """`{run: {metric name: corpus score}}` for runs of texts given in the order of `references` (a list of
+    reference texts per item): `caption_scores({"loop": texts, "bank": bank_texts}, [[truth] for truth in truths], ["bleu"])`."""
+    keyed = {str(index): list(texts) for index, texts in enumerate(references)}
+    for name, texts in runs.items():
+        if len(texts) != len(references):
+            raise InputError(f"run {name!r} has {len(texts)} texts for {len(references)} references: give one text per item.")
+    scorer = CaptionScorer(metrics)
+    try:
+        return scorer.score_runs({name: {str(index): text for index, text in enumerate(texts)} for name, texts in runs.items()}, keyed)
+    finally:
+        scorer.close()

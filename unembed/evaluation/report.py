@@ -89,16 +89,10 @@ def evaluate(
     notes = _check(runs, truth, references, allow_failed)
     scorer = CaptionScorer(metrics)
     try:
-        scored = sorted({key for run in runs for key in run.texts})
-        tokenized_truth = scorer.tokenize({key: truth[key] for key in scored})
-        tokenized = scorer.tokenize({(index, key): [text] for index, run in enumerate(runs) for key, text in run.texts.items()})
-        results = []
-        for index, run in enumerate(runs):
-            keys = sorted(run.texts)
-            scores = scorer.score({key: tokenized_truth[key] for key in keys}, {key: tokenized[(index, key)] for key in keys})
-            results.append(RunScores(run.path, run.column, len(keys), len(run.failed), scores))
+        scores = scorer.score_runs({index: run.texts for index, run in enumerate(runs)}, truth)
     finally:
         scorer.close()
+    results = [RunScores(run.path, run.column, len(run.texts), len(run.failed), scores[index]) for index, run in enumerate(runs)]
     return EvaluationReport(str(references), kind, len(truth), scorer.score_names, results, notes + scorer.notes)
 
 

@@ -6,6 +6,9 @@
     [explanation] = explain(objective, space=space, generator="edit")
     explanation.text, explanation.bank_text, explanation.lift
 
+`unembed.explain.training` trains what a study asks about: directions between labelled groups, linear
+probes, a small sparse autoencoder, and matches SAE features to labels.
+
 A pipeline over the rooms: objectives (what is maximised), the inverter (one `invert_many` batch for
 all objectives) and the bank (what the caption bank alone says, for the lift).
 """
@@ -14,8 +17,10 @@ from .explanation import (
     BASELINE_TEXTS, TOP, Explanation, bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items,
     sae_objectives, table, write_report,
 )
+from .training import MATCH_F1, directions, match_features, train_probes, train_sae
 
 __all__ = [
     "BASELINE_TEXTS", "TOP", "Explanation", "bank_baseline", "explain", "group_objective", "parse_features", "probe_objectives",
-    "read_items", "sae_objectives", "table", "write_report",
+    "read_items", "sae_objectives", "table", "write_report", "MATCH_F1", "directions", "match_features", "train_probes",
+    "train_sae",
 ]

@@ -1,14 +1,18 @@
 """MiniBind: a small joint image/audio/text space trained offline into frozen MiniLM (ImageBind's recipe).
 
 `load_space("minibind")` embeds text with MiniLM and images/sounds with two small encoders whose
-weights ship in weights/. The procedural world they were trained on (world.py) knows the true
-caption of every scene, so inversion can be scored exactly. Retrain: `python -m unembed.minibind.train`.
+weights ship in weights/. The procedural world they were trained on (`world`: scenes, grammar,
+vocabulary, parse, draw, sound) knows the true caption of every scene, so inversion can be scored
+exactly. Retrain: `python -m unembed.minibind.train`.
 
 Importing this package registers what MiniBind brings to each room: the `minibind` space, the
 `minibind` renderer (its world drawn from text), the caption sources `minibind-image` and
 `minibind-audio` (one canonical caption per scene of the world; `minibind-image:open-world` leaves out
 the scenes held out of training, so that inverting one of them has to compose its caption) and the
 eval sets `minibind-image` and `minibind-audio` (held-out scenes with several world captions each as references).
+
+`banks` builds the world's caption banks (closed or open world, with MILS distractors); `ground_truth`
+says which attribute values a scene has and whether a text names them right, for benches and studies.
 """
 
 import functools
@@ -19,6 +23,7 @@ from ..index import register_source
 from ..renderers import register_renderer
 from ..spaces import register_space
 from . import world
+from .banks import mils_distractors, world_bank
 from .captions import CaptionCache, family_candidates, retrieval_top1
 from .evalset import minibind_eval_set, scene_references
 
@@ -37,4 +42,4 @@ register_source("minibind-audio", functools.partial(_world_captions, "audio"), m
 register_eval_set("minibind-image", functools.partial(minibind_eval_set, "image"))
 register_eval_set("minibind-audio", functools.partial(minibind_eval_set, "audio"))
 
-__all__ = ["world", "CaptionCache", "family_candidates", "retrieval_top1", "scene_references"]
+__all__ = ["world", "CaptionCache", "family_candidates", "retrieval_top1", "scene_references", "mils_distractors", "world_bank"]

@@ -37,10 +37,7 @@ def minibind_eval_set(modality: str, argument: str, *, n: int, seed: int, space:
         raise InputError(f"the minibind-{modality} eval set takes no argument (got {argument!r}); choose the weights with space=.")
     rng = np.random.default_rng(seed)
     scenes = world.sample_scenes(modality, n, rng, held_out=True)
-    if modality == "image":
-        items = [world.render_image(scene, rng) for scene in scenes]
-    else:
-        items = [(world.render_audio(scene, rng), world.SAMPLE_RATE) for scene in scenes]
+    items = [world.render(scene, rng) for scene in scenes]
     embedding = load_space(space or "minibind")
     vectors = embedding.embed(modality, items)
     paraphrases = np.random.default_rng([seed, 1])  # apart from the scenes', so the targets do not depend on it

@@ -7,8 +7,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from .generators import DEFAULT_GENERATOR
-from .inverter import InversionConfig, InversionResult
+from ..generators import DEFAULT_GENERATOR
+from ..inverter import InversionConfig, InversionResult
 
 # Exit code of a command whose generator failed in some step with no fallback to make up for it:
 # the command ran to the end, but its answer holds less than was asked (the caption bank's best, at worst).
