@@ -5,6 +5,10 @@ BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
 # llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
 TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae
+# llama-cpp-python compiles llama.cpp from source. Its default, -march=native, takes every instruction the CPU
+# advertises; on virtual machines that advertise AMX without enabling it, SmolLM2 then dies with SIGILL or SIGSEGV
+# in its first batched decode. AVX2 and FMA run on any x86-64 server of the last decade.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 # MILS's caption files, read where the project keeps them (see README, "Caption banks").
 export UNEMBED_MILS_DIR ?= $(abspath ../shared/data/mils)
 
