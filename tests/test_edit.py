@@ -5,7 +5,7 @@ import pytest
 
 from unembed import invert_many, load_generator, load_space
 from unembed.generators import GeneratorError, ProposalRequest
-from unembed.generators.edit import Language, join_words, lexical_edits, single_edits, well_formed, words_of
+from unembed.generators.edit import CorpusGrammar, join_words, lexical_edits, refusal, single_edits, well_formed, words_of
 from unembed.index import Bank, collect_captions
 from unembed.minibind import world
 
@@ -16,14 +16,22 @@ def minibind():
 
 
 def test_substitutions_follow_the_corpus_and_leave_function_words_alone():
-    language = Language(["a small red circle on the left", "a small blue square on the right", "a large red square"])
-    edits = {join_words(edit) for edit in single_edits(words_of("a small red square on the left"), language, ["blue", "an", "the"], [])}
+    grammar = CorpusGrammar(["a small red circle on the left", "a small blue square on the right", "a large red square"])
+    parent, vocabulary = "a small red square on the left", ["blue", "an", "the"]
+    edits = {join_words(edit) for edit in single_edits(words_of(parent), grammar, vocabulary, [])}
     assert "a small blue square on the left" in edits  # blue stands where red stood ("small _ circle/square")
+    assert refusal(grammar, parent, "a small blue square on the left", vocabulary=vocabulary, phrases=[]) is None
     assert "a small red square on the right" not in edits  # "right" is not in the vocabulary given
+    assert refusal(grammar, parent, "a small red square on the right", vocabulary=vocabulary, phrases=[]).startswith(
+        "material: 'right' is not among")
+    assert refusal(grammar, parent, "a small red square on the right") is None  # the corpus's grammar allows it
     assert not [text for text in edits if text.startswith(("the ", "an "))]  # "the small" was never seen
+    assert refusal(grammar, parent, "the small red square on the left") == "function-word: '[start] the small'"
     assert join_words(["a", "orange", "heart"]) == "an orange heart"
-    assert not well_formed(["a", "red", "red", "circle"], language) and not well_formed(["a", "circle", "and"], language)
-    assert not well_formed(["and", "a", "circle"], language) and well_formed(["a", "circle"], language)
+    assert not well_formed(["a", "red", "red", "circle"], grammar) and not well_formed(["a", "circle", "and"], grammar)
+    assert not well_formed(["and", "a", "circle"], grammar) and well_formed(["a", "circle"], grammar)
+    # More than one edit away, a text is judged by the rules that read the text alone.
+    assert refusal(grammar, "a red circle", "a red red circle on the left") == "repeated-word: 'red red'"
 
 
 def test_edit_composes_held_out_scenes_that_no_bank_caption_names(minibind):
@@ -53,23 +61,31 @@ def test_edit_without_a_scorer_reports_why_and_the_loop_records_it():
 def test_edits_keep_the_corpus_grammar_where_a_scorer_would_not():
     # The world's own captions: what a templated bank says, and the mistakes a scorer rewards in it.
     corpus = world.canonical_captions("image", held_out=False)
-    language = Language(corpus)
+    grammar = CorpusGrammar(corpus)
     edits = {join_words(edit) for edit in single_edits(
-        words_of("a large green triangle in the centre with birds flying above"), language,
+        words_of("a large green triangle in the centre with birds flying above"), grammar,
         ["circle", "in", "on", "left", "large"], [("on", "the", "right")])}
     assert "a large green circle in the centre with birds flying above" in edits  # circle is alike triangle
-    assert well_formed(words_of("a large green circle in the centre with birds flying above"), language)  # the corpus ends on "above"
-    assert not well_formed(words_of("a large green circle below"), language)  # no caption ends on "below"
-    moved = {join_words(edit) for edit in single_edits(words_of("a large green circle on the left in the rain"), language, ["in", "on"], [])}
+    assert well_formed(words_of("a large green circle in the centre with birds flying above"), grammar)  # the corpus ends on "above"
+    assert not well_formed(words_of("a large green circle below"), grammar)  # no caption ends on "below"
+    assert refusal(grammar, "a large green circle in the centre", "a large green circle below") == "join-at-end: 'circle below [end]'"
+    moved = {join_words(edit) for edit in single_edits(words_of("a large green circle on the left in the rain"), grammar, ["in", "on"], [])}
     assert "a large green circle in the left in the rain" not in moved  # "the" never stood between "in" and "left"
-    two = {join_words(edit) for edit in single_edits(words_of("a pink star on the left and a red star on the right"), language, [], [])}
+    assert refusal(grammar, "a large green circle on the left in the rain", "a large green circle in the left in the rain") == \
+        "glue: 'in the left'"
+    two = {join_words(edit) for edit in single_edits(words_of("a pink star on the left and a red star on the right"), grammar, [], [])}
     assert "a pink star on the left and a red star" not in two  # no caption ends on a shape
-    assert language.repeats_as_seen(words_of("a pink star on the left and a red star on the right"))  # two stars, two "the"
-    assert not language.repeats_as_seen(words_of("a pink star on the left and a red star on the left"))  # no caption says "left" twice
-    audio = Language(world.canonical_captions("audio", held_out=False))
+    assert refusal(grammar, "a pink star on the left and a red star on the right", "a pink star on the left and a red star") == \
+        "novel-triples: 'red star [end]'"
+    assert grammar.repeats_as_seen(words_of("a pink star on the left and a red star on the right"))  # two stars, two "the"
+    assert not grammar.repeats_as_seen(words_of("a pink star on the left and a red star on the left"))  # no caption says "left" twice
+    assert refusal(grammar, "a pink star on the left and a red star on the right",
+                   "a pink star on the left and a red star on the left") == "repeated-phrase: 'on the left'"
+    audio = CorpusGrammar(world.canonical_captions("audio", held_out=False))
     stacked = {join_words(edit) for edit in single_edits(words_of("a loud clock ticking fast"), audio, ["low-pitched", "quiet"], [])}
     assert "a quiet clock ticking fast" in stacked  # quiet is alike loud
     assert "a low-pitched loud clock ticking fast" not in stacked  # pitch never comes before loudness
+    assert refusal(audio, "a loud clock ticking fast", "a low-pitched loud clock ticking fast") == "unseen-pair: 'low-pitched loud'"
     assert not audio.alike("loud", "low-pitched") and audio.alike("loud", "quiet")
 
 
@@ -78,12 +94,16 @@ def test_word_edits_do_not_trade_a_common_construction_for_a_rare_one():
     # English the MILS lines hold a few times, where the world's captions say "and a high-pitched" dozens.
     from unembed.minibind import mils_distractors
 
-    language = Language([*world.canonical_captions("audio", held_out=False), *mils_distractors("audio", 2000, 12345)])
+    grammar = CorpusGrammar([*world.canonical_captions("audio", held_out=False), *mils_distractors("audio", 2000, 12345)])
     text = "low-pitched birds chirping slowly and a high-pitched bell ringing fast"
-    edits = {join_words(edit) for edit in single_edits(words_of(text), language, ["loud", "quiet", "the", "slowly", "fast"], [])}
-    assert language.attested("and", "a", "loud") < language.attested("and", "a", "high-pitched")
+    edits = {join_words(edit) for edit in single_edits(words_of(text), grammar, ["loud", "quiet", "the", "slowly", "fast"], [])}
+    assert grammar.attested("and", "a", "loud") < grammar.attested("and", "a", "high-pitched")
     assert "low-pitched birds chirping slowly and a loud high-pitched bell ringing fast" not in edits  # an inserted word
+    assert refusal(grammar, text, "low-pitched birds chirping slowly and a loud high-pitched bell ringing fast").startswith(
+        "rarer-triple: 'a loud high-pitched'")
     assert "low-pitched birds chirping and a high-pitched bell ringing fast" not in edits  # a deleted word
+    assert refusal(grammar, text, "low-pitched birds chirping and a high-pitched bell ringing fast").startswith(
+        "rarer-triple: 'birds chirping and'")
     assert "low-pitched birds chirping slowly and a high-pitched bell ringing slowly" in edits  # slowly is alike fast
     assert "low-pitched birds chirping fast and a high-pitched bell ringing fast" in edits
 
@@ -93,9 +113,15 @@ def test_word_trades_keep_the_part_of_speech():
     trades = {join_words(edit) for edit in lexical_edits(words_of("chef preparing food"), ["onions", "chopping", "the", "quietly"])}
     assert {"chef preparing onions", "chef chopping food"} <= trades  # a noun for a noun ("food" may be plural), -ing for -ing
     assert "onions preparing food" not in trades  # "chef" is only singular
+    grammar = CorpusGrammar(["chef preparing food"])
+    assert refusal(grammar, "chef preparing food", "onions preparing food", kinds=["trade"]) == "part-of-speech: 'onions' for 'chef'"
+    assert refusal(grammar, "chef preparing food", "chef preparing quietly", kinds=["trade"]) == "part-of-speech: 'quietly' for 'food'"
+    assert refusal(grammar, "chef preparing food", "chef preparing the", kinds=["trade"]).startswith("function-word: 'the' for 'food'")
+    assert refusal(grammar, "chef preparing food", "chef preparing onions", kinds=["trade"]) is None
     with pytest.raises(GeneratorError, match="'lexicon' or none"):
         load_generator("edit:lexcon")
     assert not [text for text in trades if "quietly" in text or " the" in text or text.endswith("chopping")]
+    assert refusal(grammar, "chef preparing food", "chef preparing chopping", kinds=["trade"]) == "part-of-speech: 'chopping' for 'food'"
 
 
 @pytest.mark.slow

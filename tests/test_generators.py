@@ -124,7 +124,8 @@ def test_server_stopped_mid_run(llama_server):
     result = invert(target, space=space, bank=bank, generator=generator, fallback="mutate", steps=3,
                     requested=5, keep=5, patience=None)
     first, later = result.history[1], result.history[2:]
-    assert not first.failed and first.llm_calls >= 1 and first.completion_tokens > 0
+    # While it was up the server answered (SmolLM2 may still write no usable numbered line: then mutate steps in).
+    assert first.llm_calls >= 1 and "Connection refused" not in (first.error or "") and "URLError" not in (first.error or "")
     assert len(later) == 2
     for record in later:
         # The server is gone: each call was tried 3 times (2 retries), then mutate stepped in.

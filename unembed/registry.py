@@ -1,9 +1,12 @@
 """One registry for every pluggable kind (spaces, generators, renderers, caption sources, ...).
 
-A spec is `NAME` or `NAME:ARGUMENT`: NAME picks a factory, ARGUMENT (a model id, a path) is passed
-to it as a string, and options are keyword arguments: `factory(argument, **options)`. The same spec
-string is used in code, on the command line and in logs, and every component keeps the spec that
-rebuilds it (`component.spec`).
+A spec is `NAME[:ARGUMENT][,KEY=VALUE]...`: NAME picks a factory, ARGUMENT (a model id, a path) is
+passed to it as a string, and options are keyword arguments: `factory(argument, **options)`. Options
+come from the spec's trailing `,KEY=VALUE` parts (FAISS-style: `edit:lexicon,beam=8,judge=/models/qwen.gguf`,
+`edit,beam=5`; a value reads as an int, a float, true/false, else a string) and from keyword arguments
+given in Python, which win over the spec's. The same spec string is used in code, on the command line
+and in logs, and every component keeps the spec that rebuilds it (`component.spec`; `format_spec`
+writes one). Where specs are pooled (`A+B`), each part is a spec: `edit,beam=5+mutate`.
 
 Built-in factories are registered as "module:attribute" strings and imported on first use, so
 a component's optional dependencies are needed only when that component is loaded.
@@ -12,18 +15,74 @@ a component's optional dependencies are needed only when that component is loade
 from __future__ import annotations
 
 import importlib
+import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
-from .errors import MissingDependencyError, UnembedError
+from .errors import InputError, MissingDependencyError, UnembedError
 
 T = TypeVar("T")
 
+_OPTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
+_TWICE = object()  # an option the spec gives twice (`parse_spec` refuses it)
+
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """`"openclip:ViT-B-32/openai"` -> `("openclip", "ViT-B-32/openai")`; `"minilm"` -> `("minilm", "")`."""
-    name, _, argument = str(spec).partition(":")
+    """NAME and ARGUMENT, options left out: `"openclip:ViT-B-32/openai"` -> `("openclip", "ViT-B-32/openai")`;
+    `"minilm"` -> `("minilm", "")`; `"edit:lexicon,beam=8"` -> `("edit", "lexicon")` (see `parse_spec`)."""
+    name, argument, _ = _parse(str(spec))
     return name, argument
+
+
+def parse_spec(spec: str, error: type[UnembedError] = InputError) -> tuple[str, str, dict[str, Any]]:
+    """`NAME[:ARGUMENT][,KEY=VALUE]...` -> (NAME, ARGUMENT, options): `"edit:lexicon,beam=8,judge=/m.gguf"` ->
+    `("edit", "lexicon", {"beam": 8, "judge": "/m.gguf"})`. Options are the trailing parts that read KEY=VALUE
+    (a comma before them stays in the argument: a path may hold one); a value reads as an int, a float,
+    true/false, else a string. A part after NAME that is not KEY=VALUE, or a key given twice, raises `error`."""
+    name, argument, options = _parse(str(spec))
+    if "," in name:
+        first, *parts = name.split(",")
+        part = next(part for part in parts if not _OPTION.fullmatch(part))
+        raise error(f"{part!r} in spec {spec!r} is not an option: options follow the name (and its :ARGUMENT) as ,KEY=VALUE, "
+                    f"e.g. {first},{part or 'key'}=VALUE.")
+    repeated = [key for key, count in options.items() if count is _TWICE]
+    if repeated:
+        raise error(f"spec {spec!r} gives the option {repeated[0]!r} twice; give it once.")
+    return name, argument, options
+
+
+
+def _parse(spec: str) -> tuple[str, str, dict[str, Any]]:
+    head, *parts = spec.split(",")
+    options: dict[str, Any] = {}
+    while parts and (match := _OPTION.fullmatch(parts[-1])):
+        key, value = match.groups()
+        options[key] = _TWICE if key in options else _value(value)
+        parts.pop()
+    options = dict(reversed(options.items()))  # in the spec's order
+    name, _, argument = ",".join([head, *parts]).partition(":")
+    return name, argument, options
+
+
+def _value(text: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def format_spec(name: str, argument: str = "", options: dict[str, Any] | None = None) -> str:
+    """The spec `parse_spec` reads back: `format_spec("edit", "lexicon", {"beam": 5})` -> `"edit:lexicon,beam=5"`."""
+    spec = f"{name}:{argument}" if argument else name
+    for key, value in (options or {}).items():
+        spec += f",{key}={str(value).lower() if isinstance(value, bool) else value}"
+    return spec
 
 
 def require(module: str, *, extra: str, needed_by: str):
@@ -55,13 +114,13 @@ class Registry(Generic[T]):
         self._entries: dict[str, _Entry] = {}
 
     def register(self, name: str, factory: Callable[..., T] | str, **info) -> None:
-        """Make `load("NAME[:ARGUMENT]", **options)` call `factory(ARGUMENT, **options)`.
+        """Make `load("NAME[:ARGUMENT][,KEY=VALUE]...", **options)` call `factory(ARGUMENT, **{**spec_options, **options})`.
 
         `info` is kept for `info(name)`; `extra="..."` names the unembed extra that installs what a
         "module:attribute" factory imports, for the error when it is missing.
         """
-        if not name or ":" in name or "+" in name:
-            raise self.error(f"{self.kind} name {name!r} must be non-empty and contain no ':' or '+'.")
+        if not name or any(mark in name for mark in ":+,="):
+            raise self.error(f"{self.kind} name {name!r} must be non-empty and contain no ':', '+', ',' or '='.")
         self._entries[name] = _Entry(factory, info)
 
     def available(self) -> list[str]:
@@ -90,7 +149,8 @@ class Registry(Generic[T]):
         return entry.factory
 
     def load(self, spec: str | T, **options) -> T:
-        """The component named by `spec`; a component instance is returned unchanged."""
+        """The component named by `spec`; a component instance is returned unchanged. Keyword `options`
+        merge over the spec's own (`,KEY=VALUE`): a keyword given in Python wins."""
         if self.base is not None and isinstance(spec, self.base):
             return spec
         if not isinstance(spec, str):
@@ -98,8 +158,20 @@ class Registry(Generic[T]):
                 f"{type(spec).__name__} is not a {self.kind}: give a {self.kind} spec such as "
                 f"{self.available()[0]!r} or a {self.base.__name__ if self.base else self.kind} instance."
             )
-        name, argument = split_spec(spec)
-        component = self.factory(name)(argument, **options)
+        name, argument, given = parse_spec(spec, self.error)
+        factory = self.factory(name)
+        options = {**given, **options}
+        try:
+            component = factory(argument, **options)
+        except TypeError as error:
+            if not options or "keyword argument" not in str(error):
+                raise
+            named, elsewhere = _keywords(factory)
+            unknown = [key for key in options if key not in named] or list(options)
+            raise self.error(
+                f"{self.kind} {name!r} has no option {', '.join(map(repr, unknown))} ({error}). "
+                f"Its options: {', '.join(named + elsewhere) or 'none'}."
+            ) from error
         if self.base is not None and not isinstance(component, self.base):
             raise self.error(f"the factory registered for {self.kind} {name!r} returned a {type(component).__name__}, not a {self.base.__name__}.")
         return component
@@ -111,3 +183,14 @@ class Registry(Generic[T]):
                 f"Use one of those, or register your own with unembed.register_{self.kind.replace(' ', '_')}()."
             )
         return self._entries[name]
+
+
+def _keywords(factory: Callable) -> tuple[list[str], list[str]]:
+    """The keyword options a factory names (past its ARGUMENT), and where to read of others it passes on, for an error."""
+    where = [f"see {getattr(factory, '__module__', '')}.{getattr(factory, '__qualname__', factory)}"]
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return [], where
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return named, where if any(p.kind == p.VAR_KEYWORD for p in parameters) else []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from ..inverter import invert
-from ..spaces import input_of, load_space
-from ..vectors import load_vectors
+from ..generators import CombinedGenerator, load_generator
+from ..generators.edit import EditGenerator, words_of
+from ..index import resolve_bank
+from ..inverter import InversionResult, invert
+from ..spaces import cache_for, input_of, load_space
+from ..vectors import load_vectors, unit_rows
 from .options import add_generation_options, inversion_options, report_generator
 
 
@@ -28,6 +31,11 @@ def add_parser(subparsers) -> None:
     add_generation_options(parser)
     parser.add_argument("--json", help="write the full result (history included) to this JSON file")
     parser.add_argument("--plot", help="write the score trajectory to this PNG")
+    parser.add_argument("--why", metavar="TEXT",
+                        help="after inverting, say why the edit generator did not write TEXT: the rule of its table that "
+                             "refuses TEXT as an edit of the answer (and of the bank's best, if different), e.g. "
+                             "\"glue: 'in the left'\"; or, where none does, whether TEXT is one edit away and its score "
+                             "beside the answer's")
     parser.set_defaults(run=run)
 
 
@@ -43,13 +51,35 @@ def run(args) -> int:
     else:
         modality, path = input_of(args.input)
         embedding = space.embed(modality, [path])[0]
-    result = invert(
-        embedding, space=space, bank=args.bank, modality=args.modality or modality, progress=True, **inversion_options(args)
-    )
+    options, bank = inversion_options(args), args.bank
+    if args.why:  # the bank's texts and the generator's grammar are read again to explain
+        bank = resolve_bank(bank, space, args.modality or modality)
+        options["generator"] = load_generator(options["generator"])
+    result = invert(embedding, space=space, bank=bank, modality=args.modality or modality, progress=True, **options)
     print(f"{result.score:.3f}  {result.text}")
     print(f"(caption bank's best: {result.bootstrap_score:.3f}  {result.bootstrap_text})")
+    if args.why:
+        target = unit_rows(embedding)[0]
+        neighbours = bank.search(target, k=result.config.keep + result.config.neighbours).texts[0]  # as the loop found them
+        score = lambda texts: cache_for(space).embed(texts) @ target  # the loop's cache: its texts are encoded
+        print(_why(args.why, result, options["generator"], bank.texts, neighbours, score))
     if args.json:
         result.to_json(args.json)
     if args.plot:
         result.plot(args.plot)
     return report_generator([result])
+
+
+def _why(text: str, result: InversionResult, generator, corpus, neighbours, score) -> str:
+    """Why the edit generator did not write `text`, from the answer and from the bank's best (EditGenerator.why)."""
+    members = generator.generators if isinstance(generator, CombinedGenerator) else [generator]
+    editor = next((member for member in members if isinstance(member, EditGenerator)), None) or EditGenerator()
+    longest = max([result.config.max_words, *(len(words_of(candidate)) for _, candidate in result.top)])
+    parents = [("the answer", result.text, result.score)]
+    if result.bootstrap_text != result.text:
+        parents.append(("the bank's best", result.bootstrap_text, result.bootstrap_score))
+    lines = [f'why not "{text}"? ({editor.spec}\'s rules)']
+    for name, parent, value in parents:
+        verdict = editor.why(text, parent, corpus, neighbours=neighbours, longest=max(longest, len(words_of(parent))), score=score)
+        lines.append(f'  from {name} "{parent}" ({value:.3f}): {verdict}')
+    return "\n".join(lines)

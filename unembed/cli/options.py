@@ -22,7 +22,7 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
                              "writes; offline, no LLM), edit:lexicon (also trades words for the target's nearest of the "
                              "same part of speech where SmolLM2 reads them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
                              "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
-                             "e.g. llama.cpp+mutate")
+                             "e.g. llama.cpp+mutate; ,KEY=VALUE sets an option, e.g. edit:lexicon,beam=5,judge=/path/model.gguf")
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (MILS: image 10, audio 19)")
     parser.add_argument("--requested", type=int, default=None, help="new texts asked per step (MILS: 50)")

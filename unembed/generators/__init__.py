@@ -1,10 +1,11 @@
 """Text generators that propose candidate texts for the MILS loop, and their registry.
 
-A spec is `NAME` or `NAME:ARGUMENT` (unembed.registry):
+A spec is `NAME[:ARGUMENT][,KEY=VALUE]...` (unembed.registry):
 `llama.cpp` (SmolLM2-135M-Instruct, offline), `llama.cpp:/path/model.gguf`,
 `transformers:ID_OR_PATH`, `openai:MODEL@http://host:port/v1`, `mutate` and `edit` (no model),
-`edit:lexicon` (edit, plus word trades that SmolLM2 judges),
-and `A+B` for several at once (their texts pooled every step), e.g. `llama.cpp+mutate`.
+`edit:lexicon` (edit, plus word trades that SmolLM2 judges); options after commas set a generator's
+keyword options (`edit,beam=5`, `edit:lexicon,beam=8,judge=/models/qwen.gguf`),
+and `A+B` for several at once (their texts pooled every step), e.g. `llama.cpp+mutate`, `edit,beam=5+mutate`.
 Backends are imported on first use, so each one's dependencies are needed only when it is used.
 """
 

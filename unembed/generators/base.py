@@ -34,6 +34,9 @@ class ProposalRequest:
     score: Callable[[list[str]], np.ndarray] | None = None
     accept: Callable[[list[str]], np.ndarray] | None = None
     corpus: Sequence[str] | None = None
+    # Count, per rule, the candidate edits a rule-keeping proposer (`edit`) refused, on `Proposal.refusals`;
+    # off, it counts nothing (InversionConfig.record_refusals). Other generators ignore it.
+    record_refusals: bool = False
 
     def prompt(self, lines: int | None = None) -> str:
         """The prompt asking for `lines` texts (all `requested` by default)."""
@@ -51,6 +54,7 @@ class Proposal:
     seconds: float = 0.0
     error: str | None = None  # why (part of) the generator failed; when `texts` is empty, every try failed
     raw: list[str] = field(default_factory=list)  # the raw answers, for debugging prompts
+    refusals: dict[str, int] = field(default_factory=dict)  # rule name -> candidates it refused (when the request asks)
 
 
 class Generator(ABC):

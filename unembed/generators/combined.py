@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 from .base import Generator, Proposal, ProposalRequest
@@ -35,5 +36,6 @@ class CombinedGenerator(Generator):
                 # the step did not fail (it has texts), but it ran without that member.
                 error="; ".join(errors) or None,
                 raw=[raw for p in proposals for raw in p.raw],
+                refusals=dict(sum((Counter(p.refusals) for p in proposals), Counter())),
             ))
         return merged

@@ -3,66 +3,71 @@ by phrase, scores every edit against the target while it searches, and keeps the
 
 Each request's best candidates start a beam. One round expands every text of the beam with all its
 single edits, scores them with the request's scorer (`ProposalRequest.score`: the loop's encoder
-and cache, against this target) and keeps the best `beam` texts; `rounds` rounds per call. Edits:
+and cache, against this target) and keeps the best `beam` texts; `rounds` rounds per call. Edits, by
+the kind the rules name them with:
 
-- substitute a word with a word of the material (kept candidates, bank neighbours, and the bank
-  vocabulary's words nearest the target, when the request carries a vocabulary);
-- insert such a word, or delete one;
-- replace, insert or delete a phrase (text between joins such as "and", "with", ",") with a phrase
-  of the material.
+- `substitute` a word with a word of the material (kept candidates, bank neighbours, and the bank
+  vocabulary's words nearest the target, when the request carries a vocabulary), or `swap` two words;
+- `insert` such a word, or `delete` one;
+- `phrase`: replace, insert or delete a phrase (text between joins such as "and", "with", ",") with a
+  phrase of the material;
+- `trade` (`edit:lexicon`, below): a content word for a word nearest the target, in any context.
 
-An edit stays only when it reads as the corpus (the bank's texts) reads:
-- every word pair it creates was seen side by side there, except that a substituted content word
-  needs only one of its two pairs seen when it is alike the word it replaces: the two share contexts,
-  enough of them and a quarter of the rarer word's (so "red triangle" -> "blue triangle" passes when
-  "blue circle" was seen, and "loud" does not stand in for "low-pitched");
-- a function word goes only where it has stood, and articles keep their neighbours ("on the left" may
-  not become "in the left" because "in the centre" exists);
-- an insertion, deletion or phrase edit may not add more word triples that the corpus does not hold,
-  even with a word alike the middle one, than it removes (a novel triple around "and" is fine);
-- a word inserted or deleted, or a function word replaced, may not leave a triple rarer in the corpus
-  than the rarest it takes out: "and a loud bell" is English that a few MILS lines hold, but not in
-  place of "and a high-pitched bell", which dozens of captions hold (phrases come whole from the
-  corpus's texts; content words trade for alike ones freely, as that is how new scenes are named);
-- no join starts or ends it unless corpus texts do, and no word occurs more often than it does in any
-  one corpus text.
+An edit stays only when it reads as the corpus (the bank's texts) reads. `RULES` is the table that
+decides, for the search and for `refusal` (which names the rule that refuses an edit a researcher asks
+about: "glue: 'in the left'"), each rule with the kinds of edit it applies to:
+- `unseen-pair`: every word pair it creates was seen side by side there, except that a substituted
+  content word needs only one of its two pairs seen when it is alike the word it replaces: the two
+  share contexts, enough of them and a quarter of the rarer word's (so "red triangle" -> "blue
+  triangle" passes when "blue circle" was seen, and "loud" does not stand in for "low-pitched");
+- `function-word`: a function word goes only where it has stood; `glue`: articles keep their neighbours
+  ("on the left" may not become "in the left" because "in the centre" exists);
+- `novel-triples`: an insertion, deletion or phrase edit may not add more word triples that the corpus
+  does not hold, even with a word alike the middle one, than it removes (a novel triple around "and"
+  is fine);
+- `rarer-triple`: a word inserted or deleted, or a function word replaced, may not leave a triple
+  rarer in the corpus than the rarest it takes out: "and a loud bell" is English that a few MILS lines
+  hold, but not in place of "and a high-pitched bell", which dozens of captions hold (phrases come
+  whole from the corpus's texts; content words trade for alike ones freely, as that is how new scenes
+  are named);
+- `join-at-end`: no join starts or ends it unless corpus texts do; `repeats-as-seen`: no word occurs
+  more often than it does in any one corpus text; and `repeated-word`, `repeated-phrase`,
+  `punctuation-at-end`, `too-long`, `empty`, `phrase-kind`, `part-of-speech`, and `material` (what an edit puts
+  in comes from the material above; see `RULES`).
 That keeps edits grammatical without a language model, and lets them compose what no caption holds.
+`why` says in a line why a text was not written from another (the CLI's `unembed invert --why`).
 
 The corpus's word pairs also bound what it can say: "chef preparing food" cannot become "chef chopping
 onions" when no caption says "chopping onions". `edit:lexicon` adds word trades (`lexical_edits`): a content
 word for one of the words nearest the target that can be the same part of speech, in any context, each
 kept only where a language model (SmolLM2) reads it at least as fluently as the text it edits.
+Its tuning numbers are `EditSettings`; a spec sets them: `edit,beam=5`, `edit:lexicon,judge=/models/qwen.gguf`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from collections import Counter
-from typing import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import GeneratorError
-from ..registry import require
+from .. import checks
+from ..errors import GeneratorError, InputError, WeightsNotFoundError
+from ..registry import format_spec, require
 from .base import Generator, Proposal, ProposalRequest
 from .fluency import Fluency, default_fluency
+from .llama_cpp import default_gguf
 from .parsing import candidate_key
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[0-9]+|[,;]")
 # Words where one phrase ends and the next begins.
 _JOINS = frozenset("and with while , ; on in at under over near by from behind beside above below".split())
-# The grammar's glue: a scorer barely tells "an yellow" or "on a right" from the real thing, so these
-# are replaced only where both word pairs around them were seen.
 _PUNCTUATION = frozenset(",;")
-# Contexts two content words must share to stand in for each other where one of their pairs is new:
-# one shared context lets "right" stand in for "color" through a single stray caption.
-SHARED_CONTEXTS = 2
-SHARED_SHARE = 0.25
-# edit:lexicon's beam, wider than edit's: its trades open far more paths than the bank's word pairs allow,
-# and a narrow beam commits to the first that scores well (measured: README, *Words the bank never put together*).
-LEXICON_BEAM = 8
 _FUNCTION_WORDS = _JOINS | frozenset(
     "a an the of to for into onto is are was were be been it its this that these those there their his her "
     "or but as than then so not no".split()
@@ -70,9 +75,63 @@ _FUNCTION_WORDS = _JOINS | frozenset(
 # Joins that link two phrases of the same kind, whatever stands on either side (prepositions do not:
 # "from in a" is new English, "rumbling and high-pitched" is not).
 _COORDINATORS = frozenset("and while , ;".split())
-# Function words that are not joins: they must keep the company they kept ("the" after "on" before
-# "left"); joins link phrases, so "rumbling and high-pitched" may be new when both pairs were seen.
+# The grammar's glue: function words that are not joins. A scorer barely tells "an yellow" or "on a right"
+# from the real thing, so they must keep the company they kept ("the" after "on" before "left"); joins
+# link phrases, so "rumbling and high-pitched" may be new when both pairs were seen.
 _GLUE = _FUNCTION_WORDS - _JOINS
+
+# The kinds of edit (module docstring); `trade` only with a judge (edit:lexicon).
+KINDS = ("substitute", "swap", "insert", "delete", "phrase", "trade")
+# edit's beam, and edit:lexicon's, wider: its trades open far more paths than the bank's word pairs allow,
+# and a narrow beam commits to the first that scores well (measured: README, *Words the bank never put together*).
+EDIT_BEAM = 3
+LEXICON_BEAM = 8
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """The edit generator's tuning numbers (README, *Composing what the bank does not hold*).
+
+    beam: texts kept between rounds (None: EDIT_BEAM, or LEXICON_BEAM with a judge); rounds: edit rounds per
+    call; vocabulary: how many of the corpus's words nearest the target join the words of the bank
+    neighbours; checks: at most this many texts per round are put to the judge and the loop's gate
+    (`ProposalRequest.accept`) to pick a beam they would keep; trades: how many words nearest the target a
+    judge lets it trade in (`lexical_edits`); shared_contexts, shared_share: two content words are alike
+    (`CorpusGrammar.alike`) when they share at least `shared_contexts` contexts and at least `shared_share`
+    of the rarer one's (one shared context lets "right" stand in for "color" through a single stray caption).
+    """
+
+    beam: int | None = None
+    rounds: int = 3
+    vocabulary: int = 40
+    checks: int = 30
+    trades: int = 15
+    shared_contexts: int = 2
+    shared_share: float = 0.25
+
+    def __post_init__(self):
+        minimums = {"beam": 1, "rounds": 1, "vocabulary": 0, "checks": 0, "trades": 0, "shared_contexts": 0}
+        try:
+            for name, minimum in minimums.items():
+                if name != "beam" or self.beam is not None:
+                    object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=minimum))
+            share = checks.number(self.shared_share, "shared_share")
+        except InputError as error:
+            raise GeneratorError(f"the edit generator's {error}") from None
+        if not 0 <= share <= 1:
+            raise GeneratorError(f"the edit generator's shared_share is a share of contexts, from 0 to 1; got {share}.")
+        object.__setattr__(self, "shared_share", share)
+
+    def beam_for(self, judged: bool) -> int:
+        """The beam: the one set, or the default for a generator with a judge (edit:lexicon) or without."""
+        return self.beam if self.beam is not None else LEXICON_BEAM if judged else EDIT_BEAM
+
+    def changed(self, judged: bool) -> dict:
+        """The settings that differ from the defaults (the beam's for a generator with or without a judge), in order."""
+        default = EditSettings()
+        return {field.name: getattr(self, field.name) for field in fields(self)
+                if (self.beam_for(judged) != default.beam_for(judged) if field.name == "beam"
+                    else getattr(self, field.name) != getattr(default, field.name))}
 
 
 def words_of(text: str) -> list[str]:
@@ -88,11 +147,15 @@ def join_words(words: Sequence[str]) -> str:
     return re.sub(r" ([,;])", r"\1", " ".join(fixed))
 
 
-class Language:
+class CorpusGrammar:
     """What a corpus (the bank's texts) says about word order: the word pairs it holds side by side,
-    and the contexts (left word, right word) each word stands in."""
+    the word triples and how often, and the contexts (left word, right word) each word stands in.
+    shared_contexts, shared_share: how alike two words must be to stand in for each other (`alike`)."""
 
-    def __init__(self, texts: Sequence[str]):
+    def __init__(self, texts: Sequence[str], *, shared_contexts: int = EditSettings.shared_contexts,
+                 shared_share: float = EditSettings.shared_share):
+        self.shared_contexts, self.shared_share = shared_contexts, shared_share
+        self.texts = texts
         self.pairs: set[tuple[str, str]] = set()
         self.contexts: dict[str, set[tuple[str, str]]] = {}
         self.fillers: dict[tuple[str, str], set[str]] = {}  # the words seen in each context
@@ -112,6 +175,11 @@ class Language:
         self.words = list(self.contexts)
         self._alike: dict[tuple[str, str], bool] = {}
 
+    @functools.cached_property
+    def phrases(self) -> set[tuple[str, ...]]:
+        """Every phrase of the corpus's texts (`_phrases`): what a phrase edit may put in (read by `refusal` only)."""
+        return {phrase for text in self.texts for phrase in _phrases(words_of(text))}
+
     def repeats_as_seen(self, words: Sequence[str]) -> bool:
         """No word more often in the text than in any one corpus text: "on the left in the left" fails
         where no caption names a side twice, "a red star ... a blue star" passes where two stars were seen."""
@@ -120,19 +188,30 @@ class Language:
     def seen(self, left: str, right: str) -> bool:
         return (left, right) in self.pairs
 
+    def stood(self, word: str, left: str, right: str) -> bool:
+        """Whether the corpus holds `word` between `left` and `right`."""
+        return (left, right) in self.contexts.get(word, ())
+
     def loose_glue(self, words: Sequence[str]) -> int:
         """How many of the text's articles and other non-join function words stand between words they
         never stood between: "in the left" where the corpus says "on the left" and "in the centre"."""
-        return sum(word in _GLUE and (left, right) not in self.contexts.get(word, ()) for left, word, right in _windows(words))
+        return sum(map(self._loose, _windows(words)))
+
+    def _loose(self, triple: tuple[str, str, str]) -> bool:
+        left, word, right = triple
+        return word in _GLUE and (left, right) not in self.contexts.get(word, ())
 
     def novel(self, words: Sequence[str]) -> int:
         """How many of the text's word triples the corpus never holds, even with a word alike the middle one
         ("small blue triangle" is held as "small red triangle"), but for those around a coordinator:
         "and" links two phrases, so "thunder rumbling and low-pitched birds" may be new where each
         phrase and each pair around "and" was seen."""
-        return sum(word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ())
-                   and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
-                   for left, word, right in _windows(words))
+        return sum(map(self._novel, _windows(words)))
+
+    def _novel(self, triple: tuple[str, str, str]) -> bool:
+        left, word, right = triple
+        return word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ()) \
+            and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
 
     def attested(self, left: str, word: str, right: str) -> int:
         """How often the corpus holds the triple, or the same context with a word alike the middle one."""
@@ -143,33 +222,17 @@ class Language:
         """How often the corpus holds the least attested of these triples (around a coordinator, any will do)."""
         return min((self.attested(*triple) for triple in triples if triple[1] not in _COORDINATORS), default=float("inf"))
 
-    def can_replace(self, old: str, new: str, left: str, right: str) -> bool:
-        """`new` in place of `old` between `left` and `right`. A function word must have stood in this
-        very context; a content word needs both pairs seen, or one pair seen and the two words alike
-        (red/blue in "small _ circle")."""
-        if old in _FUNCTION_WORDS or new in _FUNCTION_WORDS:
-            return (left, right) in self.contexts.get(new, ())
-        left_seen, right_seen = self.seen(left, new), self.seen(new, right)
-        if left_seen and right_seen:
-            return True
-        return (left_seen or right_seen) and self.alike(old, new)
-
     def alike(self, first: str, second: str) -> bool:
         """Whether two words stand in enough of the same contexts to stand in for each other: at least
-        SHARED_CONTEXTS, and at least SHARED_SHARE of the contexts of the rarer one (an overlap
+        `shared_contexts`, and at least `shared_share` of the contexts of the rarer one (an overlap
         coefficient). "loud" and "low-pitched" share "a _ clock" and "a _ bell", but few of the
         contexts either has: two adjectives in a row, not one adjective in place of another."""
         key = (first, second) if first <= second else (second, first)
         if key not in self._alike:
             mine, theirs = self.contexts.get(first, set()), self.contexts.get(second, set())
             shared = len(mine & theirs)
-            self._alike[key] = shared >= SHARED_CONTEXTS and shared >= SHARED_SHARE * min(len(mine), len(theirs))
+            self._alike[key] = shared >= self.shared_contexts and shared >= self.shared_share * min(len(mine), len(theirs))
         return self._alike[key]
-
-    def can_insert(self, new: str, left: str, right: str) -> bool:
-        if new in _FUNCTION_WORDS:
-            return (left, right) in self.contexts.get(new, ())
-        return self.seen(left, new) and self.seen(new, right)
 
 
 def _phrases(words: Sequence[str]) -> list[tuple[str, ...]]:
@@ -179,124 +242,542 @@ def _phrases(words: Sequence[str]) -> list[tuple[str, ...]]:
     return [tuple(words[start:end]) for start, end in zip(starts, ends) if end > start]
 
 
-def single_edits(words: list[str], language: Language, vocabulary: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[list[str]]:
-    """Every single edit of `words` that keeps to the language's word pairs (see the module docstring).
-
-    Substitutions and swaps may make word triples the corpus never held (that is how "small blue
-    triangle" is composed from "small blue circle" and "small red triangle"); insertions, deletions and
-    phrase edits may not add one: they change how the text is built, not what it names. Word-level
-    changes to how it is built must also be as well attested as what they replace (`_as_attested`).
-    """
-    padded = ["<s>", *words, "</s>"]
-    edits: list[list[str]] = []
-    restructured: list[list[str]] = []  # words inserted or deleted
-    rephrased: list[list[str]] = []
-    for i in range(len(words)):
-        left, right = padded[i], padded[i + 2]
-        if len(words) > 1 and words[i] not in _FUNCTION_WORDS and language.seen(left, right):
-            restructured.append(words[:i] + words[i + 1 :])
-        for word in vocabulary:
-            if word != words[i] and language.can_replace(words[i], word, left, right):
-                edits.append(words[:i] + [word] + words[i + 1 :])
-        for j in range(i + 1, len(words)):
-            # Two words trade places ("a brown heart ... an orange square" -> "an orange heart ... a brown square").
-            if words[j] != words[i] and language.can_replace(words[i], words[j], padded[i], padded[i + 2]) and \
-                    language.can_replace(words[j], words[i], padded[j], padded[j + 2]):
-                swapped = list(words)
-                swapped[i], swapped[j] = words[j], words[i]
-                edits.append(swapped)
-    for i in range(len(words) + 1):
-        left, right = padded[i], padded[i + 1]
-        for word in vocabulary:
-            if language.can_insert(word, left, right):
-                restructured.append(words[:i] + [word] + words[i:])
-    spans, start = [], 0
-    for phrase in _phrases(words):
-        spans.append((start, start + len(phrase)))
-        start += len(phrase)
-    for start, end in spans:
-        if len(spans) > 1:
-            rephrased.append(words[:start] + words[end:])
-        for phrase in phrases:
-            if list(phrase) != words[start:end] and (phrase[0] in _JOINS) == (words[start] in _JOINS):
-                rephrased.append(words[:start] + list(phrase) + words[end:])
-    present = {tuple(words[start:end]) for start, end in spans}
-    for phrase in phrases:
-        if phrase[0] in _JOINS and phrase not in present:  # saying a phrase twice adds nothing but score noise
-            rephrased.append(words + list(phrase))
-    novel, loose, triples = language.novel(words), language.loose_glue(words), Counter(_windows(words))
-    return [edit for edit in edits if language.loose_glue(edit) <= loose and (_alike_swap(words, edit) or _as_attested(triples, edit, language))] + \
-        [edit for edit in restructured if language.novel(edit) <= novel and language.loose_glue(edit) <= loose and _as_attested(triples, edit, language)] + \
-        [edit for edit in rephrased if language.novel(edit) <= novel and language.loose_glue(edit) <= loose]
-
-
 def _windows(words: Sequence[str]):
     """The text's word triples (left, word, right), with <s> and </s> at its ends."""
     padded = ["<s>", *words, "</s>"]
     return zip(padded, padded[1:], padded[2:])
 
 
-def _alike_swap(words: Sequence[str], edit: Sequence[str]) -> bool:
-    """Whether the edit only trades content words for content words (what a scene is, not how it is said)."""
-    return len(words) == len(edit) and all(a == b or (a not in _FUNCTION_WORDS and b not in _FUNCTION_WORDS) for a, b in zip(words, edit))
+class _Parent:
+    """A text being edited, with what the rules compare its edits against (each worked out when first asked).
+    longest: the most words an edit may have (None: any number); vocabulary, phrases, tradeable: the material
+    the search drew on (the `material` rule's; None: not known, anything passes)."""
+
+    def __init__(self, words: Sequence[str], grammar: CorpusGrammar | None, longest: int | None = None, *,
+                 vocabulary: Sequence[str] | None = None, phrases: Sequence[tuple[str, ...]] | None = None,
+                 tradeable: Sequence[str] | None = None):
+        self.words, self.grammar, self.longest = list(words), grammar, longest
+        self.padded = ["<s>", *self.words, "</s>"]
+        self.material = {kind: None if drawn is None else set(drawn) for kind, drawn in
+                         (("substitute", vocabulary), ("insert", vocabulary), ("phrase", phrases), ("trade", tradeable))}
+
+    @functools.cached_property
+    def loose(self) -> int:
+        return self.grammar.loose_glue(self.words)
+
+    @functools.cached_property
+    def novel(self) -> int:
+        return self.grammar.novel(self.words)
+
+    @functools.cached_property
+    def triples(self) -> Counter:
+        return Counter(_windows(self.words))
+
+    @functools.cached_property
+    def spans(self) -> list[tuple[int, int]]:
+        """Where its phrases (`_phrases`) start and end."""
+        spans, start = [], 0
+        for phrase in _phrases(self.words):
+            spans.append((start, start + len(phrase)))
+            start += len(phrase)
+        return spans
 
 
-def _as_attested(before: Counter, edit: Sequence[str], language: Language) -> bool:
-    """The edit puts no word triple rarer in the corpus than the rarest one it takes out of the text
-    whose triples are `before`."""
-    after = Counter(_windows(edit))
-    return language.weakest(after - before) >= language.weakest(before - after)
+class Edit:
+    """One single edit of a text: its `kind` (KINDS) and its change, the words `new` in place of the parent's
+    words [start, end) (an insertion at i is (i, i, (word,)), a deletion (i, i + 1, ())); `then`: a swap's
+    second change, further right."""
+
+    __slots__ = ("kind", "parent", "start", "end", "new", "then", "_words")
+
+    def __init__(self, kind: str, parent: _Parent, start: int = 0, end: int = 0, new: tuple[str, ...] = (),
+                 then: tuple[int, int, tuple[str, ...]] | None = None):
+        self.kind, self.parent, self.start, self.end, self.new, self.then, self._words = kind, parent, start, end, new, then, None
+
+    @property
+    def changes(self) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
+        return ((self.start, self.end, self.new),) + ((self.then,) if self.then else ())
+
+    def parts(self) -> list[Edit]:
+        """Each change on its own (a swap's two)."""
+        return [Edit(self.kind, self.parent, *change) for change in self.changes]
+
+    @property
+    def words(self) -> list[str]:
+        """The edited text's words (made when first asked: most edits are refused before)."""
+        if self._words is None:
+            words, last = [], 0
+            for start, end, new in self.changes:
+                words += self.parent.words[last:start]
+                words += new
+                last = end
+            self._words = words + self.parent.words[last:]
+        return self._words
+
+    def __len__(self) -> int:
+        if self._words is not None:
+            return len(self._words)
+        return len(self.parent.words) + sum(len(new) - (end - start) for start, end, new in self.changes)
 
 
-def well_formed(words: Sequence[str], language: Language) -> bool:
+class Rule(NamedTuple):
+    """One rule of `RULES`: its name, what it asks, and per kind of edit it applies to, a check
+    (edit -> whether it keeps the rule); `culprit(edit)` says what breaks it, for `refusal` only.
+    A text rule reads the edited text alone (and the parent's counts), so it can judge any text (`why`); a
+    material rule holds for every edit the search makes (it makes them from its material)."""
+
+    name: str
+    description: str
+    checks: dict[str, Callable[[Edit], bool]]
+    culprit: Callable[[Edit], str]
+    text_rule: bool = False
+    material: bool = False
+
+
+def _shown(words: Sequence[str]) -> str:
+    """Words as a quoted n-gram, the text's ends written [start] and [end]."""
+    return "'" + " ".join({"<s>": "[start]", "</s>": "[end]"}.get(word, word) for word in words) + "'"
+
+
+def _surroundings(edit: Edit) -> tuple[str, str]:
+    """The parent's words left and right of the span its (first) change replaces."""
+    return edit.parent.padded[edit.start], edit.parent.padded[edit.end + 1]
+
+
+def _each_change(check: Callable[[Edit], bool]) -> Callable[[Edit], bool]:
+    """A check of each change of a swap, in the parent's context (other kinds make one change: the check itself)."""
+    return lambda edit: all(check(part) for part in edit.parts())
+
+
+def _first_change(check: Callable[[Edit], bool], show: Callable[[Edit], str]) -> Callable[[Edit], str]:
+    """The culprit of a per-change rule: `show` of the first change that fails `check`."""
+    return lambda edit: next(show(part) for part in edit.parts() if not check(part))
+
+
+# material: what an edit puts in was drawn on (by construction in the search; `refusal` checks it where it is given).
+def _drawn(edit: Edit) -> bool:
+    material = edit.parent.material.get(edit.kind)
+    if material is None or not edit.new:
+        return True
+    return (edit.new if edit.kind == "phrase" else edit.new[0]) in material
+
+
+def _show_undrawn(edit: Edit) -> str:
+    if edit.kind == "phrase":
+        return f"{_shown(edit.new)} is not a phrase of the bank neighbours'"
+    where = "the words nearest the target it may trade in" if edit.kind == "trade" else \
+        "the words it drew on (the bank neighbours' and the corpus words nearest the target)"
+    return f"'{edit.new[0]}' is not among {where}"
+
+
+# function-word: a function word is put only where it has stood, and never deleted or traded on its own.
+def _function_word_placed(edit: Edit) -> bool:
+    start, end, new = edit.start, edit.end, edit.new
+    if new[0] not in _FUNCTION_WORDS and (end == start or edit.parent.words[start] not in _FUNCTION_WORDS):
+        return True
+    padded = edit.parent.padded
+    return (padded[start], padded[end + 1]) in edit.parent.grammar.contexts.get(new[0], ())
+
+
+def _content_word_removed(edit: Edit) -> bool:
+    return edit.parent.words[edit.start] not in _FUNCTION_WORDS and all(word not in _FUNCTION_WORDS for word in edit.new)
+
+
+def _show_function_word(edit: Edit) -> str:
+    start, end, new = edit.start, edit.end, edit.new
+    if edit.kind == "delete":
+        return f"{_shown(edit.parent.words[start:end])} (a function word goes only with its phrase)"
+    if edit.kind == "trade":
+        return f"'{new[0]}' for '{edit.parent.words[start]}' (trades are of content words)"
+    left, right = _surroundings(edit)
+    return _shown((left, new[0], right))
+
+
+# unseen-pair: the word pairs a content word makes were seen, or one was and it is alike the word it replaces.
+def _pairs_seen(edit: Edit) -> bool:
+    parent, start, end, new = edit.parent, edit.start, edit.end, edit.new
+    pairs, left, right = parent.grammar.pairs, parent.padded[start], parent.padded[end + 1]
+    if not new:  # a deletion joins its neighbours
+        return (left, right) in pairs
+    word, old = new[0], parent.words[start] if end > start else None
+    if old in _FUNCTION_WORDS or word in _FUNCTION_WORDS:
+        return True  # function-word's
+    left_seen, right_seen = (left, word) in pairs, (word, right) in pairs
+    if left_seen and right_seen:
+        return True
+    return old is not None and (left_seen or right_seen) and parent.grammar.alike(old, word)
+
+
+def _show_pairs(edit: Edit) -> str:
+    grammar, (left, right), start, new = edit.parent.grammar, _surroundings(edit), edit.start, edit.new
+    if not new:
+        return _shown((left, right))
+    unseen = [pair for pair in ((left, new[0]), (new[0], right)) if not grammar.seen(*pair)]
+    if unseen:
+        return " and ".join(map(_shown, unseen))
+    return f"{_shown((left, new[0], right))} ('{new[0]}' is not alike '{edit.parent.words[start]}')"
+
+
+# phrase-kind: a phrase stands for a phrase of its kind: one that starts with a join for one that does.
+def _phrase_of_its_kind(edit: Edit) -> bool:
+    start, end, new = edit.start, edit.end, edit.new
+    if not new:
+        return True
+    if start == end:  # added at the end: it must join on
+        return new[0] in _JOINS
+    return (new[0] in _JOINS) == (edit.parent.words[start] in _JOINS)
+
+
+def _show_phrase(edit: Edit) -> str:
+    start, end, new = edit.start, edit.end, edit.new
+    return _shown(new) + (f" for {_shown(edit.parent.words[start:end])}" if end > start else " (added at the end, not after a join)")
+
+
+# part-of-speech: a trade keeps a part of speech the two words can both have.
+def _same_part_of_speech(edit: Edit) -> bool:
+    start, new = edit.start, edit.new
+    return bool(parts_of_speech(new[0]) & parts_of_speech(edit.parent.words[start]))
+
+
+def _show_part_of_speech(edit: Edit) -> str:
+    start, new = edit.start, edit.new
+    return f"'{new[0]}' for '{edit.parent.words[start]}'"
+
+
+def _as_long_as_allowed(edit: Edit) -> bool:
+    return edit.parent.longest is None or len(edit) <= edit.parent.longest
+
+
+def _glue_kept(edit: Edit) -> bool:
+    return edit.parent.grammar.loose_glue(edit.words) <= edit.parent.loose
+
+
+def _novel_kept(edit: Edit) -> bool:
+    return edit.parent.grammar.novel(edit.words) <= edit.parent.novel
+
+
+def _added(edit: Edit, counts: Callable) -> str:
+    """The first of the edit's word triples that `counts` (a grammar's per-triple test) flags and the parent does not hold."""
+    before = Counter(triple for triple in _windows(edit.parent.words) if counts(triple))
+    for triple in _windows(edit.words):
+        if counts(triple):
+            if before[triple]:
+                before[triple] -= 1
+            else:
+                return _shown(triple)
+    return ""
+
+
+def _as_attested(edit: Edit) -> bool:
+    """The edit puts no word triple rarer in the corpus than the rarest one it takes out of its parent;
+    trading content words for content words (what a scene is, not how it is said) is free."""
+    if edit.kind in ("substitute", "swap") and all(
+            edit.parent.words[start] not in _FUNCTION_WORDS and new[0] not in _FUNCTION_WORDS for start, _, new in edit.changes):
+        return True
+    before, after = edit.parent.triples, Counter(_windows(edit.words))
+    return edit.parent.grammar.weakest(after - before) >= edit.parent.grammar.weakest(before - after)
+
+
+def _show_rarer(edit: Edit) -> str:
+    grammar, before, after = edit.parent.grammar, edit.parent.triples, Counter(_windows(edit.words))
+    added = [triple for triple in after - before if triple[1] not in _COORDINATORS]
+    weakest = min(added, key=lambda triple: grammar.attested(*triple))
+    return f"{_shown(weakest)} (held {grammar.attested(*weakest)} times in the corpus; the rarest triple it takes out, {grammar.weakest(before - after)})"
+
+
+def _clean_ends(edit: Edit) -> bool:
+    words = edit.words
+    return words[0] not in _PUNCTUATION and words[-1] not in _PUNCTUATION
+
+
+def _joins_at_ends(edit: Edit) -> list[tuple[str, str, str]]:
+    """The text's first and last word with their neighbours, where a join stands there and no corpus text has it so."""
+    words, grammar = edit.words, edit.parent.grammar
+    padded = ["<s>", *words, "</s>"]
+    return [(padded[i - 1], padded[i], padded[i + 1]) for i in sorted({1, len(words)})
+            if padded[i] in _JOINS and not grammar.stood(padded[i], padded[i - 1], padded[i + 1])]
+
+
+def _no_word_twice_in_a_row(edit: Edit) -> bool:
+    words = edit.words
+    return not any(a == b for a, b in zip(words, words[1:]))
+
+
+def _no_phrase_twice(edit: Edit) -> bool:
+    phrases = _phrases(edit.words)
+    return len(set(phrases)) == len(phrases)
+
+
+def _show_repeats(edit: Edit) -> str:
+    grammar = edit.parent.grammar
+    word, count = next((word, count) for word, count in Counter(edit.words).items() if count > max(grammar.most[word], 1))
+    return f"'{word}' {count} times (at most {max(grammar.most[word], 1)} in any corpus text)"
+
+
+def _all(check: Callable[[Edit], bool], kinds: Sequence[str] = KINDS) -> dict[str, Callable[[Edit], bool]]:
+    return dict.fromkeys(kinds, check)
+
+
+# Checked in this order; the first that refuses an edit is the one named (and counted: `record_refusals`).
+RULES: tuple[Rule, ...] = (
+    Rule("material", "what an edit puts in comes from its material: a word from the bank neighbours' texts or the "
+         "corpus words nearest the target, a phrase from the neighbours' texts, a trade from the words nearest the "
+         "target (the search draws on nothing else; `refusal` checks it when given the material)",
+         _all(_drawn, ("substitute", "insert", "phrase", "trade")), _show_undrawn, material=True),
+    Rule("function-word", "a function word is put only where it has stood (between the same two words), and is "
+         "never deleted or traded on its own, only with its phrase",
+         {**_all(_function_word_placed, ("substitute", "insert")), "swap": _each_change(_function_word_placed),
+          **_all(_content_word_removed, ("delete", "trade"))},
+         lambda edit: _first_change(_content_word_removed if edit.kind in ("delete", "trade") else _function_word_placed,
+                                    _show_function_word)(edit)),
+    Rule("unseen-pair", "every word pair a content word makes was seen side by side in the corpus (a deletion's too), but "
+         "a substituted word needs only one of its pairs seen where it is alike the word it replaces",
+         {**_all(_pairs_seen, ("substitute", "insert", "delete")), "swap": _each_change(_pairs_seen)},
+         _first_change(_pairs_seen, _show_pairs)),
+    Rule("phrase-kind", "a phrase replaces a phrase of its kind (one that starts with a join for one that does), and a "
+         "phrase added at the end starts with a join", _all(_phrase_of_its_kind, ("phrase",)), _show_phrase),
+    Rule("part-of-speech", "a trade keeps a part of speech both words can have (lemminflect's lexicon)",
+         _all(_same_part_of_speech, ("trade",)), _show_part_of_speech),
+    Rule("empty", "something is left", _all(lambda edit: len(edit) > 0), lambda edit: "", text_rule=True),
+    Rule("too-long", "no more words than the prompt's cap or the longest text it is made from",
+         _all(_as_long_as_allowed), lambda edit: f"{len(edit)} words (at most {edit.parent.longest})", text_rule=True),
+    Rule("glue", "articles and other function words that are not joins keep the neighbours they had in the corpus: "
+         "'on the left' may not become 'in the left' because 'in the centre' exists (no more such words out of "
+         "place than in the text edited)", _all(_glue_kept),
+         lambda edit: _added(edit, edit.parent.grammar._loose), text_rule=True),
+    Rule("novel-triples", "an insertion, deletion or phrase edit adds no more word triples the corpus never holds (even "
+         "with a word alike the middle one; around 'and' any) than it removes",
+         _all(_novel_kept, ("insert", "delete", "phrase")), lambda edit: _added(edit, edit.parent.grammar._novel)),
+    Rule("rarer-triple", "a word inserted or deleted, or a function word replaced, leaves no word triple rarer in the "
+         "corpus than the rarest it takes out", _all(_as_attested, ("substitute", "swap", "insert", "delete")), _show_rarer),
+    Rule("punctuation-at-end", "no comma or semicolon starts or ends the text", _all(_clean_ends),
+         lambda edit: _shown([word for word in (edit.words[0], edit.words[-1]) if word in _PUNCTUATION][:1]), text_rule=True),
+    Rule("join-at-end", "no join ('and', 'with', 'below', ...) starts or ends the text unless corpus texts do",
+         _all(lambda edit: not _joins_at_ends(edit)), lambda edit: _shown(_joins_at_ends(edit)[0]), text_rule=True),
+    Rule("repeated-word", "no word twice in a row", _all(_no_word_twice_in_a_row),
+         lambda edit: next(_shown((a, b)) for a, b in zip(edit.words, edit.words[1:]) if a == b), text_rule=True),
+    Rule("repeated-phrase", "no phrase twice", _all(_no_phrase_twice),
+         lambda edit: next(_shown(phrase) for phrase, count in Counter(_phrases(edit.words)).items() if count > 1), text_rule=True),
+    Rule("repeats-as-seen", "no word more often than in any one corpus text ('on the left in the left' fails where no "
+         "caption names a side twice)", _all(lambda edit: edit.parent.grammar.repeats_as_seen(edit.words)), _show_repeats,
+         text_rule=True),
+)
+# The rules that apply to each kind, in order: what `refusal` runs, and the search but for the material
+# rules, which its edits keep by construction.
+_ALL_CHECKS: dict[str, tuple[tuple[Rule, Callable[[Edit], bool]], ...]] = {
+    kind: tuple((rule, rule.checks[kind]) for rule in RULES if kind in rule.checks) for kind in KINDS
+}
+_CHECKS = {kind: tuple((rule, check) for rule, check in checks if not rule.material) for kind, checks in _ALL_CHECKS.items()}
+_WELL_FORMED = ("empty", "punctuation-at-end", "join-at-end", "repeated-word", "repeated-phrase")
+
+
+def _refused(edit: Edit, every: bool = False) -> Rule | None:
+    """The first rule that refuses the edit, or None; every: the material rules too (`refusal`)."""
+    for rule, check in (_ALL_CHECKS if every else _CHECKS)[edit.kind]:
+        if not check(edit):
+            return rule
+    return None
+
+
+def _kept(edits: Sequence[Edit], counts: Counter | None) -> list[list[str]]:
+    """The words of the edits no rule refuses, in order; each refused one counted under its rule's name in `counts`."""
+    kept = []
+    for edit in edits:
+        rule = _refused(edit)
+        if rule is None:
+            kept.append(edit.words)
+        elif counts is not None:
+            counts[rule.name] += 1
+    return kept
+
+
+def _named(rule: Rule, edit: Edit) -> str:
+    culprit = rule.culprit(edit)
+    return f"{rule.name}: {culprit}" if culprit else rule.name
+
+
+def _candidates(parent: _Parent, vocabulary: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> list[Edit]:
+    """Every single edit of the parent with the material, before the rules: word edits (substitutions and
+    swaps), then insertions and deletions, then phrase edits."""
+    words, n = parent.words, len(parent.words)
+    edits: list[Edit] = []
+    deleted: list[Edit] = []
+    for i in range(n):
+        deleted.append(Edit("delete", parent, i, i + 1))
+        edits += [Edit("substitute", parent, i, i + 1, (word,)) for word in vocabulary if word != words[i]]
+        # Two words trade places ("a brown heart ... an orange square" -> "an orange heart ... a brown square").
+        edits += [Edit("swap", parent, i, i + 1, (words[j],), (j, j + 1, (words[i],))) for j in range(i + 1, n) if words[j] != words[i]]
+    inserted = [Edit("insert", parent, i, i, (word,)) for i in range(n + 1) for word in vocabulary]
+    rephrased = []
+    for start, end in parent.spans:
+        rephrased.append(Edit("phrase", parent, start, end))
+        rephrased += [Edit("phrase", parent, start, end, phrase) for phrase in phrases if list(phrase) != words[start:end]]
+    rephrased += [Edit("phrase", parent, n, n, phrase) for phrase in phrases]
+    return edits + deleted + inserted + rephrased
+
+
+def single_edits(words: list[str], grammar: CorpusGrammar, vocabulary: Sequence[str], phrases: Sequence[tuple[str, ...]],
+                 *, longest: int | None = None, counts: Counter | None = None) -> list[list[str]]:
+    """Every single edit of `words` with this material that no rule of `RULES` refuses (see the module docstring).
+
+    Substitutions and swaps may make word triples the corpus never held (that is how "small blue
+    triangle" is composed from "small blue circle" and "small red triangle"); insertions, deletions and
+    phrase edits may not add one: they change how the text is built, not what it names. Word-level
+    changes to how it is built must also be as well attested as what they replace (`rarer-triple`).
+    longest: the most words an edit may have; counts: where given, each refused edit is counted under its rule's name.
+    """
+    return _kept(_candidates(_Parent(words, grammar, longest), vocabulary, phrases), counts)
+
+
+def _trades(parent: _Parent, nearest: Sequence[str]) -> list[Edit]:
+    return [Edit("trade", parent, i, i + 1, (word,)) for i, old in enumerate(parent.words) for word in nearest if word != old]
+
+
+def well_formed(words: Sequence[str], grammar: CorpusGrammar) -> bool:
     """No word twice in a row, no phrase twice, no punctuation at either end, and no join at either end
     unless the corpus starts or ends that way ("with a woman reading", "birds flying above"): what a
     scorer may reward ("a high-pitched high-pitched bell", "a shot of an object in", "and wind blowing")
-    but a caption never says."""
-    if not words or words[0] in _PUNCTUATION or words[-1] in _PUNCTUATION:
-        return False
-    padded = ["<s>", *words, "</s>"]
-    if any(padded[i] in _JOINS and (padded[i - 1], padded[i + 1]) not in language.contexts.get(padded[i], ())
-           for i in {1, len(words)}):
-        return False
-    if any(a == b for a, b in zip(words, words[1:])):
-        return False
-    phrases = _phrases(words)
-    return len(set(phrases)) == len(phrases)
+    but a caption never says (the rules `empty`, `punctuation-at-end`, `join-at-end`, `repeated-word`, `repeated-phrase`)."""
+    edit = Edit("phrase", _Parent(words, grammar))  # no change: the text itself
+    return all(rule.checks["phrase"](edit) for rule in RULES if rule.name in _WELL_FORMED)
+
+
+def _readings(parent: _Parent, words: list[str], kinds: Sequence[str]) -> list[Edit]:
+    """The single edits of the parent (of these kinds) that make `words`, word edits first; none when it is not one edit away.
+    A phrase put in must be a phrase of a corpus text, as the material's phrases are."""
+    old, n, m = parent.words, len(parent.words), len(words)
+    readings = []
+    if n == m:
+        differ = [i for i in range(n) if old[i] != words[i]]
+        if len(differ) == 1:
+            i = differ[0]
+            readings += [Edit(kind, parent, i, i + 1, (words[i],)) for kind in ("substitute", "trade")]
+        if len(differ) == 2 and (old[differ[0]], old[differ[1]]) == (words[differ[1]], words[differ[0]]):
+            i, j = differ
+            readings.append(Edit("swap", parent, i, i + 1, (words[i],), (j, j + 1, (words[j],))))
+    if m == n + 1:
+        readings += [Edit("insert", parent, i, i, (words[i],)) for i in range(n + 1) if words[:i] + words[i + 1 :] == old]
+    if m == n - 1:
+        readings += [Edit("delete", parent, i, i + 1) for i in range(n) if old[:i] + old[i + 1 :] == words]
+    for start, end in [*parent.spans, (n, n)]:
+        stop = m - (n - end)
+        if stop >= start and words[:start] == old[:start] and words[stop:] == old[end:]:
+            phrase = tuple(words[start:stop])
+            if list(phrase) != old[start:end] and (not phrase or phrase in parent.grammar.phrases):
+                readings.append(Edit("phrase", parent, start, end, phrase))
+    return [edit for edit in readings if edit.kind in kinds]
+
+
+def refusal(grammar: CorpusGrammar, parent: str | Sequence[str], text: str | Sequence[str], *,
+            kinds: Sequence[str] = KINDS[:-1], longest: int | None = None, vocabulary: Sequence[str] | None = None,
+            phrases: Sequence[tuple[str, ...]] | None = None, tradeable: Sequence[str] | None = None) -> str | None:
+    """Why the edit search does not make `text` from `parent`: the first rule of `RULES` that refuses it, named
+    with what breaks it ("glue: 'in the left'"), or None when no rule refuses some single edit (of `kinds`;
+    `trade` only with a judge) that makes it. A text more than one edit away is judged by the text rules alone
+    (`Rule.text_rule`: those that read the text, not the edit), None when it keeps them all (`edit_kinds` tells
+    which it is). longest: the most words an edit may have; vocabulary, phrases, tradeable: the material the
+    search drew on, for the `material` rule (None: not known, not checked)."""
+    parent = _Parent(words_of(parent) if isinstance(parent, str) else parent, grammar, longest,
+                     vocabulary=vocabulary, phrases=phrases, tradeable=tradeable)
+    words = words_of(text) if isinstance(text, str) else list(text)
+    readings = _readings(parent, words, kinds)
+    if not readings:
+        edit = Edit("phrase", parent)
+        edit._words = words
+        rule = next((rule for rule in RULES if rule.text_rule and not rule.checks["phrase"](edit)), None)
+        return None if rule is None else _named(rule, edit)
+    refused = [_refused(edit, every=True) for edit in readings]
+    if None in refused:
+        return None
+    return _named(refused[0], readings[0])
+
+
+def edit_kinds(parent: str | Sequence[str], text: str | Sequence[str], grammar: CorpusGrammar,
+               kinds: Sequence[str] = KINDS[:-1]) -> list[str]:
+    """The kinds of single edit that make `text` from `parent` (none: it is not one edit away)."""
+    parent = _Parent(words_of(parent) if isinstance(parent, str) else parent, grammar)
+    return list(dict.fromkeys(edit.kind for edit in _readings(parent, words_of(text) if isinstance(text, str) else list(text), kinds)))
+
+
+def why(grammar: CorpusGrammar, text: str, parent: str, *, score: Callable[[list[str]], np.ndarray] | None = None,
+        **options) -> str:
+    """One line saying why the edit search does not write `text` from `parent`: the rule that refuses it;
+    or, where none does, that it is not one edit away and the first text rule it breaks, or (with `score`,
+    texts -> scores against the target) its score beside the parent's. options: `refusal`'s."""
+    if words_of(text) == words_of(parent):
+        return "it is this text"
+    made_by = edit_kinds(parent, text, grammar, options.get("kinds", KINDS[:-1]))
+    refused = refusal(grammar, parent, text, **options)
+    if made_by and refused:
+        return f"refused by {refused}"
+    line = f"no rule refuses this {' or '.join(made_by)} edit" if made_by else "not one edit away"
+    if refused:
+        return f"{line}; it breaks {refused}"
+    if score is not None:
+        mine, theirs = (float(value) for value in score([text, parent]))
+        line += f"; it scores {mine:.3f} against {theirs:.3f}"
+    return line
 
 
 class EditGenerator(Generator):
     """Beam search over single edits of the best texts, scored in the space (see the module docstring).
 
-    beam: texts kept between rounds (3, or LEXICON_BEAM with a judge); rounds: edit rounds per call;
-    vocabulary: how many of the corpus's words nearest the target join the words of the bank
-    neighbours; checks: at most this many texts per round are put to the judge and the loop's gate
-    (`ProposalRequest.accept`) to pick a beam they would keep; judge: a Fluency that enables word
-    trades (`lexical_edits`) with the `trades` words nearest the target, each kept only where the
-    judge reads it at least as fluently as the text it edits (`edit:lexicon`: SmolLM2).
+    settings: its tuning numbers (`EditSettings`; keyword arguments set single ones: `rounds=1`); judge: a
+    Fluency that enables word trades (`lexical_edits`) with the `trades` words nearest the target, each
+    kept only where the judge reads it at least as fluently as the text it edits (`edit:lexicon`: SmolLM2).
     """
 
     # Its edits keep to the bank's own word pairs and triples; SmolLM2's fluency judges worse here: it
     # scores "quiet low-pitched birds chirping slowly" below a 14-word salad (README, open world).
     needs_fluency_gate = False
 
-    def __init__(self, *, beam: int | None = None, rounds: int = 3, vocabulary: int = 40, checks: int = 30,
-                 judge: Fluency | None = None, trades: int = 15):
-        if beam is None:
-            beam = 3 if judge is None else LEXICON_BEAM
-        for name, value in (("beam", beam), ("rounds", rounds)):
-            if value < 1:
-                raise GeneratorError(f"the edit generator's {name} must be at least 1; got {value}.")
-        self.beam, self.rounds, self.vocabulary, self.checks = beam, rounds, vocabulary, checks
-        self.judge, self.trades = judge, trades
-        self.spec = "edit:lexicon" if judge is not None else "edit"
-        self._languages: dict[int, tuple[Sequence[str], Language]] = {}
+    def __init__(self, settings: EditSettings | None = None, *, judge: Fluency | None = None, **options):
+        unknown = set(options) - {field.name for field in fields(EditSettings)}
+        if unknown:
+            raise GeneratorError(f"the edit generator has no setting {', '.join(sorted(unknown))}. Its options: {_option_names()}.")
+        self.settings = replace(settings or EditSettings(), **options)
+        self.judge = judge
+        self.beam = self.settings.beam_for(judge is not None)
+        spec_options = self.settings.changed(judge is not None)
+        judge_path = getattr(judge, "model_path", None)
+        if judge_path is not None and str(judge_path) != _default_judge_path():
+            spec_options["judge"] = str(judge_path)
+        self.spec = format_spec("edit", "lexicon" if judge is not None else "", spec_options)
+        self._grammars: dict[int, tuple[Sequence[str], CorpusGrammar]] = {}
 
-    def _language(self, corpus: Sequence[str]) -> Language:
-        """The corpus's Language, built once per corpus object (a bank's texts do not change)."""
-        if id(corpus) not in self._languages or self._languages[id(corpus)][0] is not corpus:
-            self._languages[id(corpus)] = (corpus, Language(corpus))
-        return self._languages[id(corpus)][1]
+    def grammar(self, corpus: Sequence[str]) -> CorpusGrammar:
+        """The corpus's CorpusGrammar, built once per corpus object (a bank's texts do not change)."""
+        if id(corpus) not in self._grammars or self._grammars[id(corpus)][0] is not corpus:
+            grammar = CorpusGrammar(corpus, shared_contexts=self.settings.shared_contexts, shared_share=self.settings.shared_share)
+            self._grammars[id(corpus)] = (corpus, grammar)
+        return self._grammars[id(corpus)][1]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of edit it makes: trades only with a judge."""
+        return KINDS if self.judge is not None else KINDS[:-1]
+
+    def why(self, text: str, parent: str, corpus: Sequence[str], *, neighbours: Sequence[str] | None = None,
+            longest: int | None = None, score: Callable[[list[str]], np.ndarray] | None = None) -> str:
+        """One line: why it does not write `text` from `parent` with this corpus (the module's `why`). With the
+        bank neighbours it was handed and `score` (texts -> scores against the target), its material is known
+        too: what it drew on, as `_propose_one` draws it."""
+        grammar, material = self.grammar(corpus), {}
+        if neighbours is not None and score is not None:
+            material = dict(zip(("vocabulary", "phrases", "tradeable"), self._material(grammar, neighbours, score)))
+        return why(grammar, text, parent, kinds=self.kinds, longest=longest, score=score, **material)
+
+    def _material(self, grammar: CorpusGrammar, neighbours: Sequence[str], score: Callable[[list[str]], np.ndarray]):
+        """The words, phrases and trades it draws on for a target (`score`) with these bank neighbours."""
+        settings = self.settings
+        # Words and phrases come from the bank's texts only: the loop's own candidates may already hold
+        # an edit the scorer liked for the wrong reason, and copying its parts would spread it.
+        vocabulary = dict.fromkeys(word for text in neighbours for word in words_of(text))
+        wanted = max(settings.vocabulary, settings.trades if self.judge else 0)
+        nearest = _nearest_words(score, grammar.words, wanted) if wanted else []
+        vocabulary.update(dict.fromkeys(nearest[: settings.vocabulary]))
+        phrases = list(dict.fromkeys(phrase for text in neighbours for phrase in _phrases(words_of(text))))
+        return list(vocabulary), phrases, nearest[: settings.trades] if self.judge else []
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         return [self._propose_one(request) for request in requests]
@@ -305,17 +786,10 @@ class EditGenerator(Generator):
         started = time.perf_counter()
         if request.score is None:
             return Proposal(texts=[], error="edit needs a scorer on the request (the loop gives one); none was given")
+        counts = Counter() if request.record_refusals else None
         local = [text for _, text in request.candidates] + list(request.neighbours)
-        language = self._language(request.corpus or request.neighbours)
-        # Words and phrases come from the bank's texts only: the loop's own candidates may already hold
-        # an edit the scorer liked for the wrong reason, and copying its parts would spread it.
-        vocabulary = dict.fromkeys(word for text in request.neighbours for word in words_of(text))
-        wanted = max(self.vocabulary, self.trades if self.judge else 0)
-        nearest = _nearest_words(request, language.words, wanted) if wanted else []
-        vocabulary.update(dict.fromkeys(nearest[: self.vocabulary]))
-        vocabulary = list(vocabulary)
-        tradeable = nearest[: self.trades] if self.judge else []
-        phrases = list(dict.fromkeys(phrase for text in request.neighbours for phrase in _phrases(words_of(text))))
+        grammar = self.grammar(request.corpus or request.neighbours)
+        vocabulary, phrases, tradeable = self._material(grammar, request.neighbours, request.score)
         # The prompt's word cap is for LLMs; an edit may be as long as the texts it is made from.
         longest = max([request.max_words, *(len(words_of(text)) for text in local)])
         scores: dict[str, float] = {}
@@ -323,16 +797,15 @@ class EditGenerator(Generator):
         trades: dict[str, str] = {}  # word trades (`lexical_edits`) -> the text each edits, for the judge
         known = {candidate_key(text) for text in local}
         beam = [words_of(text) for _, text in request.candidates[: self.beam]]
-        for _ in range(self.rounds):
+        for _ in range(self.settings.rounds):
             fresh: dict[str, None] = {}
             for words in beam:
-                loose = language.loose_glue(words)
-                traded = [edit for edit in lexical_edits(words, tradeable) if language.loose_glue(edit) <= loose]
-                for edit, is_trade in [*((edit, False) for edit in single_edits(words, language, vocabulary, phrases)),
-                                       *((edit, True) for edit in traded)]:
+                parent = _Parent(words, grammar, longest)
+                made = _kept(_candidates(parent, vocabulary, phrases), counts)
+                traded = _kept(_trades(parent, tradeable), counts)
+                for edit, is_trade in [*((edit, False) for edit in made), *((edit, True) for edit in traded)]:
                     text = join_words(edit)
-                    if text not in scores and text not in fresh and len(edit) <= longest and well_formed(edit, language) \
-                            and language.repeats_as_seen(edit):
+                    if text not in scores and text not in fresh:
                         fresh[text] = None
                         if is_trade:
                             trades.setdefault(text, join_words(words))
@@ -354,7 +827,7 @@ class EditGenerator(Generator):
         texts = ranked[: request.requested]
         if request.candidates[0][1][:1].isupper():  # edits are made in lower case; write as the best text does
             texts = [text[:1].upper() + text[1:] for text in texts]
-        return Proposal(texts=texts, seconds=time.perf_counter() - started)
+        return Proposal(texts=texts, seconds=time.perf_counter() - started, refusals={rule.name: counts[rule.name] for rule in RULES if counts[rule.name]} if counts is not None else {})
 
     def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool], trades: dict[str, str]) -> list[str]:
         """The best `beam` texts of `ranked` that would be kept, judging at most `checks` of them (`_judge`)."""
@@ -363,7 +836,7 @@ class EditGenerator(Generator):
             chunk = ranked[start : start + self.beam]
             unjudged = [text for text in chunk if text not in verdicts and (request.accept is not None or text in trades)]
             if unjudged:
-                if checked >= self.checks:
+                if checked >= self.settings.checks:
                     break
                 verdicts.update(zip(unjudged, self._judge(unjudged, request, trades)))
                 checked += len(unjudged)
@@ -388,10 +861,11 @@ class EditGenerator(Generator):
 def lexical_edits(words: list[str], nearest: Sequence[str]) -> list[list[str]]:
     """Each content word traded for one of `nearest` that can be the same part of speech (`parts_of_speech`),
     whether or not the corpus holds the word pairs this makes: "chef preparing food" -> "chef preparing
-    onions", "chef chopping food". Unchecked English: `EditGenerator` keeps one only where its judge
-    reads it at least as fluently as the text it edits."""
-    return [words[:i] + [word] + words[i + 1 :] for i, old in enumerate(words) if old not in _FUNCTION_WORDS
-            for word in nearest if word != old and word not in _FUNCTION_WORDS and parts_of_speech(word) & parts_of_speech(old)]
+    onions", "chef chopping food" (the rules `function-word` and `part-of-speech`; the corpus's rules are
+    the search's). Unchecked English: `EditGenerator` keeps one only where its judge reads it at least as
+    fluently as the text it edits."""
+    return [edit.words for edit in _trades(_Parent(words, None), nearest)
+            if all(rule.checks["trade"](edit) for rule in RULES if rule.name in ("function-word", "part-of-speech"))]
 
 
 @functools.lru_cache(maxsize=None)
@@ -407,17 +881,42 @@ def _lemminflect():
     return require("lemminflect", extra="lexicon,llama", needed_by="the edit:lexicon generator")
 
 
-def _nearest_words(request: ProposalRequest, words: list[str], count: int) -> list[str]:
-    """The `count` words the target's objective scores highest (nearest the target, for cosine): the corpus seen through the scorer."""
-    scores = request.score(words)
+def _nearest_words(score: Callable[[list[str]], np.ndarray], words: list[str], count: int) -> list[str]:
+    """The `count` words the target's objective (`score`) scores highest (nearest the target, for cosine): the corpus seen through the scorer."""
+    scores = score(words)
     return [words[i] for i in np.argsort(-scores, kind="stable")[:count]]
 
 
-def load_edit(argument: str = "", **options) -> EditGenerator:
-    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras)."""
+def _option_names() -> str:
+    return ", ".join([*(field.name for field in fields(EditSettings)), "judge (a GGUF model file: edit:lexicon's judge)"])
+
+
+def _default_judge_path() -> str | None:
+    try:
+        return str(default_gguf())
+    except WeightsNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _judge_at(path: str) -> Fluency:
+    """One Fluency judge per GGUF file per process (the default: `default_fluency`'s)."""
+    return default_fluency() if path == _default_judge_path() else Fluency(path)
+
+
+def load_edit(argument: str = "", *, judge: Fluency | str | os.PathLike | None = None, **options) -> EditGenerator:
+    """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras), or by
+    the GGUF model `judge` names (`edit:lexicon,judge=/models/qwen.gguf`). Options: EditSettings's fields."""
     if argument not in ("", "lexicon"):
-        raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon.")
-    if argument:
+        raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon; "
+                             f"options follow commas (edit,beam=5). Its options: {_option_names()}.")
+    unknown = set(options) - {field.name for field in fields(EditSettings)}
+    if unknown:
+        raise GeneratorError(f"the edit generator has no option {', '.join(sorted(unknown))}. Its options: {_option_names()}.")
+    if isinstance(judge, bool) or (judge is not None and not isinstance(judge, (str, os.PathLike)) and not callable(getattr(judge, "score", None))):
+        raise GeneratorError(f"the edit generator's judge is a GGUF model file (judge=/path/model.gguf) or a Fluency; got {judge!r}.")
+    settings = EditSettings(**options)  # checked before a judge loads
+    if argument or judge is not None:
         _lemminflect()  # installed, before any target is searched
-        options.setdefault("judge", default_fluency())
-    return EditGenerator(**options)
+        judge = default_fluency() if judge is None else _judge_at(str(judge)) if isinstance(judge, (str, os.PathLike)) else judge
+    return EditGenerator(settings, judge=judge)

@@ -30,7 +30,9 @@ class InversionConfig:
     ("index": search the bank's index; "encode": re-encode every bank text, MILS's reference),
     neighbours (bank texts beyond the kept ones handed to model-free proposers), fluency_gate and
     fluency_margin (see `invert_many`), min_gain (the answer stays the bank's best text unless the
-    loop's best beats it by at least this, in the objective's units).
+    loop's best beats it by at least this, in the objective's units), record_refusals (each step records
+    how many candidate edits each of the edit generator's rules refused: `StepRecord.refusals`; off, nothing
+    is counted).
     """
 
     space: str
@@ -53,6 +55,7 @@ class InversionConfig:
     # left and right the other way round, while the loop's right changes gain 1e-3 or more (README, closed world).
     min_gain: float = 5e-4
     objective: str = "cosine"
+    record_refusals: bool = False
 
     def __post_init__(self):
         # Stored back as ints: a count of 2.0 is 2, and True is not a count (checks.count).
@@ -66,6 +69,8 @@ class InversionConfig:
         object.__setattr__(self, "min_gain", checks.number(self.min_gain, "min_gain"))
         if self.min_gain < 0:
             raise InputError(f"min_gain must be at least 0 (0: the loop's best text is the answer however small its gain); got {self.min_gain}.")
+        if not isinstance(self.record_refusals, bool):
+            raise InputError(f"record_refusals is True or False; got {self.record_refusals!r}.")
         if self.bootstrap not in BOOTSTRAPS:
             raise InputError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}; got {self.bootstrap!r}.")
 

@@ -96,7 +96,9 @@ def invert_many(
     timeout: seconds one step may wait on the generator (and the fallback), retries included; set on
         them (`Generator.set_timeout`). None: the generators' own (openai: 120 s; local models: unbounded).
     settings: InversionConfig's (modality, steps, requested, keep, shown, patience, seed, bootstrap,
-        neighbours, fluency_margin); those left out take MILS's defaults for the modality.
+        neighbours, fluency_margin, min_gain, record_refusals); those left out take MILS's defaults for the modality.
+        record_refusals=True: each step's record counts the candidate edits each rule of the edit generator
+        refused (`StepRecord.refusals`, "glue": 130, ...); other generators count none.
     """
     space = load_space(space)
     objectives = _objectives(embeddings, objective, space)
@@ -204,6 +206,7 @@ def _propose(active, generator, fallback, template, config, step, gate, corpus) 
             score=state.objective.score,
             accept=functools.partial(_fluent, gate, state.floor) if gate is not None else None,
             corpus=corpus,
+            record_refusals=config.record_refusals,
         )
         for state in active
     ]
@@ -276,6 +279,7 @@ def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scor
         proposed=len(proposal.texts), rejected=rejected, llm_calls=proposal.calls, scored=len(fresh),
         prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
         failed=proposal.error is not None and not proposal.texts, error=proposal.error, fallback=used_fallback,
+        refusals=dict(proposal.refusals),
     )
 
 

@@ -29,6 +29,8 @@ class StepRecord:
     failed: bool = False  # the generator gave nothing usable after its retries
     error: str | None = None
     fallback: bool = False  # the fallback generator stepped in
+    # rule name -> candidate edits the edit generator's rules refused this step (config.record_refusals; else empty)
+    refusals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
