@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
 # llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
-TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae
+TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae,docs
 # llama-cpp-python compiles llama.cpp from source. Its default, -march=native, takes every instruction the CPU
 # advertises; on virtual machines that advertise AMX without enabling it, SmolLM2 then dies with SIGILL or SIGSEGV
 # in its first batched decode. AVX2 and FMA run on any x86-64 server of the last decade.
@@ -12,7 +12,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 # MILS's caption files, read where the project keeps them (see README, "Caption banks").
 export UNEMBED_MILS_DIR ?= $(abspath ../shared/data/mils)
 
-.PHONY: demo test test-fast venv
+.PHONY: demo test test-fast docs venv
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,9 @@ test: $(VENV)/.installed-test
 # Everything but the tests marked slow (LLMs, training, servers, notebooks): under a minute on 2 cores.
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The docs site (mkdocs.yml, docs/) into site/, offline; a broken link or reference, or a table of figures that
+# differs from docs/bench/*.json (docs/figures.py), fails.
+docs: $(VENV)/.installed-test
+	$(BIN)/python docs/figures.py --check
+	$(BIN)/mkdocs build --strict

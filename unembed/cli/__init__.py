@@ -24,9 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    command_line = ["unembed", *argv]  # as given: reports record how they were made (unembed bench)
     if argv[:1] == ["arith"]:
         argv = ["arith", *arith.detach_glued_minus(argv[1:])]
     args = build_parser().parse_args(argv)
+    args.command_line = command_line
     try:
         return args.run(args) or 0
     except UnembedError as error:

@@ -4,6 +4,12 @@ report as JSON and prints its headline figures."""
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -26,8 +32,10 @@ def _add(benches, name: str, help: str, run: Callable[[dict], dict], show: Calla
     parser.add_argument("--json", required=True, help="write the report here")
 
     def main(args) -> int:
-        settings = {key: value for key, value in vars(args).items() if key not in ("run", "command", "bench_command")}
+        settings = {key: value for key, value in vars(args).items() if key not in ("run", "command", "bench_command", "command_line")}
+        load_at_start = _load()
         report = run(settings)
+        report = {"measured": measured(getattr(args, "command_line", None), load_at_start), **report}
         atomic.write_json(args.json, report)
         show(report)
         print(f"wrote {args.json}")
@@ -35,6 +43,50 @@ def _add(benches, name: str, help: str, run: Callable[[dict], dict], show: Calla
 
     parser.set_defaults(run=main)
     return parser
+
+
+def measured(command_line: list[str] | None, load_at_start: list[float] | None) -> dict:
+    """How a report was measured, kept in the report: the command as given, the machine, its load (1, 5 and 15-minute
+    load averages when the bench started and when it ended), the git commit of the checkout (None outside one) and the
+    date. docs/figures.py prints it on the Benchmarks page."""
+    command_line = ["unembed", *sys.argv[1:]] if command_line is None else command_line
+    return {
+        "command": shlex.join(command_line),
+        "machine": f"{platform.platform()}, {_cpu_name()}, {os.cpu_count()} CPUs",
+        "load": {"start": load_at_start, "end": _load()},
+        "commit": _git_commit(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:  # not available on this platform
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    """The commit checked out where this package lives; None when this file is not in a git checkout (an installed wheel)."""
+    here = Path(__file__).resolve()
+    try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", here.name], cwd=here.parent, capture_output=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here.parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if tracked.returncode != 0 or head.returncode != 0:
+        return None
+    return head.stdout.strip() or None
 
 
 def _print_figures(report: dict, keys) -> None:
