@@ -12,13 +12,13 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 # MILS's caption files, read where the project keeps them (see README, "Caption banks").
 export UNEMBED_MILS_DIR ?= $(abspath ../shared/data/mils)
 
-.PHONY: demo test test-fast docs venv
+.PHONY: demo test test-fast docs lint venv
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 
 # Installing again only when the package's metadata changes keeps `make test-fast` fast.
-$(VENV)/.installed-test: setup.cfg pyproject.toml constraints.txt | venv
+$(VENV)/.installed-test: pyproject.toml constraints.txt | venv
 	$(PIP) -e ".[$(TEST_EXTRAS)]"
 	touch $@
 
@@ -29,7 +29,7 @@ demo: venv
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-# Everything but the tests marked slow (LLMs, training, servers, notebooks): under a minute on 2 cores.
+# Everything but the tests marked slow (LLMs, training, servers, fresh interpreters, notebooks): under a minute on 2 cores.
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m "not slow"
 
@@ -38,3 +38,9 @@ test-fast: $(VENV)/.installed-test
 docs: $(VENV)/.installed-test
 	$(BIN)/python docs/figures.py --check
 	$(BIN)/mkdocs build --strict
+
+# ruff (lint and format) and mypy on unembed/ (ruff.toml, mypy.ini).
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check unembed
+	$(BIN)/ruff format --check unembed
+	$(BIN)/mypy

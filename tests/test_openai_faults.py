@@ -41,9 +41,9 @@ def test_the_api_key_never_follows_a_redirect_to_another_host(monkeypatch):
 @pytest.mark.parametrize("mode", ["500", "garbage", "empty"])
 def test_a_failing_generator_is_an_error_on_the_cli(caption_file, mode, capsys):
     """Defect 5: server errors, empty choices or garbage JSON ended in exit 0 and the bank's caption as answer."""
-    with FakeOpenAI(mode) as server:
+    with FakeOpenAI(mode) as server:  # backoff=0.05: the retries' pauses are not what is tested
         code = main(["invert", "--text", "a dog running on a sandy beach", "--space", "minilm", "--bank", str(caption_file),
-                     "--generator", f"openai:fake@{server.url}", "--steps", "1", "--requested", "5", "--keep", "5",
+                     "--generator", f"openai:fake@{server.url},backoff=0.05", "--steps", "1", "--requested", "5", "--keep", "5",
                      "--patience", "0"])
     captured = capsys.readouterr()
     assert code == 3
@@ -53,7 +53,7 @@ def test_a_failing_generator_is_an_error_on_the_cli(caption_file, mode, capsys):
 def test_a_fallback_that_produced_the_texts_is_said_and_succeeds(caption_file, capsys):
     with FakeOpenAI("500") as server:
         code = main(["invert", "--text", "a dog running on a sandy beach", "--space", "minilm", "--bank", str(caption_file),
-                     "--generator", f"openai:fake@{server.url}", "--fallback", "mutate", "--no-fluency",
+                     "--generator", f"openai:fake@{server.url},backoff=0.05", "--fallback", "mutate", "--no-fluency",
                      "--steps", "1", "--requested", "5", "--keep", "5"])
     captured = capsys.readouterr()
     assert code == 0

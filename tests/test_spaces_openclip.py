@@ -84,6 +84,7 @@ def test_spec_errors_name_the_fix():
         load_space("openclip:ViT-B-32//no/such/weights.bin")
 
 
+@pytest.mark.slow
 def test_offline_pretrained_weights_raise_weights_not_found(tmp_path):
     """In a fresh process with an empty HF cache and the hub offline, as on a machine without network."""
     code = (

@@ -71,7 +71,7 @@ def save_png(path: str | os.PathLike, image) -> Path:
 
 def save_parquet(path: str | os.PathLike, table, *, metadata: dict[str, str] | None = None) -> Path:
     """A pyarrow Table as Parquet; `metadata` joins the schema's key-value metadata."""
-    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="writing Parquet files")
+    parquet = require("pyarrow.parquet", package="pyarrow", needed_by="writing Parquet files")
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     buffer = BytesIO()

@@ -20,7 +20,7 @@ def count(value, name: str, *, minimum: int | None = 1) -> int:
     if isinstance(value, numbers.Integral):
         number = operator.index(value)
     elif math.isfinite(value) and float(value).is_integer():
-        number = int(value)
+        number = int(value)  # type: ignore[call-overload]  # typeshed's numbers.Real lacks __int__; float, Fraction, numpy's floats have it
     else:
         raise InputError(f"{name} must be a whole number; got {value!r}.")
     if minimum is not None and number < minimum:

@@ -36,9 +36,10 @@ def download_file(url: str, target: Path, *, sha256: str | None = None) -> Path:
             have = 0
         length = response.headers.get("Content-Length")
         total = have + int(length) if length else None
-        with open(partial, "ab" if have else "wb") as file, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name
-        ) as progress:
+        with (
+            open(partial, "ab" if have else "wb") as file,
+            tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024, desc=target.name) as progress,
+        ):
             try:
                 while chunk := response.read(1 << 20):
                     file.write(chunk)

@@ -62,3 +62,12 @@ class IntegrityError(UnembedError):
 
 class WriteError(UnembedError, OSError):
     """A file or folder cannot be written (no permission, disk full, read-only file system), in any room."""
+
+
+class LicenceWarning(UserWarning):
+    """Data or weights under a restrictive licence (non-commercial, share-alike) are being used.
+
+    Issued once per process and source (`warnings.warn`): the `unembed` command prints it; silence it with
+    `warnings.filterwarnings("ignore", category=unembed.LicenceWarning)`, or on the command line with
+    `PYTHONWARNINGS="ignore:mils-"` (the message starts with the source's name). See docs/licences.md.
+    """

@@ -10,15 +10,26 @@ writes one). Where specs are pooled (`A+B`), each part is a spec: `edit,beam=5+m
 
 Built-in factories are registered as "module:attribute" strings and imported on first use, so
 a component's optional dependencies are needed only when that component is loaded.
+
+Plugins: an installed package declares an entry point in the group `unembed.plugins` naming a callable
+(`mypkg.unembed_plugin:register`), or a module, that registers its components when called (or imported).
+Every registry loads the group once, the first time a name is not found or `available()` is asked, so
+`load_space("mypkg-space")` works without importing the package by hand. A name registered before the
+plugins load keeps its factory: a plugin neither replaces a built-in nor what a user registered.
+MiniBind is registered this way (`minibind = unembed.minibind:register`).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
+import logging
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from .errors import InputError, MissingDependencyError, UnembedError
 
@@ -28,6 +39,59 @@ _OPTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][+-]?[0-9]+)?")
 _TWICE = object()  # an option the spec gives twice (`parse_spec` refuses it)
+
+log = logging.getLogger(__name__)
+
+PLUGIN_GROUP = "unembed.plugins"
+# unembed's own plugins, as its metadata declares them (pyproject.toml): also loaded from a source tree whose
+# installed metadata predates them, so `load_space("minibind")` never depends on reinstalling.
+BUNDLED_PLUGINS = {"minibind": "unembed.minibind:register"}
+_plugins_lock = threading.RLock()
+_plugins_loaded = False
+_loading_plugins = False
+_plugin_failures: dict[str, str] = {}  # entry point name -> why it did not load
+
+
+def load_plugins() -> dict[str, str]:
+    """Load every `unembed.plugins` entry point (once per process) and return those that failed, name -> reason.
+
+    An entry point names a callable, called with no arguments, or a module (imported; its `register()`
+    called if it has one). A plugin that raises is logged as a warning and left out; the others load.
+    Registries call this themselves the first time a name is not found, so there is rarely a need to.
+    """
+    global _plugins_loaded, _loading_plugins
+    with _plugins_lock:
+        if _plugins_loaded or _loading_plugins:
+            return dict(_plugin_failures)
+        _loading_plugins = True
+        try:
+            for entry_point in _plugin_entry_points():
+                try:
+                    target = entry_point.load()
+                    if inspect.ismodule(target):
+                        target = getattr(target, "register", None)
+                    if callable(target):
+                        target()
+                    log.debug("loaded plugin %s (%s)", entry_point.name, entry_point.value)
+                except Exception as error:  # a broken plugin must not break unembed, nor the other plugins
+                    _plugin_failures[entry_point.name] = f"{type(error).__name__}: {error}"
+                    log.warning("plugin %r (%s) did not load: %s: %s", entry_point.name, entry_point.value, type(error).__name__, error)
+            _plugins_loaded = True
+        finally:
+            _loading_plugins = False
+        return dict(_plugin_failures)
+
+
+def _plugin_entry_points() -> list[importlib.metadata.EntryPoint]:
+    seen: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
+    for entry_point in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        seen.setdefault((entry_point.name, entry_point.value), entry_point)  # a dist on sys.path twice is one plugin
+    values = {value for _, value in seen}
+    for name, value in BUNDLED_PLUGINS.items():
+        if value not in values:
+            log.debug("plugin %s is not in the installed metadata (reinstall unembed); loading it from %s", name, value)
+            seen[(name, value)] = importlib.metadata.EntryPoint(name=name, value=value, group=PLUGIN_GROUP)
+    return list(seen.values())
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -46,13 +110,14 @@ def parse_spec(spec: str, error: type[UnembedError] = InputError) -> tuple[str, 
     if "," in name:
         first, *parts = name.split(",")
         part = next(part for part in parts if not _OPTION.fullmatch(part))
-        raise error(f"{part!r} in spec {spec!r} is not an option: options follow the name (and its :ARGUMENT) as ,KEY=VALUE, "
-                    f"e.g. {first},{part or 'key'}=VALUE.")
+        raise error(
+            f"{part!r} in spec {spec!r} is not an option: options follow the name (and its :ARGUMENT) as ,KEY=VALUE, "
+            f"e.g. {first},{part or 'key'}=VALUE."
+        )
     repeated = [key for key, count in options.items() if count is _TWICE]
     if repeated:
         raise error(f"spec {spec!r} gives the option {repeated[0]!r} twice; give it once.")
     return name, argument, options
-
 
 
 def _parse(spec: str) -> tuple[str, str, dict[str, Any]]:
@@ -85,12 +150,15 @@ def format_spec(name: str, argument: str = "", options: dict[str, Any] | None = 
     return spec
 
 
-def require(module: str, *, extra: str, needed_by: str):
-    """Import an optional dependency, or say what installs it: `extra` is an unembed extra or a PyPI package name."""
+def require(module: str, *, needed_by: str, extra: str | None = None, package: str | None = None):
+    """Import a dependency, or say what installs it: `extra` names unembed's extras (`"lexicon,llama"`, see
+    pyproject.toml), `package` a PyPI distribution (for a core dependency: `package="pyarrow"`)."""
+    if (extra is None) == (package is None):
+        raise TypeError("require() takes one of extra= (an unembed extra) or package= (a PyPI package).")
     try:
         return importlib.import_module(module)
     except ImportError as error:
-        install = extra if "-" in extra else f"'unembed[{extra}]'"
+        install = f"'unembed[{extra}]'" if extra else package
         raise MissingDependencyError(
             f"{needed_by} needs the Python package {module!r} ({error}). Install it with `pip install {install}`."
         ) from error
@@ -121,12 +189,19 @@ class Registry(Generic[T]):
         """
         if not name or any(mark in name for mark in ":+,="):
             raise self.error(f"{self.kind} name {name!r} must be non-empty and contain no ':', '+', ',' or '='.")
+        if _loading_plugins and name in self._entries:
+            log.debug("a plugin registers %s %r, which is taken: the first registration stays", self.kind, name)
+            return
         self._entries[name] = _Entry(factory, info)
 
     def available(self) -> list[str]:
+        """Every registered name, plugins (entry points) included."""
+        load_plugins()
         return sorted(self._entries)
 
     def __contains__(self, name: str) -> bool:
+        if name not in self._entries:
+            load_plugins()
         return name in self._entries
 
     def info(self, name: str) -> dict:
@@ -146,13 +221,14 @@ class Registry(Generic[T]):
                     f"Install it with `pip install 'unembed[{entry.info['extra']}]'`."
                 ) from error
             entry.factory = getattr(module, attribute)
+        assert callable(entry.factory)  # a "module:attribute" string is imported above
         return entry.factory
 
     def load(self, spec: str | T, **options) -> T:
         """The component named by `spec`; a component instance is returned unchanged. Keyword `options`
         merge over the spec's own (`,KEY=VALUE`): a keyword given in Python wins."""
         if self.base is not None and isinstance(spec, self.base):
-            return spec
+            return cast(T, spec)
         if not isinstance(spec, str):
             raise self.error(
                 f"{type(spec).__name__} is not a {self.kind}: give a {self.kind} spec such as "
@@ -173,14 +249,20 @@ class Registry(Generic[T]):
                 f"Its options: {', '.join(named + elsewhere) or 'none'}."
             ) from error
         if self.base is not None and not isinstance(component, self.base):
-            raise self.error(f"the factory registered for {self.kind} {name!r} returned a {type(component).__name__}, not a {self.base.__name__}.")
+            raise self.error(
+                f"the factory registered for {self.kind} {name!r} returned a {type(component).__name__}, not a {self.base.__name__}."
+            )
         return component
 
     def _entry(self, name: str) -> _Entry:
         if name not in self._entries:
+            failures = load_plugins()
+        if name not in self._entries:
+            failed = "".join(f" Plugin {plugin!r} did not load ({why})." for plugin, why in failures.items())
             raise self.error(
                 f"unknown {self.kind} {name!r}. Known: {', '.join(self.available())}. "
-                f"Use one of those, or register your own with unembed.register_{self.kind.replace(' ', '_')}()."
+                f"Use one of those, or register your own with unembed.register_{self.kind.replace(' ', '_')}() "
+                f"or a package's {PLUGIN_GROUP!r} entry point.{failed}"
             )
         return self._entries[name]
 

@@ -33,13 +33,11 @@ def unit_rows(vectors, dim: int | None = None, *, what: str = "embedding") -> np
         array = array[None, :]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise InputError(
-            f"{what} must be one vector (dim,) or a batch (n, dim); got shape {np.shape(vectors)}. "
-            "Pass a 1-D or 2-D float array."
+            f"{what} must be one vector (dim,) or a batch (n, dim); got shape {np.shape(vectors)}. Pass a 1-D or 2-D float array."
         )
     if dim is not None and array.shape[1] != dim:
         raise InputError(
-            f"{what} has dimension {array.shape[1]} but the space/bank expects {dim}. "
-            "Embed it with the same space the bank was built with."
+            f"{what} has dimension {array.shape[1]} but the space/bank expects {dim}. Embed it with the same space the bank was built with."
         )
     bad = ~np.isfinite(array).all(axis=1)
     if bad.any():
@@ -52,8 +50,7 @@ def unit_rows(vectors, dim: int | None = None, *, what: str = "embedding") -> np
     zero = scale[:, 0] == 0
     if zero.any():
         raise InputError(
-            f"{what} row(s) {np.flatnonzero(zero)[:10].tolist()} are all zero and have no direction. "
-            "Pass a non-zero embedding."
+            f"{what} row(s) {np.flatnonzero(zero)[:10].tolist()} are all zero and have no direction. Pass a non-zero embedding."
         )
     array = array / scale
     return np.ascontiguousarray(array / np.linalg.norm(array, axis=1, keepdims=True), dtype=np.float32)
@@ -81,5 +78,7 @@ def load_vectors(path: str | os.PathLike) -> np.ndarray:
     except (OSError, ValueError, EOFError) as error:
         raise InputError(f"{path} is not a plain .npy float array ({error}). Save it with numpy.save().") from error
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
-        raise InputError(f"{path} holds {getattr(array, 'dtype', type(array).__name__)} values, not numbers. Save a float array with numpy.save().")
+        raise InputError(
+            f"{path} holds {getattr(array, 'dtype', type(array).__name__)} values, not numbers. Save a float array with numpy.save()."
+        )
     return array

@@ -9,14 +9,34 @@ checked merge), `combination` (`arith_many`: embedding and text modes), `render`
 render-and-score prompt optimisation).
 """
 
+from ..objectives import RenderedImageEmbedder
 from .combination import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, ArithmeticResult, arith, arith_many
 from .merge import MergeResult, merge_many
-from ..objectives import RenderedImageEmbedder
 from .render import Drawing, draw, for_display, render_and_score
 from .terms import Term, combine, combine_vectors, embed_terms, expression, file, parse_expression, term_of, text, vector
 
 __all__ = [
-    "DEFAULT_REQUESTED", "DEFAULT_STEPS", "MODES", "ArithmeticResult", "arith", "arith_many", "MergeResult", "merge_many", "Drawing", "RenderedImageEmbedder",
-    "draw", "for_display", "render_and_score", "Term", "combine", "combine_vectors", "embed_terms", "expression", "file",
-    "parse_expression", "term_of", "text", "vector",
+    "DEFAULT_REQUESTED",
+    "DEFAULT_STEPS",
+    "MODES",
+    "ArithmeticResult",
+    "arith",
+    "arith_many",
+    "MergeResult",
+    "merge_many",
+    "Drawing",
+    "RenderedImageEmbedder",
+    "draw",
+    "for_display",
+    "render_and_score",
+    "Term",
+    "combine",
+    "combine_vectors",
+    "embed_terms",
+    "expression",
+    "file",
+    "parse_expression",
+    "term_of",
+    "text",
+    "vector",
 ]

@@ -10,8 +10,8 @@ All cases run together: one encoder batch per modality, one `invert_many` per mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -44,12 +44,16 @@ class ArithmeticResult:
 
     def to_dict(self) -> dict:
         data = {
-            "expression": self.expression, "mode": self.mode, "text": self.text, "score": self.score,
+            "expression": self.expression,
+            "mode": self.mode,
+            "text": self.text,
+            "score": self.score,
             "parts": [{"weight": weight, "text": text} for weight, text in self.parts],
         }
         if self.merge is not None:
             data["merge"] = {
-                "source": self.merge.source, "error": self.merge.error,
+                "source": self.merge.source,
+                "error": self.merge.error,
                 "candidates": [{"score": s, "text": t, "source": src} for s, t, src in self.merge.candidates],
             }
         if self.inversion is not None:
@@ -100,15 +104,15 @@ def arith_many(
     flat = [(case, term) for case, terms in enumerate(cases) for term in terms]
     vectors = embed_terms([term for _, term in flat], space)
     ends = np.cumsum([len(terms) for terms in cases])
-    targets = np.stack([
-        combine_vectors(vectors[end - len(terms) : end], [term.weight for term in terms]) for end, terms in zip(ends, cases)
-    ])
+    targets = np.stack(
+        [combine_vectors(vectors[end - len(terms) : end], [term.weight for term in terms]) for end, terms in zip(ends, cases, strict=True)]
+    )
     options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, timeout=timeout, **invert_options)
     if mode == "embedding":
         results = invert_many(targets, bank=resolve_bank(bank, space, "image"), modality="image", **options)
         return [
             ArithmeticResult(expression(terms), mode, result.text, result.score, target, inversion=result)
-            for terms, target, result in zip(cases, targets, results)
+            for terms, target, result in zip(cases, targets, results, strict=True)
         ]
 
     inversions: list[InversionResult | None] = [None] * len(flat)
@@ -116,15 +120,15 @@ def arith_many(
         picked = [i for i, (_, term) in enumerate(flat) if (term.modality == "vector" and modality == "image") or term.modality == modality]
         if picked:
             results = invert_many(vectors[picked], bank=resolve_bank(None, space, modality), modality=modality, **options)
-            for index, result in zip(picked, results):
+            for index, result in zip(picked, results, strict=True):
                 inversions[index] = result
-    parts = [[] for _ in cases]
-    per_term = [[] for _ in cases]
-    for (case, term), inversion in zip(flat, inversions):
-        parts[case].append((term.weight, term.item if term.modality == "text" else inversion.text))
+    parts: list[list[tuple[float, str]]] = [[] for _ in cases]
+    per_term: list[list[InversionResult | None]] = [[] for _ in cases]
+    for (case, term), inversion in zip(flat, inversions, strict=True):
+        parts[case].append((term.weight, term.item if inversion is None else inversion.text))  # None: a text term
         per_term[case].append(inversion)
     merged = merge_many(parts, targets, space=space, generator=merge_generator, requested=merges, seed=seed, timeout=timeout)
     return [
         ArithmeticResult(expression(terms), mode, merge.text, merge.score, target, case_parts, case_inversions, merge=merge)
-        for terms, target, case_parts, case_inversions, merge in zip(cases, targets, parts, per_term, merged)
+        for terms, target, case_parts, case_inversions, merge in zip(cases, targets, parts, per_term, merged, strict=True)
     ]

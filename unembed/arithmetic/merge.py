@@ -9,9 +9,9 @@ embedding of the terms. The best-scoring one wins, and `source` says who wrote i
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def rule_merges(parts: Sequence[tuple[float, str]]) -> list[tuple[str, str]]:
         long_added = [text for text in added if text not in short_added]
         swapped = []
         for text in long_added:
-            for old, new in zip(removed, short_added):
+            for old, new in zip(removed, short_added, strict=True):
                 text = _replace_phrase(text, old, new)
             swapped.append(text)
         if swapped and swapped != long_added:
@@ -97,24 +97,28 @@ def merge_many(
     generator = with_timeout(load_generator(generator), timeout)
     requests = [
         ProposalRequest(
-            template=merge_prompt(row), candidates=[(weight, text) for weight, text in row if weight > 0],
-            neighbours=[], requested=requested, max_words=MAX_WORDS, seed=seed * 1_000_003 + index,
+            template=merge_prompt(row),
+            candidates=[(weight, text) for weight, text in row if weight > 0],
+            neighbours=[],
+            requested=requested,
+            max_words=MAX_WORDS,
+            seed=seed * 1_000_003 + index,
         )
         for index, row in enumerate(parts)
     ]
     proposals = generator.propose(requests)
-    pools = []
-    for row, proposal in zip(parts, proposals):
-        pool: dict[str, tuple[str, str]] = {}
+    pools: list[list[tuple[str, str]]] = []
+    for row, proposal in zip(parts, proposals, strict=True):
+        unique: dict[str, tuple[str, str]] = {}
         for text, source in rule_merges(row) + [(text, "llm") for text in proposal.texts]:
-            pool.setdefault(candidate_key(text), (text, source))
-        pools.append(list(pool.values()))
+            unique.setdefault(candidate_key(text), (text, source))
+        pools.append(list(unique.values()))
     vectors = space.embed_text([text for pool in pools for text, _ in pool])
     results, offset = [], 0
-    for pool, target, proposal in zip(pools, targets, proposals):
+    for pool, target, proposal in zip(pools, targets, proposals, strict=True):
         scores = vectors[offset : offset + len(pool)] @ target
         offset += len(pool)
-        ranked = sorted(((float(score), text, source) for score, (text, source) in zip(scores, pool)), key=lambda c: -c[0])
+        ranked = sorted(((float(score), text, source) for score, (text, source) in zip(scores, pool, strict=True)), key=lambda c: -c[0])
         best = ranked[0]
         results.append(MergeResult(text=best[1], score=best[0], source=best[2], candidates=ranked, error=proposal.error))
     return results

@@ -10,6 +10,7 @@ GPU for real pictures. The renderer defaults to the one the space names (`space.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from PIL import Image
 
 from ..errors import InputError
@@ -58,7 +59,7 @@ class Drawing:
     render_and_score: InversionResult | None = None  # the optimised prompt's run, when asked for
 
     def to_dict(self) -> dict:
-        data = {"renderer": self.renderer, "prompt": self.prompt, "rendered_cosine": self.rendered_cosine}
+        data: dict[str, object] = {"renderer": self.renderer, "prompt": self.prompt, "rendered_cosine": self.rendered_cosine}
         if self.render_and_score is not None:
             run = self.render_and_score
             data["render_and_score"] = {"text": run.text, "rendered_cosine": run.score, "trajectory": run.trajectory()}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -173,9 +174,11 @@ def embed_terms(terms: Sequence[Term], space: Space) -> np.ndarray:
     for modality in ("text", "image", "audio"):
         picked = [index for index, term in enumerate(terms) if term.modality == modality]
         if picked:
-            for index, row in zip(picked, space.embed(modality, [terms[index].item for index in picked])):
+            for index, row in zip(picked, space.embed(modality, [terms[index].item for index in picked]), strict=True):
                 rows[index] = row
-    return np.stack(rows).astype(np.float32)
+    filled = [row for row in rows if row is not None]
+    assert len(filled) == len(rows), "every term's modality (MODALITIES) is embedded above"
+    return np.stack(filled).astype(np.float32)
 
 
 def combine_vectors(vectors: np.ndarray, weights: Sequence[float]) -> np.ndarray:
@@ -184,11 +187,11 @@ def combine_vectors(vectors: np.ndarray, weights: Sequence[float]) -> np.ndarray
     In float64, with the weights divided by the largest first (the direction does not change): weights
     such as 1e308 cannot overflow the sum, and tiny ones cannot vanish.
     """
-    weights = np.asarray([checks.weight(weight) for weight in weights], dtype=np.float64)
-    weights = weights / np.abs(weights).max()
-    total = (weights[:, None] * np.asarray(vectors, dtype=np.float64)).sum(axis=0)
+    scaled = np.asarray([checks.weight(weight) for weight in weights], dtype=np.float64)
+    scaled = scaled / np.abs(scaled).max()
+    total = (scaled[:, None] * np.asarray(vectors, dtype=np.float64)).sum(axis=0)
     norm = float(np.linalg.norm(total))
-    if norm < CANCELLED * float(np.abs(weights).sum()):
+    if norm < CANCELLED * float(np.abs(scaled).sum()):
         raise InputError(
             f"the terms cancel out (the weighted sum has length {norm:.2g}), e.g. `x - x`: the result has no direction. "
             "Change the weights or the terms so they do not sum to zero."

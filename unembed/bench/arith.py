@@ -65,11 +65,28 @@ def arith_ok(scene, image, sound) -> bool:
 
 
 def analogy_ok(scene, image, colour) -> bool:
-    return scene is not None and len(scene.objects) == 1 and scene.objects[0].shape == image.objects[0].shape and scene.objects[0].colour == colour
+    return (
+        scene is not None
+        and len(scene.objects) == 1
+        and scene.objects[0].shape == image.objects[0].shape
+        and scene.objects[0].colour == colour
+    )
 
 
-def run_arith(*, n=50, seed=2024, space="minibind", generator=DEFAULT_GENERATOR, steps=3, requested=20,
-              merge_generator="llama.cpp", merges=5, render_n=10, render_steps=3, progress=True) -> dict:
+def run_arith(
+    *,
+    n=50,
+    seed=2024,
+    space="minibind",
+    generator=DEFAULT_GENERATOR,
+    steps=3,
+    requested=20,
+    merge_generator="llama.cpp",
+    merges=5,
+    render_n=10,
+    render_steps=3,
+    progress=True,
+) -> dict:
     """The report: `n` cases per task; `steps` and `requested` for each inversion; `merges` LLM merges per
     case in text mode by `merge_generator`; the first `render_n` arith cases also through render-and-score."""
     checks.count(n, "n")
@@ -80,23 +97,29 @@ def run_arith(*, n=50, seed=2024, space="minibind", generator=DEFAULT_GENERATOR,
     pairs, analogies = sample_cases(n, rng)
     pictures = [world.render(scene, rng) for scene in [image for image, _ in pairs] + [image for image, _ in analogies]]
     sounds = [world.render(sound, rng) for _, sound in pairs]
-    cases = [[Term(1.0, picture, "image"), Term(1.0, sound, "audio")] for picture, sound in zip(pictures[:n], sounds)]
+    cases = [[Term(1.0, picture, "image"), Term(1.0, sound, "audio")] for picture, sound in zip(pictures[:n], sounds, strict=True)]
     cases += [
         [Term(1.0, picture, "image"), Term(-1.0, image.objects[0].colour, "text"), Term(1.0, colour, "text")]
-        for picture, (image, colour) in zip(pictures[n:], analogies)
+        for picture, (image, colour) in zip(pictures[n:], analogies, strict=True)
     ]
 
     def score(texts):
         scenes = [drawn(renderer, text) for text in texts]
         return {
-            "arith_success": float(np.mean([arith_ok(s, a, b) for s, (a, b) in zip(scenes[:n], pairs)])),
-            "analogy_accuracy": float(np.mean([analogy_ok(s, c, colour) for s, (c, colour) in zip(scenes[n:], analogies)])),
+            "arith_success": float(np.mean([arith_ok(s, a, b) for s, (a, b) in zip(scenes[:n], pairs, strict=True)])),
+            "analogy_accuracy": float(np.mean([analogy_ok(s, c, colour) for s, (c, colour) in zip(scenes[n:], analogies, strict=True)])),
         }
 
     options = dict(space=space, generator=generator, steps=steps, requested=requested, seed=seed, progress=progress)
     report: dict = {
-        "space": space.spec, "n": n, "seed": seed, "generator": generator, "steps": steps,
-        "requested": requested, "merge_generator": merge_generator, "merges": merges,
+        "space": space.spec,
+        "n": n,
+        "seed": seed,
+        "generator": generator,
+        "steps": steps,
+        "requested": requested,
+        "merge_generator": merge_generator,
+        "merges": merges,
         "sound_to_element": SOUND_TO_ELEMENT,
     }
 
@@ -114,40 +137,62 @@ def run_arith(*, n=50, seed=2024, space="minibind", generator=DEFAULT_GENERATOR,
     started = time.perf_counter()
     merged = arith_many(cases, mode="text", merge_generator=merge_generator, merges=merges, **options)
     text_seconds = (time.perf_counter() - started) / len(cases)
+    merges = [result.merge for result in merged if result.merge is not None]
+    assert len(merges) == len(merged)  # text mode merges every case
     report["text_mode"] = score([result.text for result in merged])
     report["text_mode"]["llm_merge_win_rate"] = {
-        "arith": float(np.mean([result.merge.llm_won for result in merged[:n]])),
-        "analogy": float(np.mean([result.merge.llm_won for result in merged[n:]])),
+        "arith": float(np.mean([merge.llm_won for merge in merges[:n]])),
+        "analogy": float(np.mean([merge.llm_won for merge in merges[n:]])),
     }
-    report["text_mode"]["llm_merge_errors"] = sum(result.merge.error is not None for result in merged)
+    report["text_mode"]["llm_merge_errors"] = sum(merge.error is not None for merge in merges)
     image_texts = [result.parts[0][1] for result in merged]
     sound_texts = [result.parts[1][1] for result in merged[:n]]
     image_scenes = [image for image, _ in pairs] + [image for image, _ in analogies]
     report["term_inversion"] = {
-        "image_object_accuracy": float(np.mean([
-            (s := drawn(renderer, t)) is not None and len(s.objects) == 1 and (s.objects[0].shape, s.objects[0].colour) == (c.objects[0].shape, c.objects[0].colour)
-            for t, c in zip(image_texts, image_scenes)
-        ])),
-        "sound_kind_accuracy": float(np.mean([
-            [e.kind for e in world.parse_audio_text(t).events] == [sound.events[0].kind] for t, (_, sound) in zip(sound_texts, pairs)
-        ])),
+        "image_object_accuracy": float(
+            np.mean(
+                [
+                    (s := drawn(renderer, t)) is not None
+                    and len(s.objects) == 1
+                    and (s.objects[0].shape, s.objects[0].colour) == (c.objects[0].shape, c.objects[0].colour)
+                    for t, c in zip(image_texts, image_scenes, strict=True)
+                ]
+            )
+        ),
+        "sound_kind_accuracy": float(
+            np.mean(
+                [
+                    [e.kind for e in world.parse_audio_text(t).events] == [sound.events[0].kind]
+                    for t, (_, sound) in zip(sound_texts, pairs, strict=True)
+                ]
+            )
+        ),
     }
 
     render_n = min(render_n, n)
     if render_n:
         started = time.perf_counter()
         runs = [
-            render_and_score(target, space=space, renderer=renderer, bank=image_bank, generator=generator,
-                             steps=render_steps, requested=requested, seed=seed)
+            render_and_score(
+                target,
+                space=space,
+                renderer=renderer,
+                bank=image_bank,
+                generator=generator,
+                steps=render_steps,
+                requested=requested,
+                seed=seed,
+            )
             for target in targets[:render_n]
         ]
         render_seconds = (time.perf_counter() - started) / render_n
         report["render_and_score"] = {
-            "n": render_n, "steps": render_steps,
+            "n": render_n,
+            "steps": render_steps,
             "rendered_cosine_start": float(np.mean([r.bootstrap_score for r in runs])),
             "rendered_cosine_end": float(np.mean([r.score for r in runs])),
             "improved": float(np.mean([r.score > r.bootstrap_score + 1e-6 for r in runs])),
-            "arith_success": float(np.mean([arith_ok(drawn(renderer, r.text), a, b) for r, (a, b) in zip(runs, pairs)])),
+            "arith_success": float(np.mean([arith_ok(drawn(renderer, r.text), a, b) for r, (a, b) in zip(runs, pairs, strict=False)])),
         }
     report["speed"] = {
         "bank_top1_seconds_per_case": round(baseline, 6),
@@ -158,12 +203,20 @@ def run_arith(*, n=50, seed=2024, space="minibind", generator=DEFAULT_GENERATOR,
     if render_n:
         report["speed"]["render_and_score_vs_bank_top1"] = round(render_seconds / baseline, 1)
     report["examples"] = [
-        {"case": f"{world.caption(a)} + {world.caption(b)}", "embedding": embedding[i].text, "text": merged[i].text,
-         "text_source": merged[i].merge.source}
+        {
+            "case": f"{world.caption(a)} + {world.caption(b)}",
+            "embedding": embedding[i].text,
+            "text": merged[i].text,
+            "text_source": merges[i].source,
+        }
         for i, (a, b) in enumerate(pairs[:5])
     ] + [
-        {"case": f"{world.caption(c)} - {c.objects[0].colour} + {colour}", "embedding": embedding[n + i].text,
-         "text": merged[n + i].text, "text_source": merged[n + i].merge.source}
+        {
+            "case": f"{world.caption(c)} - {c.objects[0].colour} + {colour}",
+            "embedding": embedding[n + i].text,
+            "text": merged[n + i].text,
+            "text_source": merged[n + i].merge.source,
+        }
         for i, (c, colour) in enumerate(analogies[:5])
     ]
     return report

@@ -44,7 +44,7 @@ def time_single_queries(index: faiss.Index, queries: np.ndarray, k: int) -> tupl
 
 
 def recall_at(found: np.ndarray, exact: np.ndarray, k: int) -> float:
-    return float(np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact)]))
+    return float(np.mean([len(set(f[:k]) & set(e[:k])) / k for f, e in zip(found, exact, strict=True)]))
 
 
 def synthetic_unit_vectors(centres: np.ndarray, n: int, spread: float, rng: np.random.Generator) -> np.ndarray:
@@ -65,8 +65,19 @@ SPREAD = 0.5
 K = 50  # MILS keeps up to 50 bootstrap candidates
 
 
-def run_bank(*, n=100_000, index=None, search_params=None, sweep=(), queries=200, space="minilm", source="mils-image",
-             spread=SPREAD, threads=1, seed=0) -> dict:
+def run_bank(
+    *,
+    n=100_000,
+    index=None,
+    search_params=None,
+    sweep=(),
+    queries=200,
+    space="minilm",
+    source="mils-image",
+    spread=SPREAD,
+    threads=1,
+    seed=0,
+) -> dict:
     """The report. n: synthetic bank size; index: a FAISS factory string (default: `recommended_index(n)`);
     search_params: e.g. "nprobe=64,k_factor_rf=4"; sweep: more search-parameter sets measured on the same
     index; queries: query vectors, searched one at a time; source: the real captions the synthetic vectors
@@ -114,8 +125,13 @@ def run_bank(*, n=100_000, index=None, search_params=None, sweep=(), queries=200
     def measure(params: str) -> dict:
         set_search_params(index, params)
         timings, found = time_single_queries(index, query_vectors, k)
-        return {"search_params": params, "query_ms_p50": p50_ms(timings), "query_ms_p95": float(np.percentile(timings, 95) * 1000),
-                "recall_at_10": recall_at(found, exact, 10), "recall_at_50": recall_at(found, exact, 50)}
+        return {
+            "search_params": params,
+            "query_ms_p50": p50_ms(timings),
+            "query_ms_p95": float(np.percentile(timings, 95) * 1000),
+            "recall_at_10": recall_at(found, exact, 10),
+            "recall_at_50": recall_at(found, exact, 50),
+        }
 
     swept = [measure(params) for params in sweep]
     chosen = measure(search_params)

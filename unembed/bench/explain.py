@@ -26,6 +26,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +42,21 @@ from ..spaces import load_space
 MILS_BANKS = {"image": "mils-image", "audio": "mils-audio"}
 WORLD_BANKS = {"image": "minibind-image", "audio": "minibind-audio"}
 
-def run_explain(*, space="minibind", n=400, seed=777, bank="world", generator="edit", steps=3, requested=20, keep=10,
-                sae_features=64, sae_path=None, progress=True) -> dict:
+
+def run_explain(
+    *,
+    space="minibind",
+    n=400,
+    seed=777,
+    bank="world",
+    generator="edit",
+    steps=3,
+    requested=20,
+    keep=10,
+    sae_features=64,
+    sae_path=None,
+    progress=True,
+) -> dict:
     """The report. space: minibind (rendered pictures and sounds) or minilm (a paraphrase of each scene's caption,
     as text); n: scenes per modality, half to train, half to test; seed: render and training seed (MiniBind's
     training used 0..1001 for renders); bank: world (MiniBind's canonical captions of the modality) or mils
@@ -65,12 +79,14 @@ def run_explain(*, space="minibind", n=400, seed=777, bank="world", generator="e
 def _run_explain(space, n, seed, bank, generator, steps, requested, keep, sae_features, sae_path, progress) -> dict:
     space = load_space(space)
     rng = np.random.default_rng(seed)
-    data = {}
+    data: dict[str, dict[str, Any]] = {}
     for modality in ATTRIBUTES:
         scenes, vectors = embedded_scenes(modality, n, rng, space)
         pairs, has, applies = labels(modality, scenes)
         half = n // 2
-        data[modality] = dict(pairs=pairs, train=(vectors[:half], has[:half], applies[:half]), test=(vectors[half:], has[half:], applies[half:]))
+        data[modality] = dict(
+            pairs=pairs, train=(vectors[:half], has[:half], applies[:half]), test=(vectors[half:], has[half:], applies[half:])
+        )
 
     started = time.perf_counter()
     sae_tensors = train_sae(np.vstack([data[m]["train"][0] for m in ATTRIBUTES]), features=sae_features, seed=seed)
@@ -89,46 +105,81 @@ def _run_explain(space, n, seed, bank, generator, steps, requested, keep, sae_fe
     matches = match_features(sae.activations(test_vectors), all_has)
 
     report: dict = {
-        "space": space.spec, "n": n, "seed": seed, "bank": bank, "generator": generator,
-        "steps": steps, "requested": requested, "keep": keep,
-        "sae": {"path": str(sae_path), "features": sae_features, "train_seconds": round(sae_seconds, 2),
-                "matched": len(matches), "match_f1_min": MATCH_F1},
+        "space": space.spec,
+        "n": n,
+        "seed": seed,
+        "bank": bank,
+        "generator": generator,
+        "steps": steps,
+        "requested": requested,
+        "keep": keep,
+        "sae": {
+            "path": str(sae_path),
+            "features": sae_features,
+            "train_seconds": round(sae_seconds, 2),
+            "matched": len(matches),
+            "match_f1_min": MATCH_F1,
+        },
     }
     cases = []  # (kind, modality, attribute, value, objective)
     for modality in ATTRIBUTES:
         pairs = data[modality]["pairs"]
         weight, bias = train_probes(*data[modality]["train"], seed=seed)
-        for (attribute, value), direction, w, b in zip(pairs, directions(*data[modality]["test"]), weight, bias):
+        for (attribute, value), direction, w, b in zip(pairs, directions(*data[modality]["test"]), weight, bias, strict=True):
             cases.append(("direction", modality, attribute, value, direction))
             cases.append(("probe", modality, attribute, value, Probe(w, b)))
-    cases += [("sae_feature", m, attribute, value, sae.feature(feature)) for feature, value_index, _ in matches
-              for m, attribute, value in [all_pairs[value_index]]]
+    cases += [
+        ("sae_feature", m, attribute, value, sae.feature(feature))
+        for feature, value_index, _ in matches
+        for m, attribute, value in [all_pairs[value_index]]
+    ]
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for modality in ATTRIBUTES:
         captions = resolve_bank(MILS_BANKS[modality] if bank == "mils" else WORLD_BANKS[modality], space, modality)
         baseline = bank_baseline(captions, space, seed=seed)
         mine = [case for case in cases if case[1] == modality]
         objectives = [Direction(case[4], baseline=baseline) if case[0] == "direction" else case[4] for case in mine]
-        explanations = explain(objectives, names=[f"{kind} {attribute}={value}" for kind, _, attribute, value, _ in mine],
-                               space=space, bank=captions, modality=modality, generator=generator, steps=steps,
-                               requested=requested, keep=keep, seed=seed, fluency=False, progress=progress)
-        for (kind, _, attribute, value, _), explanation in zip(mine, explanations):
-            rows.append({
-                "kind": kind, "modality": modality, "attribute": attribute, "value": value, "objective": explanation.objective,
-                "bank_text": explanation.bank_text, "bank_right": named_right(explanation.bank_text, modality, attribute, value),
-                "text": explanation.text, "right": named_right(explanation.text, modality, attribute, value),
-                "bank_score": explanation.bank_score, "score": explanation.score, "lift": explanation.lift,
-                "seconds": explanation.seconds,
-            })
+        explanations = explain(
+            objectives,
+            names=[f"{kind} {attribute}={value}" for kind, _, attribute, value, _ in mine],
+            space=space,
+            bank=captions,
+            modality=modality,
+            generator=generator,
+            steps=steps,
+            requested=requested,
+            keep=keep,
+            seed=seed,
+            fluency=False,
+            progress=progress,
+        )
+        for (kind, _, attribute, value, _), explanation in zip(mine, explanations, strict=True):
+            rows.append(
+                {
+                    "kind": kind,
+                    "modality": modality,
+                    "attribute": attribute,
+                    "value": value,
+                    "objective": explanation.objective,
+                    "bank_text": explanation.bank_text,
+                    "bank_right": named_right(explanation.bank_text, modality, attribute, value),
+                    "text": explanation.text,
+                    "right": named_right(explanation.text, modality, attribute, value),
+                    "bank_score": explanation.bank_score,
+                    "score": explanation.score,
+                    "lift": explanation.lift,
+                    "seconds": explanation.seconds,
+                }
+            )
     for kind in ("direction", "probe", "sae_feature"):
-        mine = [row for row in rows if row["kind"] == kind]
+        of_kind = [row for row in rows if row["kind"] == kind]
         report[kind] = {
-            "n": len(mine),
-            "bank_top1_accuracy": float(np.mean([row["bank_right"] for row in mine])) if mine else None,
-            "loop_accuracy": float(np.mean([row["right"] for row in mine])) if mine else None,
-            "mean_lift": float(np.mean([row["lift"] for row in mine])) if mine else None,
-            "seconds_per_explanation": float(np.mean([row["seconds"] for row in mine])) if mine else None,
+            "n": len(of_kind),
+            "bank_top1_accuracy": float(np.mean([row["bank_right"] for row in of_kind])) if of_kind else None,
+            "loop_accuracy": float(np.mean([row["right"] for row in of_kind])) if of_kind else None,
+            "mean_lift": float(np.mean([row["lift"] for row in of_kind])) if of_kind else None,
+            "seconds_per_explanation": float(np.mean([row["seconds"] for row in of_kind])) if of_kind else None,
         }
     report["explanations"] = rows
     return report

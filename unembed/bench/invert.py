@@ -44,7 +44,7 @@ def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
     vectors = embedder.embed(texts)
     return {
         "final_cosine": float(np.mean(np.sum(vectors * target_vectors, axis=1))),
-        "exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(texts, targets)])),
+        "exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(texts, targets, strict=True)])),
         "bleu4": bleu4(texts, targets),
         "fluency": float(np.mean(fluency.score(texts))),
         "improved_rate": float(np.mean([result.score > result.bootstrap_score + 1e-6 for result in results])),
@@ -52,8 +52,17 @@ def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
 
 
 def run_invert(
-    *, space="minilm", bank="mils-image", targets=None, limit=50, modality=None, reference_limit=5, progress=True,
-    generator=DEFAULT_GENERATOR, seed=0, **options,
+    *,
+    space="minilm",
+    bank="mils-image",
+    targets=None,
+    limit=50,
+    modality=None,
+    reference_limit=5,
+    progress=True,
+    generator=DEFAULT_GENERATOR,
+    seed=0,
+    **options,
 ) -> dict:
     """The report. targets: a caption file or named source of held-out targets (default: the bank's own
     source), or a name in TARGET_SETS; limit: a seeded sample of this many; reference_limit: run MILS's
@@ -68,13 +77,15 @@ def run_invert(
     fluency = default_fluency()  # the benchmark's fixed judge (the same model as the loop's gate)
     target_vectors = space.embed_text(held_out)
     options = {"steps": BENCH_STEPS, "requested": BENCH_REQUESTED, "keep": BENCH_KEEP, "patience": 2, **options}
-    options.update(space=space, bank=resolve_bank(bank, space, modality), generator=generator, modality=modality,
-                   seed=seed, exclude=held_out)
+    options.update(
+        space=space, bank=resolve_bank(bank, space, modality), generator=generator, modality=modality, seed=seed, exclude=held_out
+    )
 
     started = time.perf_counter()
     results = invert_many(target_vectors, progress=progress, **options)
     seconds = time.perf_counter() - started
     bank_texts = [result.bootstrap_text for result in results]
+    assert results[0].config is not None  # the loop records its settings
     report = {
         "n": len(held_out),
         "space": space.spec,
@@ -82,7 +93,9 @@ def run_invert(
         "generator": generator.spec,
         "config": results[0].config.to_dict(),
         "bank_top1_cosine": float(np.mean([result.bootstrap_score for result in results])),
-        "bank_top1_exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out)])),
+        "bank_top1_exact_match_rate": float(
+            np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out, strict=True)])
+        ),
         "bank_top1_bleu4": bleu4(bank_texts, held_out),
         "bleu4_metric": BLEU,
         "bank_top1_fluency": float(np.mean(fluency.score(bank_texts))),
@@ -94,9 +107,8 @@ def run_invert(
         "failed_steps": int(sum(record.failed for result in results for record in result.history)),
         "cache_hit_rate": results[0].cache["hit_rate"],
         "examples": [
-            {"target": t, "bank_top1": r.bootstrap_text, "returned": r.text,
-             "bank_top1_cosine": r.bootstrap_score, "final_cosine": r.score}
-            for t, r in zip(held_out, results)
+            {"target": t, "bank_top1": r.bootstrap_text, "returned": r.text, "bank_top1_cosine": r.bootstrap_score, "final_cosine": r.score}
+            for t, r in zip(held_out, results, strict=True)
         ],
     }
     if reference_limit:
@@ -106,18 +118,25 @@ def run_invert(
         started = time.perf_counter()
         reference = []
         for index in range(count):
-            reference += invert_many(target_vectors[index : index + 1], cache=False, bootstrap="encode", progress=False,
-                                     **{**options, "patience": None, "seed": seed + index})
+            reference += invert_many(
+                target_vectors[index : index + 1],
+                cache=False,
+                bootstrap="encode",
+                progress=False,
+                **{**options, "patience": None, "seed": seed + index},
+            )
         reference_seconds = time.perf_counter() - started
         ours = _quality(results[:count], held_out[:count], target_vectors[:count], cache_for(space), fluency)
         theirs = _quality(reference, held_out[:count], target_vectors[:count], cache_for(space), fluency)
         report.update({f"reference_{key}": value for key, value in theirs.items()})
-        report.update({
-            "reference_n": count,
-            "reference_seconds_per_target": reference_seconds / count,
-            "reference_llm_calls_per_target": float(np.mean([result.llm_calls for result in reference])),
-            "final_cosine_on_reference_targets": ours["final_cosine"],
-            "fluency_on_reference_targets": ours["fluency"],
-            "speedup_vs_reference": (reference_seconds / count) / report["seconds_per_target"],
-        })
+        report.update(
+            {
+                "reference_n": count,
+                "reference_seconds_per_target": reference_seconds / count,
+                "reference_llm_calls_per_target": float(np.mean([result.llm_calls for result in reference])),
+                "final_cosine_on_reference_targets": ours["final_cosine"],
+                "fluency_on_reference_targets": ours["fluency"],
+                "speedup_vs_reference": (reference_seconds / count) / report["seconds_per_target"],
+            }
+        )
     return report

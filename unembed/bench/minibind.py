@@ -28,7 +28,7 @@ Speed is reported as ratios against MiniLM text encoding measured in the same ru
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,32 +42,56 @@ from ..spaces import load_space
 MODALITIES = ("image", "audio")
 
 
-def inversion_accuracy(space, modality: str, vectors: np.ndarray, scenes: Sequence, bank, *, steps: int, requested: int,
-                       generator: str | None, seed: int, fluency_margin: float = 0.0, judge_fluency: bool = False,
-                       progress: bool = True) -> dict:
+def inversion_accuracy(
+    space,
+    modality: str,
+    vectors: np.ndarray,
+    scenes: Sequence,
+    bank,
+    *,
+    steps: int,
+    requested: int,
+    generator: str | None,
+    seed: int,
+    fluency_margin: float = 0.0,
+    judge_fluency: bool = False,
+    progress: bool = True,
+) -> dict:
     """`parsed_accuracy` of the MILS inverter's best text for each vector, with what the search cost."""
     start = time.perf_counter()
-    results = invert_many(vectors, space=space, bank=bank, generator=generator or DEFAULT_GENERATOR, modality=modality,
-                          steps=steps, requested=requested, seed=seed, fluency_margin=fluency_margin, progress=progress)
+    results = invert_many(
+        vectors,
+        space=space,
+        bank=bank,
+        generator=generator or DEFAULT_GENERATOR,
+        modality=modality,
+        steps=steps,
+        requested=requested,
+        seed=seed,
+        fluency_margin=fluency_margin,
+        progress=progress,
+    )
     seconds = time.perf_counter() - start
     texts = [result.text for result in results]
     bootstrap = [result.history[0].best_text for result in results]
+    config = results[0].config
+    assert config is not None  # the loop records its settings
     report = {
         "accuracy": parsed_accuracy(texts, scenes, modality),
         "grammatical_accuracy": grammatical_accuracy(texts, scenes, modality),
         "strict_accuracy": strict_accuracy(texts, scenes, modality),
         "bootstrap_accuracy": parsed_accuracy(bootstrap, scenes, modality),
         "n": len(texts),
-        "generator": results[0].config.generator,
+        "generator": config.generator,
         "steps": steps,
         "requested": requested,
-        "fluency_margin": results[0].config.fluency_margin,
-        "min_gain": results[0].config.min_gain,
+        "fluency_margin": config.fluency_margin,
+        "min_gain": config.min_gain,
         "seconds": round(seconds, 1),
         "seconds_per_target": round(seconds / len(texts), 2),
         "llm_calls_per_target": float(np.mean([result.llm_calls for result in results])),
-        "changed_by_search": float(np.mean([a != b for a, b in zip(texts, bootstrap)])),
-        "examples": [(world.caption(scene), text) for scene, text in zip(scenes[:10], texts)],
+        "changed_by_search": float(np.mean([a != b for a, b in zip(texts, bootstrap, strict=True)])),
+        "examples": [(world.caption(scene), text) for scene, text in zip(scenes[:10], texts, strict=False)],
     }
     if judge_fluency:
         judge = default_fluency()
@@ -88,8 +112,21 @@ def bank_baseline(bank, modality: str, vectors: np.ndarray, scenes: Sequence, di
     }
 
 
-def run_minibind(*, n=500, seed=12345, space="minibind", distractors=2000, invert_n=100, steps=1, requested=5,
-                 generator=None, fluency_margin=0.0, open_world=False, cache=None, progress=True) -> dict:
+def run_minibind(
+    *,
+    n=500,
+    seed=12345,
+    space="minibind",
+    distractors=2000,
+    invert_n=100,
+    steps=1,
+    requested=5,
+    generator=None,
+    fluency_margin=0.0,
+    open_world=False,
+    cache=None,
+    progress=True,
+) -> dict:
     """The report: `n` held-out samples per modality drawn with `seed` (training used 0..1001); `distractors`
     MILS caption lines in each bank (0: world captions only); the first `invert_n` samples inverted (0:
     skip) with `steps` steps of `requested` texts (one step of 5 keeps 100 inversions per modality to
@@ -99,8 +136,13 @@ def run_minibind(*, n=500, seed=12345, space="minibind", distractors=2000, inver
     space = load_space(space)
     cache = CaptionCache(space, cache)
     rng = np.random.default_rng(seed)
-    report: dict = {"space": space.spec, "n": n, "seed": seed, "open_world": open_world,
-                    "training": getattr(space, "info", {}).get("training_time")}
+    report: dict = {
+        "space": space.spec,
+        "n": n,
+        "seed": seed,
+        "open_world": open_world,
+        "training": getattr(space, "info", {}).get("training_time"),
+    }
 
     probe = [world.paraphrase(scene, rng) for scene in world.sample_scenes("image", 256, rng, held_out=False)]
     start = time.perf_counter()
@@ -129,9 +171,20 @@ def run_minibind(*, n=500, seed=12345, space="minibind", distractors=2000, inver
         inverted = None
         if invert_n > 0:
             count = min(invert_n, len(scenes))
-            inverted = inversion_accuracy(space, modality, vectors[:count], scenes[:count], bank, steps=steps,
-                                          requested=requested, generator=generator, seed=seed,
-                                          fluency_margin=fluency_margin, judge_fluency=open_world, progress=progress)
+            inverted = inversion_accuracy(
+                space,
+                modality,
+                vectors[:count],
+                scenes[:count],
+                bank,
+                steps=steps,
+                requested=requested,
+                generator=generator,
+                seed=seed,
+                fluency_margin=fluency_margin,
+                judge_fluency=open_world,
+                progress=progress,
+            )
             report[f"{modality}_inversion"] = inverted
         report[f"{modality}_inversion_accuracy"] = inverted["accuracy"] if inverted else None
     return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,21 +29,40 @@ def run_scale(*, n=200, space="minilm", bank="mils-image", targets=None, batch_s
     source); `options` go to `run_job` (generator mutate without the fluency gate, steps, requested,
     keep and patience default to the bench's)."""
     checks.count(n, "n")
-    options = {"generator": "mutate", "fluency": False, "steps": BENCH_STEPS, "requested": BENCH_REQUESTED,
-               "keep": BENCH_KEEP, "patience": 2, **options}
+    options = {
+        "generator": "mutate",
+        "fluency": False,
+        "steps": BENCH_STEPS,
+        "requested": BENCH_REQUESTED,
+        "keep": BENCH_KEEP,
+        "patience": 2,
+        **options,
+    }
     space = load_space(space)
     held_out = held_out_targets(targets or bank, n, seed)
-    report = {"n": len(held_out), "space": space.spec, "bank": str(bank), "batch_size": batch_size,
-              "generator": options.get("generator"), "settings": {**options, "seed": seed}, "runs": {}}
-    with tempfile.TemporaryDirectory(prefix="unembed-bench-scale-") as folder:
-        folder = Path(folder)
+    report = {
+        "n": len(held_out),
+        "space": space.spec,
+        "bank": str(bank),
+        "batch_size": batch_size,
+        "generator": options.get("generator"),
+        "settings": {**options, "seed": seed},
+        "runs": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="unembed-bench-scale-") as temporary:
+        folder = Path(temporary)
         np.save(folder / "targets.npy", space.embed_text(held_out), allow_pickle=False)
         (folder / "held_out.txt").write_text("\n".join(held_out) + "\n", encoding="utf-8")
-        job = dict(space=space.spec, bank=bank, exclude=folder / "held_out.txt", batch_size=batch_size, seed=seed,
-                   progress=progress, **options)
+        job = dict(
+            space=space.spec, bank=bank, exclude=folder / "held_out.txt", batch_size=batch_size, seed=seed, progress=progress, **options
+        )
         texts = {}
-        for name, engine in (("in_process", {}), ("ray_1_worker", {"ray": True, "workers": 1}),
-                             ("ray_2_workers", {"ray": True, "workers": 2})):
+        engines: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("in_process", {}),
+            ("ray_1_worker", {"ray": True, "workers": 1}),
+            ("ray_2_workers", {"ray": True, "workers": 2}),
+        )
+        for name, engine in engines:
             out = folder / name
             result = run_job(folder / "targets.npy", out, **job, **engine)
             texts[name] = {row["id"]: row["text"] for row in read_run(out).to_pylist()}

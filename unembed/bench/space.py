@@ -53,8 +53,19 @@ def measure(space, modality: str, items: list, target: np.ndarray) -> float:
     return time.perf_counter() - start
 
 
-def run_space(*, space="imagebind", random_weights=False, size=None, device=None, dtypes=("float32", "bfloat16"),
-              batch_sizes=(1, 8, 32), modalities=None, batches=3, threads=None, seed=0) -> dict:
+def run_space(
+    *,
+    space="imagebind",
+    random_weights=False,
+    size=None,
+    device=None,
+    dtypes=("float32", "bfloat16"),
+    batch_sizes=(1, 8, 32),
+    modalities=None,
+    batches=3,
+    threads=None,
+    seed=0,
+) -> dict:
     """The report: one row per modality, dtype and batch size. random_weights: no checkpoint needed;
     size: for spaces with sizes (imagebind: huge, tiny); device: cpu, cuda, cuda:1 (default: cuda if
     available); modalities: default all of the space's; batches: timed batches per setting; threads:
@@ -88,8 +99,15 @@ def run_space(*, space="imagebind", random_weights=False, size=None, device=None
                 seconds = measure(space, modality, pool[batch_size : batch_size + count], target)
                 per_second = count / seconds
                 baseline = baseline or per_second
-                row = dict(modality=modality, dtype=dtype, batch_size=batch_size, items=count, seconds=round(seconds, 4),
-                           items_per_second=round(per_second, 3), ratio_to_baseline=round(per_second / baseline, 3))
+                row = dict(
+                    modality=modality,
+                    dtype=dtype,
+                    batch_size=batch_size,
+                    items=count,
+                    seconds=round(seconds, 4),
+                    items_per_second=round(per_second, 3),
+                    ratio_to_baseline=round(per_second / baseline, 3),
+                )
                 if modality == "audio":
                     row["clips_per_second"] = round(3 * per_second, 3)
                 rows.append(row)

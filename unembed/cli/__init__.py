@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 
+from tqdm import tqdm
+
+from ..errors import LicenceWarning, UnembedError
 from ..version import __version__
-from ..errors import UnembedError
 from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
@@ -16,6 +20,18 @@ COMMANDS = [bank, invert, explain, run, eval, eval_set, bench, minibind, arith, 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unembed", description="Read multimodal embeddings back into words.")
     parser.add_argument("--version", action="version", version=f"unembed {__version__}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_const", dest="log_level", const=logging.DEBUG, default=logging.INFO, help="show debug messages too"
+    )
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        action="store_const",
+        dest="log_level",
+        const=logging.WARNING,
+        help="show only warnings and errors (progress bars stay)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -29,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["arith", *arith.detach_glued_minus(argv[1:])]
     args = build_parser().parse_args(argv)
     args.command_line = command_line
+    configure_logging(vars(args).pop("log_level"))  # taken off: sub-commands pass their settings on whole (unembed bench)
     try:
         return args.run(args) or 0
     except UnembedError as error:
@@ -39,4 +56,37 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["main", "build_parser"]
+class _StderrHandler(logging.Handler):
+    """Writes each record as `unembed: message` to the current sys.stderr, through tqdm so a progress bar stays whole."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """unembed's own warnings (LicenceWarning) as log lines; any other warning as Python shows it."""
+    if issubclass(category, LicenceWarning):
+        logging.getLogger("unembed").warning("warning: %s", message)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """The command's logging: records of the `unembed` loggers at `level` and above, as `unembed: message` on stderr."""
+    logger = logging.getLogger("unembed")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)  # main() may run more than once in a process (tests)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("unembed: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    warnings.showwarning = _show_warning
+
+
+__all__ = ["main", "build_parser", "configure_logging"]

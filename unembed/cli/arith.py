@@ -17,25 +17,36 @@ def add_parser(subparsers) -> None:
         "arith",
         help="combine images, sounds, texts and vectors in one space, then say (and draw) the result",
         description="Cross-modal arithmetic: TERM [+|- TERM ...]. A term is an image or audio file, a .npy vector, "
-                    "or a text (quote texts with spaces); `0.5*TERM` weights it. Example: "
-                    "unembed arith scene.png - red + blue --space minibind --render out.png",
+        "or a text (quote texts with spaces); `0.5*TERM` weights it. Example: "
+        "unembed arith scene.png - red + blue --space minibind --render out.png",
     )
     parser.add_argument("terms", nargs="+", metavar="TERM", help="terms and + / - operators")
     parser.add_argument("--space", default="minibind", help="embedding space spec (default: minibind)")
-    parser.add_argument("--mode", choices=MODES, default="embedding",
-                        help="embedding: combine the vectors, invert the sum; text: invert each term, merge the texts "
-                             "(checked against the combined vector)")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="embedding",
+        help="embedding: combine the vectors, invert the sum; text: invert each term, merge the texts "
+        "(checked against the combined vector)",
+    )
     parser.add_argument("--bank", default=None, help="embedding mode's caption bank (default: the space's image captions)")
     parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
     parser.add_argument("--merge-generator", default="llama.cpp", help="text mode: the LLM that merges (default llama.cpp)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"MILS steps per inversion (default {DEFAULT_STEPS})")
     parser.add_argument("--requested", type=int, default=DEFAULT_REQUESTED, help=f"texts asked per step (default {DEFAULT_REQUESTED})")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--render", help="draw the result into this PNG (the renderer the space names: minibind for "
-                             "minibind, else diffusers; pictures under 256 px are scaled up with square pixels)")
+    parser.add_argument(
+        "--render",
+        help="draw the result into this PNG (the renderer the space names: minibind for "
+        "minibind, else diffusers; pictures under 256 px are scaled up with square pixels)",
+    )
     parser.add_argument("--renderer", default=None, help="renderer spec: minibind, diffusers:MODEL_OR_FOLDER")
-    parser.add_argument("--render-steps", type=int, default=0,
-                        help="first optimise the prompt for N render-and-score steps (its picture nearest the combination)")
+    parser.add_argument(
+        "--render-steps",
+        type=int,
+        default=0,
+        help="first optimise the prompt for N render-and-score steps (its picture nearest the combination)",
+    )
     parser.add_argument("--json", help="write the result to this JSON file")
     add_timeout_option(parser)
     parser.set_defaults(run=run)
@@ -60,8 +71,17 @@ def run(args) -> int:
     terms = parse_expression(args.terms)
     space = load_space(args.space)
     result = arith(
-        terms, space=space, mode=args.mode, bank=args.bank, generator=args.generator, merge_generator=args.merge_generator,
-        steps=args.steps, requested=args.requested, seed=args.seed, progress=True, timeout=args.timeout,
+        terms,
+        space=space,
+        mode=args.mode,
+        bank=args.bank,
+        generator=args.generator,
+        merge_generator=args.merge_generator,
+        steps=args.steps,
+        requested=args.requested,
+        seed=args.seed,
+        progress=True,
+        timeout=args.timeout,
     )
     print(f"{result.expression}  ({args.mode} mode, {space.spec})")
     for weight, text in result.parts:
@@ -70,8 +90,16 @@ def run(args) -> int:
     print(f"{result.score:.3f}  {result.text}{source}")
     data = result.to_dict()
     if args.render:
-        drawing = draw(result, space, renderer=args.renderer, render_steps=args.render_steps, seed=args.seed,
-                       generator=args.generator, requested=args.requested, progress=True)
+        drawing = draw(
+            result,
+            space,
+            renderer=args.renderer,
+            render_steps=args.render_steps,
+            seed=args.seed,
+            generator=args.generator,
+            requested=args.requested,
+            progress=True,
+        )
         if drawing.rendered_cosine is not None:
             print(f"{drawing.rendered_cosine:.3f}  (rendered picture vs combination)  {drawing.prompt}")
         atomic.save_png(args.render, for_display(drawing.picture))
@@ -80,6 +108,8 @@ def run(args) -> int:
     if args.json:
         atomic.write_json(args.json, data)
     if result.merge is not None and result.merge.error:
-        print(f"unembed: the merge generator {args.merge_generator} failed ({result.merge.error}); the rule-based "
-              "joins were the candidates.", file=sys.stderr)
+        print(
+            f"unembed: the merge generator {args.merge_generator} failed ({result.merge.error}); the rule-based joins were the candidates.",
+            file=sys.stderr,
+        )
     return report_generator([inversion for inversion in [result.inversion, *result.inversions] if inversion is not None])

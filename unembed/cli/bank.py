@@ -19,13 +19,24 @@ def add_parser(subparsers) -> None:
 
     build = commands.add_parser("build", help="encode captions with a space and index them with FAISS")
     build.add_argument("--space", default="minilm", help="space spec, e.g. minilm (default) or openclip:ViT-B-32/openai")
-    build.add_argument("--from", dest="sources", nargs="+", required=True, metavar="FILE_OR_SOURCE",
-                       help="text files (one caption per line) or named sources: mils-image, mils-audio, minibind-image, minibind-audio")
+    build.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        required=True,
+        metavar="FILE_OR_SOURCE",
+        help="text files (one caption per line) or named sources: mils-image, mils-audio, minibind-image, minibind-audio",
+    )
     build.add_argument("--out", required=True, type=Path, help="bank directory to write")
-    build.add_argument("--index", default="Flat", metavar="SPEC",
-                       help="faiss index-factory string: Flat (default, exact), HNSW32, IVF4096,SQ8,RFlat for ~1M captions")
-    build.add_argument("--search-params", default="", metavar="PARAMS",
-                       help="default search parameters stored with the bank, e.g. nprobe=32,k_factor_rf=4")
+    build.add_argument(
+        "--index",
+        default="Flat",
+        metavar="SPEC",
+        help="faiss index-factory string: Flat (default, exact), HNSW32, IVF4096,SQ8,RFlat for ~1M captions",
+    )
+    build.add_argument(
+        "--search-params", default="", metavar="PARAMS", help="default search parameters stored with the bank, e.g. nprobe=32,k_factor_rf=4"
+    )
     build.add_argument("--batch-size", type=int, default=256)
     build.add_argument("--overwrite", action="store_true", help="replace an existing bank at --out")
     build.set_defaults(run=run_build)
@@ -47,8 +58,15 @@ def add_parser(subparsers) -> None:
 
 
 def run_build(args) -> int:
-    bank = build_bank(args.sources, args.space, args.out, index=args.index, search_params=args.search_params,
-                      batch_size=args.batch_size, overwrite=args.overwrite)
+    bank = build_bank(
+        args.sources,
+        args.space,
+        args.out,
+        index=args.index,
+        search_params=args.search_params,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+    )
     print(f"bank: {len(bank)} captions, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
     return 0
 
@@ -63,10 +81,16 @@ def run_search(args) -> int:
         queries = load_vectors(args.vector)
         labels = [f"{args.vector}[{i}]" for i in range(len(np.atleast_2d(queries)))]
     result = bank.search(queries, args.k)
+    # A bank smaller than k pads ids with -1, which texts leave out: zip stops at the last real hit.
     rows = [
-        {"query": label, "results": [{"rank": rank + 1, "score": float(score), "id": int(i), "text": text}
-                                     for rank, (i, score, text) in enumerate(zip(ids, scores, texts))]}
-        for label, ids, scores, texts in zip(labels, result.ids, result.scores, result.texts)
+        {
+            "query": label,
+            "results": [
+                {"rank": rank + 1, "score": float(score), "id": int(i), "text": text}
+                for rank, (i, score, text) in enumerate(zip(ids, scores, texts, strict=False))
+            ],
+        }
+        for label, ids, scores, texts in zip(labels, result.ids, result.scores, result.texts, strict=True)
     ]
     if args.json:
         json.dump(rows, sys.stdout, indent=2)

@@ -9,9 +9,9 @@ import platform
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from .. import atomic, bench
 from ..bench import bank, invert, scale
@@ -55,7 +55,7 @@ def measured(command_line: list[str] | None, load_at_start: list[float] | None) 
         "machine": f"{platform.platform()}, {_cpu_name()}, {os.cpu_count()} CPUs",
         "load": {"start": load_at_start, "end": _load()},
         "commit": _git_commit(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -97,20 +97,30 @@ def _print_figures(report: dict, keys) -> None:
 
 
 def _add_bank(benches) -> None:
-    parser = _add(benches, "bank", "FAISS bank search: latency, recall vs exact, build time, memory",
-                  lambda settings: bench.run_bank(**_bench(settings)),
-                  lambda report: _print_figures(report, [key for key in report if key != "sweep"]))
+    parser = _add(
+        benches,
+        "bank",
+        "FAISS bank search: latency, recall vs exact, build time, memory",
+        lambda settings: bench.run_bank(**_bench(settings)),
+        lambda report: _print_figures(report, [key for key in report if key != "sweep"]),
+    )
     parser.add_argument("--n", type=int, default=100_000, help="synthetic bank size (default 100000)")
     parser.add_argument("--index", default=None, metavar="SPEC", help="faiss factory string (default: recommended for --n)")
     parser.add_argument("--search-params", default=None, metavar="PARAMS", help="e.g. nprobe=64,k_factor_rf=4")
-    parser.add_argument("--sweep", nargs="+", default=[], metavar="PARAMS",
-                        help="also measure these search-parameter sets on the same index, e.g. nprobe=32 nprobe=64")
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        default=[],
+        metavar="PARAMS",
+        help="also measure these search-parameter sets on the same index, e.g. nprobe=32 nprobe=64",
+    )
     parser.add_argument("--queries", type=int, default=200, help="query vectors, searched one at a time")
     parser.add_argument("--space", default="minilm")
     parser.add_argument("--source", default="mils-image", help="real captions the synthetic vectors cluster around")
     parser.add_argument("--spread", type=float, default=bank.SPREAD, help="noise norm around each caption embedding")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="FAISS OpenMP threads for the timed queries (default 1; building uses all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="FAISS OpenMP threads for the timed queries (default 1; building uses all cores)"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -124,8 +134,10 @@ def _add_space(benches) -> None:
 
     def show(report: dict) -> None:
         for row in report["rows"]:
-            print(f"{row['modality']:6} {row['dtype']:9} batch {row['batch_size']:4}: {row['items_per_second']:10.2f} items/s  "
-                  f"x{row['ratio_to_baseline']:.2f}")
+            print(
+                f"{row['modality']:6} {row['dtype']:9} batch {row['batch_size']:4}: {row['items_per_second']:10.2f} items/s  "
+                f"x{row['ratio_to_baseline']:.2f}"
+            )
 
     parser = _add(benches, "space", "embedding speed of a space: text candidates, images, audio clips", run, show)
     parser.add_argument("--space", default="imagebind", help="space spec (default imagebind)")
@@ -151,21 +163,46 @@ def _generation(settings: dict) -> dict:
 
 
 def _add_invert(benches) -> None:
-    parser = _add(benches, "invert", "invert held-out captions; quality and cost vs MILS's procedure",
-                  lambda settings: bench.run_invert(**_generation(settings)),
-                  lambda report: _print_figures(report, [
-                      "n", "bank_top1_cosine", "final_cosine", "bank_top1_fluency", "fluency", "bleu4", "exact_match_rate",
-                      "seconds_per_target", "llm_calls_per_target", "cache_hit_rate", "reference_final_cosine",
-                      "reference_seconds_per_target", "speedup_vs_reference"]))
+    parser = _add(
+        benches,
+        "invert",
+        "invert held-out captions; quality and cost vs MILS's procedure",
+        lambda settings: bench.run_invert(**_generation(settings)),
+        lambda report: _print_figures(
+            report,
+            [
+                "n",
+                "bank_top1_cosine",
+                "final_cosine",
+                "bank_top1_fluency",
+                "fluency",
+                "bleu4",
+                "exact_match_rate",
+                "seconds_per_target",
+                "llm_calls_per_target",
+                "cache_hit_rate",
+                "reference_final_cosine",
+                "reference_seconds_per_target",
+                "speedup_vs_reference",
+            ],
+        ),
+    )
     parser.add_argument("--space", default="minilm")
     parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
-    parser.add_argument("--targets", default=None,
-                        help="caption file or named source of held-out targets (default: the bank's own source), "
-                        "or 'everyday': 50 everyday scenes and sounds that no bank holds")
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="caption file or named source of held-out targets (default: the bank's own source), "
+        "or 'everyday': 50 everyday scenes and sounds that no bank holds",
+    )
     parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets")
     parser.add_argument("--modality", choices=["image", "audio", "text"], default=None)
-    parser.add_argument("--reference-limit", type=int, default=5,
-                        help="run MILS's reference procedure on this many of the targets (0: skip; it re-encodes the bank per target)")
+    parser.add_argument(
+        "--reference-limit",
+        type=int,
+        default=5,
+        help="run MILS's reference procedure on this many of the targets (0: skip; it re-encodes the bank per target)",
+    )
     add_generation_options(parser)
     parser.set_defaults(steps=invert.BENCH_STEPS, requested=invert.BENCH_REQUESTED, keep=invert.BENCH_KEEP, patience=2)
 
@@ -173,26 +210,39 @@ def _add_invert(benches) -> None:
 def _add_minibind(benches) -> None:
     def show(report: dict) -> None:
         for modality in ("image", "audio"):
-            print(f"{modality}: retrieval top-1 {report[f'{modality}_retrieval_top1']:.3f} {report[f'{modality}_retrieval_per_family']}, "
-                  f"bank top-1 parsed {report[f'{modality}_bank_top1_parsed_accuracy']:.3f}, "
-                  f"inversion {report[f'{modality}_inversion_accuracy']} ({report['speed'][f'{modality}_per_second']:.0f} {modality}/s, "
-                  f"{report['speed'][f'{modality}_vs_text_ratio']:.2f}x text)")
+            print(
+                f"{modality}: retrieval top-1 {report[f'{modality}_retrieval_top1']:.3f} {report[f'{modality}_retrieval_per_family']}, "
+                f"bank top-1 parsed {report[f'{modality}_bank_top1_parsed_accuracy']:.3f}, "
+                f"inversion {report[f'{modality}_inversion_accuracy']} ({report['speed'][f'{modality}_per_second']:.0f} {modality}/s, "
+                f"{report['speed'][f'{modality}_vs_text_ratio']:.2f}x text)"
+            )
 
-    parser = _add(benches, "minibind", "MiniBind held-out retrieval and bank-baseline accuracy",
-                  lambda settings: bench.run_minibind(**_bench(settings)), show)
+    parser = _add(
+        benches,
+        "minibind",
+        "MiniBind held-out retrieval and bank-baseline accuracy",
+        lambda settings: bench.run_minibind(**_bench(settings)),
+        show,
+    )
     parser.add_argument("--n", type=int, default=500, help="held-out samples per modality (default 500)")
     parser.add_argument("--seed", type=int, default=12345, help="sampling seed (training used 0..1001)")
     parser.add_argument("--space", default="minibind", help="space spec, e.g. minibind:/folder/with/weights")
-    parser.add_argument("--distractors", type=int, default=2000,
-                        help="MILS caption lines added to each baseline bank (0: world captions only)")
+    parser.add_argument(
+        "--distractors", type=int, default=2000, help="MILS caption lines added to each baseline bank (0: world captions only)"
+    )
     parser.add_argument("--invert-n", type=int, default=100, help="samples per modality to invert with MILS (default 100; 0: skip)")
     parser.add_argument("--steps", type=int, default=1, help="MILS steps per inversion (default 1)")
     parser.add_argument("--requested", type=int, default=5, help="texts the generator proposes per target and step (default 5)")
     parser.add_argument("--generator", default=None, help=f"generator spec (default: the embedded default, {DEFAULT_GENERATOR})")
-    parser.add_argument("--fluency-margin", type=float, default=0.0,
-                        help="the loop's fluency gate keeps texts down to the bank's best fluency minus this (default 0)")
-    parser.add_argument("--open-world", action="store_true",
-                        help="the bank holds no caption of a held-out scene: inversion must compose the answer")
+    parser.add_argument(
+        "--fluency-margin",
+        type=float,
+        default=0.0,
+        help="the loop's fluency gate keeps texts down to the bank's best fluency minus this (default 0)",
+    )
+    parser.add_argument(
+        "--open-world", action="store_true", help="the bank holds no caption of a held-out scene: inversion must compose the answer"
+    )
     parser.add_argument("--cache", default=None, help="caption-embedding cache folder (default ~/.cache/unembed/minibind)")
 
 
@@ -201,8 +251,13 @@ def _add_arith(benches) -> None:
         for key in ("bank_top1", "embedding_mode", "text_mode"):
             print(f"{key:15s} arith_success {report[key]['arith_success']:.2f}  analogy_accuracy {report[key]['analogy_accuracy']:.2f}")
 
-    parser = _add(benches, "arith", "cross-modal arithmetic and analogies on MiniBind (both modes)",
-                  lambda settings: bench.run_arith(**_bench(settings)), show)
+    parser = _add(
+        benches,
+        "arith",
+        "cross-modal arithmetic and analogies on MiniBind (both modes)",
+        lambda settings: bench.run_arith(**_bench(settings)),
+        show,
+    )
     parser.add_argument("--n", type=int, default=50, help="cases per task (default 50)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--space", default="minibind")
@@ -224,43 +279,69 @@ def _add_explain(benches) -> None:
     def show(report: dict) -> None:
         for kind in ("direction", "probe", "sae_feature"):
             figures = report[kind]
-            print(f"{kind:12s} n={figures['n']:3d}  bank top-1 {figures['bank_top1_accuracy']}  loop {figures['loop_accuracy']}  "
-                  f"{figures['seconds_per_explanation']} s/explanation")
+            print(
+                f"{kind:12s} n={figures['n']:3d}  bank top-1 {figures['bank_top1_accuracy']}  loop {figures['loop_accuracy']}  "
+                f"{figures['seconds_per_explanation']} s/explanation"
+            )
 
     parser = _add(benches, "explain", "are MiniBind (or MiniLM) directions, probes and SAE features named right?", run, show)
-    parser.add_argument("--space", choices=["minibind", "minilm"], default="minibind",
-                        help="minibind: rendered pictures and sounds (default); minilm: a paraphrase of each scene's caption, as text")
-    parser.add_argument("--n", type=int, default=400, help="scenes per modality (rendered, or paraphrased for minilm), half to train, half to test (default 400)")
+    parser.add_argument(
+        "--space",
+        choices=["minibind", "minilm"],
+        default="minibind",
+        help="minibind: rendered pictures and sounds (default); minilm: a paraphrase of each scene's caption, as text",
+    )
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=400,
+        help="scenes per modality (rendered, or paraphrased for minilm), half to train, half to test (default 400)",
+    )
     parser.add_argument("--seed", type=int, default=777, help="render and training seed (MiniBind's training used 0..1001 for renders)")
-    parser.add_argument("--bank", choices=["world", "mils"], default="world",
-                        help="world: MiniBind's canonical captions of the modality (default); mils: MILS's open-world captions")
+    parser.add_argument(
+        "--bank",
+        choices=["world", "mils"],
+        default="world",
+        help="world: MiniBind's canonical captions of the modality (default); mils: MILS's open-world captions",
+    )
     parser.add_argument("--generator", default="edit", help="the loop's generator (default edit; an LLM is too slow here)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--requested", type=int, default=20)
     parser.add_argument("--keep", type=int, default=10)
     parser.add_argument("--sae-features", type=int, default=64, help="width of the SAE (default 64)")
-    parser.add_argument("--sae", dest="sae_path", default=None,
-                        help="where to save the trained SAE (safetensors; default beside --json, as NAME-sae.safetensors)")
+    parser.add_argument(
+        "--sae",
+        dest="sae_path",
+        default=None,
+        help="where to save the trained SAE (safetensors; default beside --json, as NAME-sae.safetensors)",
+    )
 
 
 def _add_scale(benches) -> None:
     def show(report: dict) -> None:
         for name, figures in report["runs"].items():
             memory = ", ".join(f"{mb:.0f}" for mb in figures["peak_rss_mb_per_worker"])
-            print(f"{name:16s} {figures['targets_per_minute']:8.1f} targets/min  startup {figures['startup_seconds']:5.1f} s  "
-                  f"peak RSS per worker {memory} MB")
+            print(
+                f"{name:16s} {figures['targets_per_minute']:8.1f} targets/min  startup {figures['startup_seconds']:5.1f} s  "
+                f"peak RSS per worker {memory} MB"
+            )
         for key in ("ray_2_vs_1_worker", "ray_1_worker_vs_in_process", "ray_2_workers_vs_in_process"):
             print(f"{key:28s} {report[key]:.2f}")
         print(f"same texts as in process: {report['same_texts_as_in_process']}")
 
-    parser = _add(benches, "scale", "unembed run in process vs 1 and 2 Ray workers: targets per minute, memory",
-                  lambda settings: bench.run_scale(**_generation(settings)), show)
+    parser = _add(
+        benches,
+        "scale",
+        "unembed run in process vs 1 and 2 Ray workers: targets per minute, memory",
+        lambda settings: bench.run_scale(**_generation(settings)),
+        show,
+    )
     parser.add_argument("--n", type=int, default=200, help="held-out targets (default 200)")
     parser.add_argument("--space", default="minilm")
     parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
-    parser.add_argument("--targets", default=None,
-                        help="caption file or named source of held-out targets (default: the bank's own source)")
+    parser.add_argument("--targets", default=None, help="caption file or named source of held-out targets (default: the bank's own source)")
     parser.add_argument("--batch-size", type=int, default=8, help="targets per batch (default 8)")
     add_generation_options(parser)
-    parser.set_defaults(generator="mutate", fluency=False, steps=scale.BENCH_STEPS, requested=scale.BENCH_REQUESTED,
-                        keep=scale.BENCH_KEEP, patience=2)
+    parser.set_defaults(
+        generator="mutate", fluency=False, steps=scale.BENCH_STEPS, requested=scale.BENCH_REQUESTED, keep=scale.BENCH_KEEP, patience=2
+    )

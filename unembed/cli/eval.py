@@ -9,23 +9,36 @@ from ..evaluation import METRICS, evaluate
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "eval", help="score predictions against reference captions (BLEU, METEOR, ROUGE-L, CIDEr, SPICE); runs side by side")
+        "eval", help="score predictions against reference captions (BLEU, METEOR, ROUGE-L, CIDEr, SPICE); runs side by side"
+    )
     parser.add_argument("predictions", nargs="+", metavar="PRED", help="Parquet file or folder of shards written by `unembed run`")
-    parser.add_argument("--references", required=True, metavar="REF",
-                        help="COCO-captions .json, Clotho .csv, or .jsonl of {id, references} (what `unembed eval-set` writes)")
-    parser.add_argument("--column", default="text",
-                        help="prediction column(s) to score, comma-separated: text (the loop), bootstrap_text (the bank alone); default text")
-    parser.add_argument("--metrics", default=",".join(METRICS),
-                        help=f"comma-separated subset of {','.join(METRICS)} (default all; METEOR's start costs ~20 s)")
-    parser.add_argument("--allow-failed", action="store_true",
-                        help="score the rows that succeeded when some failed (default: stop and say which)")
+    parser.add_argument(
+        "--references",
+        required=True,
+        metavar="REF",
+        help="COCO-captions .json, Clotho .csv, or .jsonl of {id, references} (what `unembed eval-set` writes)",
+    )
+    parser.add_argument(
+        "--column",
+        default="text",
+        help="prediction column(s) to score, comma-separated: text (the loop), bootstrap_text (the bank alone); default text",
+    )
+    parser.add_argument(
+        "--metrics",
+        default=",".join(METRICS),
+        help=f"comma-separated subset of {','.join(METRICS)} (default all; METEOR's start costs ~20 s)",
+    )
+    parser.add_argument(
+        "--allow-failed", action="store_true", help="score the rows that succeeded when some failed (default: stop and say which)"
+    )
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the report as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    report = evaluate(args.predictions, args.references, columns=args.column.split(","), metrics=args.metrics.split(","),
-                      allow_failed=args.allow_failed)
+    report = evaluate(
+        args.predictions, args.references, columns=args.column.split(","), metrics=args.metrics.split(","), allow_failed=args.allow_failed
+    )
     for note in report.notes:
         print(f"unembed: {note}", file=sys.stderr)
     print(report.markdown())

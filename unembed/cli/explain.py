@@ -4,11 +4,21 @@ each feature of a sparse autoencoder reads."""
 from __future__ import annotations
 
 from ..errors import InputError
-from ..explain import bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives, table, write_report
+from ..explain import (
+    bank_baseline,
+    explain,
+    group_objective,
+    parse_features,
+    probe_objectives,
+    read_items,
+    sae_objectives,
+    table,
+    write_report,
+)
 from ..index import resolve_bank
 from ..objectives import ACTIVATIONS
-from .options import add_generation_options, inversion_options, report_generator
 from ..spaces import load_space
+from .options import add_generation_options, inversion_options, report_generator
 
 
 def add_parser(subparsers) -> None:
@@ -16,9 +26,9 @@ def add_parser(subparsers) -> None:
         "explain",
         help="what a direction, a cluster, a probe or SAE features mean (MILS loop on an objective)",
         description="Explain, in words, what separates --positive from --negative items (a direction), what --positive "
-                    "items share (a cluster), a linear probe (--probe) or features of a sparse autoencoder (--sae). "
-                    "An ITEM is an image or audio file, a .npy vector, or a text. One explanation ends with its best text on "
-                    "the last line; several with a table, one row each (name, scores, lift, text).",
+        "items share (a cluster), a linear probe (--probe) or features of a sparse autoencoder (--sae). "
+        "An ITEM is an image or audio file, a .npy vector, or a text. One explanation ends with its best text on "
+        "the last line; several with a table, one row each (name, scores, lift, text).",
     )
     parser.add_argument("--space", default="minilm", help="embedding space spec (default: minilm)")
     parser.add_argument("--positive", nargs="+", default=[], metavar="ITEM", help="the group a direction points to (alone: a cluster)")
@@ -28,11 +38,18 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--features", help="with --sae: which features, e.g. 1,5,9 or 0-15 (default: every live one)")
     parser.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="with --sae: the encoder's activation")
     parser.add_argument("--k", type=int, default=None, help="with --sae --activation topk: features kept")
-    parser.add_argument("--uncentred", action="store_true",
-                        help="score a direction by plain projection (default: centred on the bank's texts, so generic texts do not win)")
+    parser.add_argument(
+        "--uncentred",
+        action="store_true",
+        help="score a direction by plain projection (default: centred on the bank's texts, so generic texts do not win)",
+    )
     parser.add_argument("--bank", default=None, help="bank folder, caption file or named source (default: the space's for --modality)")
-    parser.add_argument("--modality", choices=["image", "audio", "text"], default="image",
-                        help="which bank (when none is given), prompt and MILS defaults (default: image)")
+    parser.add_argument(
+        "--modality",
+        choices=["image", "audio", "text"],
+        default="image",
+        help="which bank (when none is given), prompt and MILS defaults (default: image)",
+    )
     parser.add_argument("--top", type=int, default=5, help="texts listed per explanation (default 5)")
     add_generation_options(parser)
     parser.add_argument("--json", help="write the report here: JSON, or Parquet (one row per explanation) for a .parquet name")
@@ -40,7 +57,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    kinds = [name for name, given in (("--positive/--negative", args.positive or args.negative), ("--probe", args.probe), ("--sae", args.sae)) if given]
+    given_kinds = (("--positive/--negative", args.positive or args.negative), ("--probe", args.probe), ("--sae", args.sae))
+    kinds = [name for name, given in given_kinds if given]
     if len(kinds) != 1:
         raise InputError(f"give exactly one of --positive/--negative, --probe, --sae; got {', '.join(kinds) or 'none'}.")
     if args.features and not args.sae:
@@ -57,10 +75,13 @@ def run(args) -> int:
         baseline = None if args.uncentred or not len(negative) else bank_baseline(bank, space)
         objective = group_objective(positive, negative, baseline=baseline)
         names, objectives = [objective.name], [objective]
-    explanations = explain(objectives, names=names, space=space, bank=bank, modality=args.modality, top=args.top,
-                           progress=True, **inversion_options(args))
+    explanations = explain(
+        objectives, names=names, space=space, bank=bank, modality=args.modality, top=args.top, progress=True, **inversion_options(args)
+    )
     if args.json:
-        write_report(explanations, args.json, space=space.spec, config=explanations[0].result.config.to_dict())
+        config = explanations[0].result.config
+        assert config is not None  # the loop records its settings
+        write_report(explanations, args.json, space=space.spec, config=config.to_dict())
         print(f"wrote {args.json}")
     print(table(explanations))
     if len(explanations) == 1:  # the contract of one explanation, as of `unembed invert`: the best text last

@@ -22,20 +22,30 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--vector", help="a .npy file holding the embedding (dim,)")
     parser.add_argument("--text", help="a text to embed and invert (a round trip through the space)")
     parser.add_argument("--space", default="minilm", help="embedding space spec (default: minilm)")
-    parser.add_argument("--bank", default=None,
-                        help="bank folder, caption file or named source (mils-image, mils-audio, minibind-image, minibind-audio; "
-                             "default: the caption source the space names for the modality, e.g. MILS's for imagebind, "
-                             "its world's for minibind); named sources are built once and cached (unembed.paths)")
-    parser.add_argument("--modality", choices=["image", "audio", "text"], default=None,
-                        help="which prompt and defaults (default: the input's; image for --vector)")
+    parser.add_argument(
+        "--bank",
+        default=None,
+        help="bank folder, caption file or named source (mils-image, mils-audio, minibind-image, minibind-audio; "
+        "default: the caption source the space names for the modality, e.g. MILS's for imagebind, "
+        "its world's for minibind); named sources are built once and cached (unembed.paths)",
+    )
+    parser.add_argument(
+        "--modality",
+        choices=["image", "audio", "text"],
+        default=None,
+        help="which prompt and defaults (default: the input's; image for --vector)",
+    )
     add_generation_options(parser)
     parser.add_argument("--json", help="write the full result (history included) to this JSON file")
     parser.add_argument("--plot", help="write the score trajectory to this PNG")
-    parser.add_argument("--why", metavar="TEXT",
-                        help="after inverting, say why the edit generator did not write TEXT: the rule of its table that "
-                             "refuses TEXT as an edit of the answer (and of the bank's best, if different), e.g. "
-                             "\"glue: 'in the left'\"; or, where none does, whether TEXT is one edit away and its score "
-                             "beside the answer's")
+    parser.add_argument(
+        "--why",
+        metavar="TEXT",
+        help="after inverting, say why the edit generator did not write TEXT: the rule of its table that "
+        "refuses TEXT as an edit of the answer (and of the bank's best, if different), e.g. "
+        "\"glue: 'in the left'\"; or, where none does, whether TEXT is one edit away and its score "
+        "beside the answer's",
+    )
     parser.set_defaults(run=run)
 
 
@@ -60,8 +70,12 @@ def run(args) -> int:
     print(f"(caption bank's best: {result.bootstrap_score:.3f}  {result.bootstrap_text})")
     if args.why:
         target = unit_rows(embedding)[0]
+        assert result.config is not None  # the loop records its settings
         neighbours = bank.search(target, k=result.config.keep + result.config.neighbours).texts[0]  # as the loop found them
-        score = lambda texts: cache_for(space).embed(texts) @ target  # the loop's cache: its texts are encoded
+
+        def score(texts):
+            return cache_for(space).embed(texts) @ target  # the loop's cache: its texts are encoded
+
         print(_why(args.why, result, options["generator"], bank.texts, neighbours, score))
     if args.json:
         result.to_json(args.json)
@@ -74,6 +88,7 @@ def _why(text: str, result: InversionResult, generator, corpus, neighbours, scor
     """Why the edit generator did not write `text`, from the answer and from the bank's best (EditGenerator.why)."""
     members = generator.generators if isinstance(generator, CombinedGenerator) else [generator]
     editor = next((member for member in members if isinstance(member, EditGenerator)), None) or EditGenerator()
+    assert result.config is not None  # the loop records its settings
     longest = max([result.config.max_words, *(len(words_of(candidate)) for _, candidate in result.top)])
     parents = [("the answer", result.text, result.score)]
     if result.bootstrap_text != result.text:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..generators import DEFAULT_GENERATOR
 from ..inverter import InversionConfig, InversionResult
@@ -17,44 +17,67 @@ GENERATOR_FAILED = 3
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
     """The MILS loop's options (`unembed invert`, `unembed bench invert`); `inversion_options(args)` reads them."""
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR,
-                        help=f"{DEFAULT_GENERATOR} (default: edits the best texts with the bank's words, scored as it "
-                             "writes; offline, no LLM), edit:lexicon (also trades words for the target's nearest of the "
-                             "same part of speech where SmolLM2 reads them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
-                             "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
-                             "e.g. llama.cpp+mutate; ,KEY=VALUE sets an option, e.g. edit:lexicon,beam=5,judge=/path/model.gguf")
+    parser.add_argument(
+        "--generator",
+        default=DEFAULT_GENERATOR,
+        help=f"{DEFAULT_GENERATOR} (default: edits the best texts with the bank's words, scored as it "
+        "writes; offline, no LLM), edit:lexicon (also trades words for the target's nearest of the "
+        "same part of speech where SmolLM2 reads them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
+        "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
+        "e.g. llama.cpp+mutate; ,KEY=VALUE sets an option, e.g. edit:lexicon,beam=5,judge=/path/model.gguf",
+    )
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (MILS: image 10, audio 19)")
     parser.add_argument("--requested", type=int, default=None, help="new texts asked per step (MILS: 50)")
     parser.add_argument("--keep", type=int, default=None, help="candidates kept between steps (MILS: image 50, audio 10)")
     parser.add_argument("--shown", type=int, default=None, help="candidates listed in the prompt (default: the generator's choice)")
     parser.add_argument("--patience", type=int, default=3, help="stop after this many steps without improvement (0: never)")
-    parser.add_argument("--fluency-margin", type=float, default=0.0,
-                        help="drop new texts less fluent (SmolLM2 log-likelihood per token) than the bank's best "
-                             "minus this (default 0); the gate is on whenever mutate proposes")
-    parser.add_argument("--fluency", dest="fluency", action="store_true", default=None,
-                        help="gate on fluency even without mutate")
-    parser.add_argument("--no-fluency", dest="fluency", action="store_false",
-                        help="no fluency gate (pure MILS: the cosine alone decides)")
-    parser.add_argument("--min-gain", type=float, default=InversionConfig.min_gain,
-                        help="the answer stays the bank's best text unless the loop's best beats it by at least this "
-                             f"(default {InversionConfig.min_gain:g}: smaller gains are ties the space cannot resolve)")
+    parser.add_argument(
+        "--fluency-margin",
+        type=float,
+        default=0.0,
+        help="drop new texts less fluent (SmolLM2 log-likelihood per token) than the bank's best "
+        "minus this (default 0); the gate is on whenever mutate proposes",
+    )
+    parser.add_argument("--fluency", dest="fluency", action="store_true", default=None, help="gate on fluency even without mutate")
+    parser.add_argument("--no-fluency", dest="fluency", action="store_false", help="no fluency gate (pure MILS: the cosine alone decides)")
+    parser.add_argument(
+        "--min-gain",
+        type=float,
+        default=InversionConfig.min_gain,
+        help="the answer stays the bank's best text unless the loop's best beats it by at least this "
+        f"(default {InversionConfig.min_gain:g}: smaller gains are ties the space cannot resolve)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     add_timeout_option(parser)
 
 
 def add_timeout_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="longest one step may wait on the generator, retries included (default: the generator's "
-                             "own, 120 s for openai; a hung server then costs this much per step)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest one step may wait on the generator, retries included (default: the generator's "
+        "own, 120 s for openai; a hung server then costs this much per step)",
+    )
 
 
 def inversion_options(args: argparse.Namespace) -> dict:
     """`invert_many` keyword arguments from the options of `add_generation_options`."""
     return dict(
-        generator=args.generator, fallback=args.fallback, fluency=args.fluency, steps=args.steps, requested=args.requested,
-        keep=args.keep, shown=args.shown, patience=args.patience or None, seed=args.seed, fluency_margin=args.fluency_margin,
-        min_gain=args.min_gain, timeout=args.timeout,
+        generator=args.generator,
+        fallback=args.fallback,
+        fluency=args.fluency,
+        steps=args.steps,
+        requested=args.requested,
+        keep=args.keep,
+        shown=args.shown,
+        patience=args.patience or None,
+        seed=args.seed,
+        fluency_margin=args.fluency_margin,
+        min_gain=args.min_gain,
+        timeout=args.timeout,
     )
 
 
@@ -70,17 +93,30 @@ def report_generator(results: Sequence[InversionResult]) -> int:
     if not steps:
         return 0
     config = results[0].config
+    assert config is not None  # the loop records its settings
     if failed:
-        what = ("every step failed, so the text printed is the caption bank's best, not an inversion"
-                if len(failed) == len(steps) else "the text printed comes from the steps that worked")
-        print(f"unembed: error: the generator {config.generator} failed in {len(failed)} of {len(steps)} step(s) "
-              f"({failed[-1].error}): {what}. Check the generator (is its server up? --timeout long enough?), "
-              "or pass --fallback mutate.", file=sys.stderr)
+        what = (
+            "every step failed, so the text printed is the caption bank's best, not an inversion"
+            if len(failed) == len(steps)
+            else "the text printed comes from the steps that worked"
+        )
+        print(
+            f"unembed: error: the generator {config.generator} failed in {len(failed)} of {len(steps)} step(s) "
+            f"({failed[-1].error}): {what}. Check the generator (is its server up? --timeout long enough?), "
+            "or pass --fallback mutate.",
+            file=sys.stderr,
+        )
         return GENERATOR_FAILED
     if rescued:
-        print(f"unembed: the generator {config.generator} failed in {len(rescued)} of {len(steps)} step(s) "
-              f"({rescued[-1].error}); the fallback {config.fallback} proposed the texts of those steps.", file=sys.stderr)
+        print(
+            f"unembed: the generator {config.generator} failed in {len(rescued)} of {len(steps)} step(s) "
+            f"({rescued[-1].error}); the fallback {config.fallback} proposed the texts of those steps.",
+            file=sys.stderr,
+        )
     if partial:
-        print(f"unembed: warning: part of the generator {config.generator} failed in {len(partial)} of {len(steps)} "
-              f"step(s) ({partial[-1].error}); the texts of the rest were used.", file=sys.stderr)
+        print(
+            f"unembed: warning: part of the generator {config.generator} failed in {len(partial)} of {len(steps)} "
+            f"step(s) ({partial[-1].error}); the texts of the rest were used.",
+            file=sys.stderr,
+        )
     return 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .options import GENERATOR_FAILED, add_generation_options, inversion_options
 from ..runner import run_job
+from .options import GENERATOR_FAILED, add_generation_options, inversion_options
 
 
 def add_parser(subparsers) -> None:
@@ -13,20 +13,37 @@ def add_parser(subparsers) -> None:
         "run",
         help="invert a whole collection into Parquet (resumable; in process or on Ray)",
         description="Invert every target of INPUT into Parquet shards in --out. Run the same command again to resume: "
-                    "targets done are skipped, failed ones retried, no id is written twice.",
+        "targets done are skipped, failed ones retried, no id is written twice.",
     )
-    parser.add_argument("input", help="targets: a .npy (n, dim); a .parquet/.jsonl with an 'id' column and a 'vector' "
-                                      "or media 'path' column; or a folder of images or audio")
+    parser.add_argument(
+        "input",
+        help="targets: a .npy (n, dim); a .parquet/.jsonl with an 'id' column and a 'vector' "
+        "or media 'path' column; or a folder of images or audio",
+    )
     parser.add_argument("--out", required=True, help="output folder of Parquet shards (e.g. predictions.parquet/)")
     parser.add_argument("--space", default="minilm", help="embedding space spec (default: minilm)")
     parser.add_argument("--bank", default=None, help="bank folder, caption file or named source (default: the space's for the modality)")
-    parser.add_argument("--modality", choices=["image", "audio", "text"], default=None,
-                        help="which prompt and defaults (default: the media's; image for vectors)")
-    parser.add_argument("--exclude", default=None, metavar="FILE",
-                        help="captions (one per line) the bank bootstrap skips: the held-out references of an evaluation")
+    parser.add_argument(
+        "--modality",
+        choices=["image", "audio", "text"],
+        default=None,
+        help="which prompt and defaults (default: the media's; image for vectors)",
+    )
+    parser.add_argument(
+        "--exclude",
+        default=None,
+        metavar="FILE",
+        help="captions (one per line) the bank bootstrap skips: the held-out references of an evaluation",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="targets per batch and per shard (default 16)")
-    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                        help="run on Ray: a local Ray started here (no ADDRESS) or the cluster at ADDRESS (e.g. auto, ray://host:10001)")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray: a local Ray started here (no ADDRESS) or the cluster at ADDRESS (e.g. auto, ray://host:10001)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="Ray workers (actors), each holding the space and generator once")
     parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each Ray worker asks for; its torch threads")
     parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs each Ray worker asks for")
@@ -36,15 +53,28 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     report = run_job(
-        args.input, args.out, space=args.space, bank=args.bank, modality=args.modality, exclude=args.exclude,
-        batch_size=args.batch_size, ray=args.ray is not None, address=None if args.ray in (None, "local") else args.ray,
-        workers=args.workers, cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker, progress=True,
+        args.input,
+        args.out,
+        space=args.space,
+        bank=args.bank,
+        modality=args.modality,
+        exclude=args.exclude,
+        batch_size=args.batch_size,
+        ray=args.ray is not None,
+        address=None if args.ray in (None, "local") else args.ray,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        progress=True,
         **inversion_options(args),
     )
-    print(f"{report.out}: {report.total} targets; {report.skipped} done before, {report.inverted} inverted now "
-          f"in {report.seconds:.1f} s, {report.failed} failed")
+    print(
+        f"{report.out}: {report.total} targets; {report.skipped} done before, {report.inverted} inverted now "
+        f"in {report.seconds:.1f} s, {report.failed} failed"
+    )
     if report.failed:
-        print(f"unembed: {report.failed} row(s) record an error (column 'error'); run the same command again to retry them.",
-              file=sys.stderr)
+        print(
+            f"unembed: {report.failed} row(s) record an error (column 'error'); run the same command again to retry them.", file=sys.stderr
+        )
         return GENERATOR_FAILED
     return 0

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 from ..errors import EvaluationError, InputError, MissingDependencyError
 from ..registry import require
+
+RunKey = TypeVar("RunKey", bound=Hashable)
 
 # What each metric adds to a report, in table order.
 METRICS = {
@@ -112,18 +115,24 @@ class CaptionScorer:
         # The tokeniser pairs its output lines with the inputs; a missing key means a line went astray.
         lost = [key for key, texts in captions.items() if len(tokenized.get(key, ())) != len(texts)]
         if lost:
-            raise InputError(f"the PTB tokeniser lost the captions of {len(lost)} id(s) (e.g. {lost[:3]}): "
-                             "check them for characters Java reads as line breaks.")
+            raise InputError(
+                f"the PTB tokeniser lost the captions of {len(lost)} id(s) (e.g. {lost[:3]}): "
+                "check them for characters Java reads as line breaks."
+            )
         return tokenized
 
-    def score_runs(self, runs: Mapping[Hashable, Mapping[str, str]], references: Mapping[str, Sequence[str]]) -> dict[Hashable, dict[str, float]]:
+    def score_runs(
+        self, runs: Mapping[RunKey, Mapping[str, str]], references: Mapping[str, Sequence[str]]
+    ) -> dict[RunKey, dict[str, float]]:
         """`{run: {metric name: corpus score}}` of several runs (`{run: {id: text}}`) against `references`
         (`{id: [reference, ...]}`), tokenised in two Java calls: one for the references, one for every run."""
         ids = sorted({key for texts in runs.values() for key in texts})
         truth = self.tokenize({key: references[key] for key in ids})
         tokenized = self.tokenize({(run, key): [text] for run, texts in runs.items() for key, text in texts.items()})
-        return {run: self.score({key: truth[key] for key in sorted(texts)}, {key: tokenized[(run, key)] for key in sorted(texts)})
-                for run, texts in runs.items()}
+        return {
+            run: self.score({key: truth[key] for key in sorted(texts)}, {key: tokenized[(run, key)] for key in sorted(texts)})
+            for run, texts in runs.items()
+        }
 
     def score(self, references: Mapping[str, list[str]], predictions: Mapping[str, list[str]]) -> dict[str, float]:
         scores: dict[str, float] = {}
@@ -138,7 +147,7 @@ class CaptionScorer:
                     continue
             else:
                 values, _ = scorer.compute_score(references, predictions)
-            for score_name, value in zip(METRICS[name], values if name == "bleu" else [values]):
+            for score_name, value in zip(METRICS[name], values if name == "bleu" else [values], strict=True):
                 scores[score_name] = float(value)
         return scores
 
@@ -147,8 +156,9 @@ class CaptionScorer:
         self._scorers.pop("meteor", None)
 
 
-def caption_scores(runs: Mapping[str, Sequence[str]], references: Sequence[Sequence[str]],
-                   metrics: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+def caption_scores(
+    runs: Mapping[str, Sequence[str]], references: Sequence[Sequence[str]], metrics: Sequence[str] | None = None
+) -> dict[str, dict[str, float]]:
     """`{run: {metric name: corpus score}}` for runs of texts given in the order of `references` (a list of
     reference texts per item): `caption_scores({"loop": texts, "bank": bank_texts}, [[truth] for truth in truths], ["bleu"])`."""
     keyed = {str(index): list(texts) for index, texts in enumerate(references)}

@@ -22,13 +22,13 @@ from ..index import normalise_caption
 
 FORMATS = {".json": "coco", ".csv": "clotho", ".jsonl": "jsonl"}
 _FORMATS_HELP = (
-    "a COCO-captions .json ({\"annotations\": [{\"image_id\", \"caption\"}]}), a Clotho .csv "
-    "(file_name, caption_1..caption_5) or a .jsonl of {\"id\", \"references\": [...]}"
+    'a COCO-captions .json ({"annotations": [{"image_id", "caption"}]}), a Clotho .csv '
+    '(file_name, caption_1..caption_5) or a .jsonl of {"id", "references": [...]}'
 )
 
 
 def reference_format(path: str | os.PathLike) -> str:
-    """"coco", "clotho" or "jsonl", from the file's extension."""
+    """ "coco", "clotho" or "jsonl", from the file's extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(f"unknown references format {suffix or '(no extension)'!r} of {str(path)!r}: give {_FORMATS_HELP}.")
@@ -68,12 +68,14 @@ def _coco(text: str, path: Path) -> dict[str, list[str]]:
         raise InputError(f"{path} is not valid JSON ({error}). A .json references file is COCO captions: {_FORMATS_HELP}.") from error
     annotations = data.get("annotations") if isinstance(data, dict) else None
     if not isinstance(annotations, list):
-        raise InputError(f"{path} has no \"annotations\" list: a .json references file is COCO captions, "
-                         "{\"annotations\": [{\"image_id\": ..., \"caption\": ...}]}.")
+        raise InputError(
+            f'{path} has no "annotations" list: a .json references file is COCO captions, '
+            '{"annotations": [{"image_id": ..., "caption": ...}]}.'
+        )
     references: dict[str, list[str]] = {}
     for index, annotation in enumerate(annotations):
         if not isinstance(annotation, dict) or "image_id" not in annotation or "caption" not in annotation:
-            raise InputError(f"{path}: annotation {index} ({str(annotation)[:80]}) lacks \"image_id\" or \"caption\".")
+            raise InputError(f'{path}: annotation {index} ({str(annotation)[:80]}) lacks "image_id" or "caption".')
         _add(references, annotation["image_id"], [annotation["caption"]], f"{path}: annotation {index}")
     return _without_empty(references, path)
 
@@ -83,8 +85,9 @@ def _clotho(text: str, path: Path) -> dict[str, list[str]]:
     columns = reader.fieldnames or []
     caption_columns = [column for column in columns if column.startswith("caption")]
     if "file_name" not in columns or not caption_columns:
-        raise InputError(f"{path}: a .csv references file is Clotho's, with the columns file_name and caption_1..caption_5; "
-                         f"its header is {columns}.")
+        raise InputError(
+            f"{path}: a .csv references file is Clotho's, with the columns file_name and caption_1..caption_5; its header is {columns}."
+        )
     references: dict[str, list[str]] = {}
     for line, row in enumerate(reader, start=2):
         if row["file_name"] in references:
@@ -101,9 +104,9 @@ def _jsonl(text: str, path: Path) -> dict[str, list[str]]:
         try:
             entry = json.loads(raw)
         except json.JSONDecodeError as error:
-            raise InputError(f"{path}, line {line} is not JSON ({error}). Each line is {{\"id\": ..., \"references\": [...]}}.") from error
+            raise InputError(f'{path}, line {line} is not JSON ({error}). Each line is {{"id": ..., "references": [...]}}.') from error
         if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("references"), list):
-            raise InputError(f"{path}, line {line}: each line is {{\"id\": ..., \"references\": [caption, ...]}}; got {raw[:80]}.")
+            raise InputError(f'{path}, line {line}: each line is {{"id": ..., "references": [caption, ...]}}; got {raw[:80]}.')
         if str(entry["id"]) in references:
             raise InputError(f"{path}, line {line}: id {entry['id']!r} appears twice. Put all its references on one line.")
         _add(references, entry["id"], entry["references"], f"{path}, line {line}")
@@ -113,6 +116,8 @@ def _jsonl(text: str, path: Path) -> dict[str, list[str]]:
 def _without_empty(references: dict[str, list[str]], path: Path) -> dict[str, list[str]]:
     empty = [key for key, captions in references.items() if not captions]
     if empty:
-        raise InputError(f"{path}: {len(empty)} id(s) have no non-empty reference caption (e.g. {empty[:3]}). "
-                         "Give each id at least one caption, or drop it.")
+        raise InputError(
+            f"{path}: {len(empty)} id(s) have no non-empty reference caption (e.g. {empty[:3]}). "
+            "Give each id at least one caption, or drop it."
+        )
     return references

@@ -10,10 +10,10 @@ run again. `allow_failed=True` scores the rows that succeeded and the report cou
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
 
 from .. import atomic
 from ..errors import InputError
@@ -125,8 +125,10 @@ def _check(runs: list[Predictions], truth: dict[str, list[str]], references, all
                     f"{error[:120]}). Run the same `unembed run` command again (it retries failed rows), or pass "
                     "--allow-failed (allow_failed=True) to score only the rows that succeeded."
                 )
-            notes.append(f"{run.path} [{run.column}]: {len(run.failed)} of {len(run.ids)} rows failed and are not scored "
-                         f"(e.g. id {key!r}: {error[:120]}).")
+            notes.append(
+                f"{run.path} [{run.column}]: {len(run.failed)} of {len(run.ids)} rows failed and are not scored "
+                f"(e.g. id {key!r}: {error[:120]})."
+            )
     if len(first.ids) < len(truth):
         notes.append(f"scored {len(first.ids)} of the {len(truth)} ids in {references} (the ids the predictions hold).")
     return notes

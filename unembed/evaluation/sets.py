@@ -53,8 +53,15 @@ class EvalSet:
 
     def manifest(self) -> dict:
         return {
-            "spec": self.spec, "space": self.space, "modality": self.modality, "bank": self.bank, "n": len(self.ids),
-            "seed": self.seed, "dim": int(self.vectors.shape[1]), "files": FILES, "unembed_version": __version__,
+            "spec": self.spec,
+            "space": self.space,
+            "modality": self.modality,
+            "bank": self.bank,
+            "n": len(self.ids),
+            "seed": self.seed,
+            "dim": int(self.vectors.shape[1]),
+            "files": FILES,
+            "unembed_version": __version__,
         }
 
     def write(self, folder: str | os.PathLike, *, overwrite: bool = False) -> dict[str, Path]:
@@ -64,14 +71,21 @@ class EvalSet:
         existing = folder / FILES["manifest"]
         if existing.is_file() and not overwrite:
             old = json.loads(existing.read_text(encoding="utf-8"))
-            same = {key: old.get(key) for key in ("spec", "space", "n", "seed")} == {key: manifest[key] for key in ("spec", "space", "n", "seed")}
+            identity = ("spec", "space", "n", "seed")
+            same = {key: old.get(key) for key in identity} == {key: manifest[key] for key in identity}
             if not same:
-                raise InputError(f"{folder} already holds another eval set ({old.get('spec')}, n={old.get('n')}, seed={old.get('seed')}). "
-                                 "Choose another folder, or pass overwrite=True (--overwrite) to replace it.")
+                raise InputError(
+                    f"{folder} already holds another eval set ({old.get('spec')}, n={old.get('n')}, seed={old.get('seed')}). "
+                    "Choose another folder, or pass overwrite=True (--overwrite) to replace it."
+                )
         paths = {name: folder / file for name, file in FILES.items()}
         atomic.save_parquet(paths["targets"], targets_table(self.ids, self.vectors))
-        atomic.write_text(paths["references"], "".join(
-            json.dumps({"id": key, "references": captions}) + "\n" for key, captions in zip(self.ids, self.references)))
+        atomic.write_text(
+            paths["references"],
+            "".join(
+                json.dumps({"id": key, "references": captions}) + "\n" for key, captions in zip(self.ids, self.references, strict=True)
+            ),
+        )
         atomic.write_text(paths["exclude"], "".join(caption + "\n" for caption in self.exclude))
         atomic.write_json(paths["manifest"], manifest)
         return paths
@@ -79,31 +93,43 @@ class EvalSet:
 
 def targets_table(ids: list[str], vectors: np.ndarray):
     """The TARGETS table (`unembed run`'s input): `id` (string) and `vector` (list<float32>)."""
-    arrow = require("pyarrow", extra="pyarrow", needed_by="writing targets (Parquet)")
+    arrow = require("pyarrow", package="pyarrow", needed_by="writing targets (Parquet)")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     offsets = arrow.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.shape[1])
-    return arrow.table({
-        "id": arrow.array(ids, arrow.string()),
-        "vector": arrow.ListArray.from_arrays(offsets, arrow.array(vectors.reshape(-1))),
-    })
+    return arrow.table(
+        {
+            "id": arrow.array(ids, arrow.string()),
+            "vector": arrow.ListArray.from_arrays(offsets, arrow.array(vectors.reshape(-1))),
+        }
+    )
 
 
 def load_eval_set(folder: str | os.PathLike) -> EvalSet:
     """An eval set folder written by `EvalSet.write` (`unembed eval-set`), read back."""
-    parquet = require("pyarrow.parquet", extra="pyarrow", needed_by="reading targets (Parquet)")
+    parquet = require("pyarrow.parquet", package="pyarrow", needed_by="reading targets (Parquet)")
     folder = Path(folder)
     paths = {name: folder / file for name, file in FILES.items()}
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
-        raise InputError(f"{folder} is not an eval set: {', '.join(missing)} missing. Write one with `unembed eval-set SPEC --out {folder}`.")
+        raise InputError(
+            f"{folder} is not an eval set: {', '.join(missing)} missing. Write one with `unembed eval-set SPEC --out {folder}`."
+        )
     manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
     table = parquet.read_table(paths["targets"])
     vectors = table.column("vector").combine_chunks().flatten().to_numpy().reshape(len(table), manifest["dim"])
     lines = [json.loads(line) for line in paths["references"].read_text(encoding="utf-8").splitlines() if line.strip()]
     by_id = {entry["id"]: entry["references"] for entry in lines}
     ids = [str(key) for key in table.column("id").to_pylist()]
-    return EvalSet(manifest["spec"], manifest["space"], manifest["modality"], manifest["bank"], ids,
-                   vectors.astype(np.float32), [by_id[key] for key in ids], manifest["seed"])
+    return EvalSet(
+        manifest["spec"],
+        manifest["space"],
+        manifest["modality"],
+        manifest["bank"],
+        ids,
+        vectors.astype(np.float32),
+        [by_id[key] for key in ids],
+        manifest["seed"],
+    )
 
 
 def register_eval_set(name: str, factory, **info) -> None:
@@ -143,16 +169,26 @@ def caption_eval_set(argument: str, *, n: int, seed: int, space: str | None = No
     vectors = embedding.embed_text(captions)
     modality = source_modality(argument) or "text"
     named = argument if argument in ("mils-image", "mils-audio") else f"captions:{argument}"
-    return EvalSet(named, embedding.spec, modality, argument, [f"{index:05d}" for index in range(n)], vectors,
-                   [[caption] for caption in captions], seed)
+    return EvalSet(
+        named,
+        embedding.spec,
+        modality,
+        argument,
+        [f"{index:05d}" for index in range(n)],
+        vectors,
+        [[caption] for caption in captions],
+        seed,
+    )
 
 
 def _source_eval_set(source: str):
     """`mils-image` for `captions:mils-image`: a named source's eval set, which takes no argument."""
+
     def factory(argument: str, **options) -> EvalSet:
         if argument:
             raise InputError(f"the {source} eval set takes no argument (got {argument!r}); use captions:FILE for your own captions.")
         return caption_eval_set(source, **options)
+
     return factory
 
 

@@ -14,13 +14,37 @@ all objectives) and the bank (what the caption bank alone says, for the lift).
 """
 
 from .explanation import (
-    BASELINE_TEXTS, TOP, Explanation, bank_baseline, explain, group_objective, parse_features, probe_objectives, read_items,
-    sae_objectives, table, write_report,
+    BASELINE_TEXTS,
+    TOP,
+    Explanation,
+    bank_baseline,
+    explain,
+    group_objective,
+    parse_features,
+    probe_objectives,
+    read_items,
+    sae_objectives,
+    table,
+    write_report,
 )
 from .training import MATCH_F1, directions, match_features, train_probes, train_sae
 
 __all__ = [
-    "BASELINE_TEXTS", "TOP", "Explanation", "bank_baseline", "explain", "group_objective", "parse_features", "probe_objectives",
-    "read_items", "sae_objectives", "table", "write_report", "MATCH_F1", "directions", "match_features", "train_probes",
+    "BASELINE_TEXTS",
+    "TOP",
+    "Explanation",
+    "bank_baseline",
+    "explain",
+    "group_objective",
+    "parse_features",
+    "probe_objectives",
+    "read_items",
+    "sae_objectives",
+    "table",
+    "write_report",
+    "MATCH_F1",
+    "directions",
+    "match_features",
+    "train_probes",
     "train_sae",
 ]

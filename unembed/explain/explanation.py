@@ -9,9 +9,9 @@ batch per step for all of them).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -63,8 +63,14 @@ class Explanation:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "objective": self.objective, "text": self.text, "score": self.score,
-            "bank_text": self.bank_text, "bank_score": self.bank_score, "lift": self.lift, "seconds": self.seconds,
+            "name": self.name,
+            "objective": self.objective,
+            "text": self.text,
+            "score": self.score,
+            "bank_text": self.bank_text,
+            "bank_score": self.bank_score,
+            "lift": self.lift,
+            "seconds": self.seconds,
             "texts": [{"score": score, "text": text} for score, text in self.texts],
             "bank_texts": [{"score": score, "text": text} for score, text in self.bank_texts],
             "trajectory": self.result.trajectory(),
@@ -95,11 +101,20 @@ def explain(
     started = time.perf_counter()
     results = invert_many(objective=objectives, space=space, bank=bank, modality=modality, **options)
     seconds = (time.perf_counter() - started) / len(objectives)
-    return [
-        Explanation(name=name, objective=result.config.objective, texts=result.top[:top],
-                    bank_texts=result.history[0].candidates[:top], seconds=seconds, result=result)
-        for name, result in zip(names, results)
-    ]
+    explanations = []
+    for name, result in zip(names, results, strict=True):
+        assert result.config is not None  # the loop records its settings
+        explanations.append(
+            Explanation(
+                name=name,
+                objective=result.config.objective,
+                texts=result.top[:top],
+                bank_texts=result.history[0].candidates[:top],
+                seconds=seconds,
+                result=result,
+            )
+        )
+    return explanations
 
 
 def read_items(items: Sequence[str], space: Space) -> np.ndarray:
@@ -130,7 +145,9 @@ def group_objective(positive, negative=None, *, baseline=None) -> Objective:
     if negative.size == 0:
         return Set(positive, mode="mean")
     if negative.shape[-1] != positive.shape[-1]:
-        raise InputError(f"the positive items are {positive.shape[-1]}-d but the negative ones {negative.shape[-1]}-d. Embed both groups in one space.")
+        raise InputError(
+            f"the positive items are {positive.shape[-1]}-d but the negative ones {negative.shape[-1]}-d. Embed both groups in one space."
+        )
     direction = positive.mean(axis=0) - negative.mean(axis=0)
     if np.linalg.norm(direction) < 1e-6:
         raise InputError("the two groups have the same mean, so there is no direction between them. Give groups that differ.")
@@ -145,15 +162,21 @@ def probe_objectives(path, *, names: Sequence[str] | None = None) -> tuple[list[
     """
     tensors, metadata = _read_safetensors(Path(path), "probe", "weight (classes, dim) and bias (classes,)")
     if "weight" not in tensors:
-        raise InputError(f"probe file {path} has no tensor 'weight' (it holds {', '.join(sorted(tensors)) or 'nothing'}). Save weight (classes, dim) and bias (classes,).")
+        raise InputError(
+            f"probe file {path} has no tensor 'weight' (it holds {', '.join(sorted(tensors)) or 'nothing'}). "
+            "Save weight (classes, dim) and bias (classes,)."
+        )
     weights = np.atleast_2d(tensors["weight"].astype(np.float64))
     bias = tensors["bias"].astype(np.float64).reshape(-1) if "bias" in tensors else np.zeros(len(weights))
     if weights.ndim != 2 or len(bias) != len(weights):
-        raise InputError(f"probe file {path}: weight has shape {tensors['weight'].shape} but bias {tensors.get('bias', bias).shape}. Save weight (classes, dim) and bias (classes,).")
+        raise InputError(
+            f"probe file {path}: weight has shape {tensors['weight'].shape} but bias {tensors.get('bias', bias).shape}. "
+            "Save weight (classes, dim) and bias (classes,)."
+        )
     if not np.isfinite(bias).all():
         raise InputError(f"probe file {path}: bias holds NaN or inf. Check the probe that was trained.")
     labels = _names(names, metadata, len(weights), "class", path)
-    return labels, [Probe(row, value) for row, value in zip(weights, bias)]
+    return labels, [Probe(row, value) for row, value in zip(weights, bias, strict=True)]
 
 
 def sae_objectives(path, *, features: Sequence[int] | None = None, **options) -> tuple[list[str], list[Objective]]:
@@ -169,7 +192,7 @@ def sae_objectives(path, *, features: Sequence[int] | None = None, **options) ->
 
 def parse_features(text: str) -> list[int]:
     """`1,5,9` or `0-15` (or both: `0-3,9`) as feature numbers."""
-    numbers = []
+    numbers: list[int] = []
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         low, dash, high = part.partition("-")
         if not low.isdigit() or (dash and not high.isdigit()):
@@ -193,7 +216,7 @@ def write_report(explanations: Sequence[Explanation], path, **context) -> Path:
     rows = [each.to_dict() for each in explanations]
     if Path(path).suffix.lower() != ".parquet":
         return atomic.write_json(path, {**context, "explanations": rows})
-    pyarrow = require("pyarrow", extra="pyarrow", needed_by="Parquet reports")
+    pyarrow = require("pyarrow", package="pyarrow", needed_by="Parquet reports")
     return atomic.save_parquet(path, pyarrow.Table.from_pylist(rows), metadata={key: str(value) for key, value in context.items()})
 
 

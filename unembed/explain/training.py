@@ -24,7 +24,9 @@ def directions(vectors: np.ndarray, has: np.ndarray, applies: np.ndarray) -> np.
     return np.array(rows)
 
 
-def train_probes(vectors: np.ndarray, has: np.ndarray, applies: np.ndarray, *, seed: int, steps: int = 300) -> tuple[np.ndarray, np.ndarray]:
+def train_probes(
+    vectors: np.ndarray, has: np.ndarray, applies: np.ndarray, *, seed: int, steps: int = 300
+) -> tuple[np.ndarray, np.ndarray]:
     """(weight (labels, dim), bias (labels,)): one logistic regression per label, on the items compared for it."""
     torch.manual_seed(seed)
     x = torch.tensor(vectors, dtype=torch.float32)
@@ -62,8 +64,10 @@ def train_sae(vectors: np.ndarray, *, features: int = 64, l1: float = 0.1, steps
         loss = ((reconstruction - x) ** 2).sum(dim=1).mean() + l1 * sparsity
         loss.backward()
         optimiser.step()
-    return {name: tensor.detach().contiguous().numpy().astype(np.float32)
-            for name, tensor in (("W_enc", w_enc), ("b_enc", b_enc), ("W_dec", w_dec), ("b_dec", b_dec))}
+    return {
+        name: tensor.detach().contiguous().numpy().astype(np.float32)
+        for name, tensor in (("W_enc", w_enc), ("b_enc", b_enc), ("W_dec", w_dec), ("b_dec", b_dec))
+    }
 
 
 def match_features(activations: np.ndarray, has: np.ndarray, minimum: float = MATCH_F1) -> list[tuple[int, int, float]]:

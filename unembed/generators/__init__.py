@@ -49,7 +49,19 @@ def load_generator(spec: str | Generator, **options) -> Generator:
 
 
 __all__ = [
-    "DEFAULT_GENERATOR", "Generator", "GeneratorError", "Proposal", "ProposalRequest", "CombinedGenerator", "GENERATORS",
-    "load_generator", "with_timeout", "register_generator", "available_generators", "Fluency", "default_fluency", "candidate_key",
+    "DEFAULT_GENERATOR",
+    "Generator",
+    "GeneratorError",
+    "Proposal",
+    "ProposalRequest",
+    "CombinedGenerator",
+    "GENERATORS",
+    "load_generator",
+    "with_timeout",
+    "register_generator",
+    "available_generators",
+    "Fluency",
+    "default_fluency",
+    "candidate_key",
     "parse_numbered_lines",
 ]

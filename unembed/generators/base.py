@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -153,8 +153,8 @@ class ChatGenerator(Generator):
         # (request index, call index) -> prompt, lines asked in it
         jobs = []
         for index, request in enumerate(requests):
-            calls = max(1, -(-request.requested // self.lines_per_call))
-            for call in range(calls):
+            per_request = max(1, -(-request.requested // self.lines_per_call))
+            for call in range(per_request):
                 lines = min(self.lines_per_call, request.requested - call * self.lines_per_call)
                 jobs.append((index, request.seed * 1009 + call, max(lines, 1)))
         pending = jobs
@@ -176,7 +176,7 @@ class ChatGenerator(Generator):
             ]
             answers = self._complete(calls)
             retry = []
-            for job, answer in zip(pending, answers):
+            for job, answer in zip(pending, answers, strict=True):
                 index = job[0]
                 proposal, request = proposals[index], requests[index]
                 proposal.calls += 1
@@ -202,4 +202,3 @@ class ChatGenerator(Generator):
             if index not in succeeded:
                 proposal.error = errors.get(index, "no answer")
         return proposals
-

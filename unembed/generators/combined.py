@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from .base import Generator, Proposal, ProposalRequest
 
@@ -23,19 +23,25 @@ class CombinedGenerator(Generator):
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         answers = [generator.propose(requests) for generator in self.generators]
         merged = []
-        for proposals in zip(*answers):
+        for proposals in zip(*answers, strict=True):
             texts = list(dict.fromkeys(text for proposal in proposals for text in proposal.texts))
-            errors = [f"{generator.spec}: {proposal.error}" for generator, proposal in zip(self.generators, proposals) if proposal.error]
-            merged.append(Proposal(
-                texts=texts,
-                calls=sum(p.calls for p in proposals),
-                prompt_tokens=sum(p.prompt_tokens for p in proposals),
-                completion_tokens=sum(p.completion_tokens for p in proposals),
-                seconds=sum(p.seconds for p in proposals),
-                # A member that failed is reported even when another one's texts carry the step:
-                # the step did not fail (it has texts), but it ran without that member.
-                error="; ".join(errors) or None,
-                raw=[raw for p in proposals for raw in p.raw],
-                refusals=dict(sum((Counter(p.refusals) for p in proposals), Counter())),
-            ))
+            errors = [
+                f"{generator.spec}: {proposal.error}"
+                for generator, proposal in zip(self.generators, proposals, strict=True)
+                if proposal.error
+            ]
+            merged.append(
+                Proposal(
+                    texts=texts,
+                    calls=sum(p.calls for p in proposals),
+                    prompt_tokens=sum(p.prompt_tokens for p in proposals),
+                    completion_tokens=sum(p.completion_tokens for p in proposals),
+                    seconds=sum(p.seconds for p in proposals),
+                    # A member that failed is reported even when another one's texts carry the step:
+                    # the step did not fail (it has texts), but it ran without that member.
+                    error="; ".join(errors) or None,
+                    raw=[raw for p in proposals for raw in p.raw],
+                    refusals=dict(sum((Counter(p.refusals) for p in proposals), Counter())),
+                )
+            )
         return merged

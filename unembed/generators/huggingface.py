@@ -6,6 +6,7 @@ template comes from the tokenizer; a model without one gets the bare prompt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -40,7 +41,7 @@ class TransformersGenerator(ChatGenerator):
                 "(transformers:/path/to/model) or use the offline default --generator llama.cpp."
             ) from error
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device).eval()
+        self.model.to(self.device).eval()  # type: ignore[arg-type]  # transformers types `to` as a wrapped method of PreTrainedModel
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -49,8 +50,10 @@ class TransformersGenerator(ChatGenerator):
 
     def _render(self, prompt: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            return str(
+                self.tokenizer.apply_chat_template(  # a str with tokenize=False
+                    [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+                )
             )
         return prompt
 
@@ -61,7 +64,8 @@ class TransformersGenerator(ChatGenerator):
             # One generator seed per batch: transformers samples a batch from one RNG stream.
             torch.manual_seed(batch[0].seed)
             try:
-                encoded = self.tokenizer([self._render(call.prompt) for call in batch], return_tensors="pt", padding=True)
+                with _serial_tokenizer():
+                    encoded = self.tokenizer([self._render(call.prompt) for call in batch], return_tensors="pt", padding=True)
                 encoded = encoded.to(self.device)
                 with torch.inference_mode():
                     output = self.model.generate(
@@ -77,17 +81,32 @@ class TransformersGenerator(ChatGenerator):
                 answers.extend(error for _ in batch)
                 continue
             prompt_length = encoded["input_ids"].shape[1]
-            for row, call in zip(range(len(batch)), batch):
+            for row in range(len(batch)):
                 new_tokens = output[row, prompt_length:]
-                text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+                text = str(self.tokenizer.decode(new_tokens, skip_special_tokens=True))  # one sequence: one str
                 produced = int((new_tokens != self.tokenizer.pad_token_id).sum())
                 prompt_tokens = int(encoded["attention_mask"][row].sum())
                 answers.append(Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=produced))
         return answers
 
 
+@contextlib.contextmanager
+def _serial_tokenizer():
+    """Batch-encode without the tokenizers library's thread pool, for this call only (unless the user set
+    TOKENIZERS_PARALLELISM): once that pool has run, every later fork of the process (a llama.cpp server, a
+    worker) prints a warning and turns parallelism off. The variable is restored on the way out, so the
+    process's environment, and what subprocesses inherit, stay the user's."""
+    if "TOKENIZERS_PARALLELISM" in os.environ:
+        yield
+        return
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop("TOKENIZERS_PARALLELISM", None)
+
+
 def load_transformers(argument: str, **options) -> TransformersGenerator:
     if not argument:
         raise GeneratorError("the transformers generator needs a model: transformers:ID_OR_LOCAL_PATH.")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return TransformersGenerator(argument, **options)

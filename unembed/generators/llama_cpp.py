@@ -53,21 +53,31 @@ def load_llama(model_path: Path, *, n_ctx: int, n_threads: int | None, logits_al
         # llama.cpp prints its load log on the C stderr; keep the user's terminal clean.
         with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
             llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                logits_all=logits_all, verbose=False,
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                logits_all=logits_all,
+                verbose=False,
             )
     except (ValueError, RuntimeError) as error:
         raise WeightsNotFoundError(f"llama.cpp could not load {model_path}: {error}. Is it a GGUF model file?") from error
     # Freed by the garbage collector at interpreter exit, llama-cpp-python prints a traceback; close first.
     # A weak reference, so a model dropped earlier is still freed then.
     model = weakref.ref(llm)
-    atexit.register(lambda: model() is not None and model().close())
+
+    def close() -> None:
+        alive = model()
+        if alive is not None:
+            alive.close()
+
+    atexit.register(close)
     return llm
 
 
 def numbered_list_grammar(lines: int, max_words: int) -> str:
     """GBNF for exactly `lines` lines "K. text", each text starting with a letter, at most `max_words` words."""
-    rules = [f'root ::= {" ".join(f"line{k}" for k in range(1, lines + 1))}']
+    rules = [f"root ::= {' '.join(f'line{k}' for k in range(1, lines + 1))}"]
     rules += [f'line{k} ::= "{k}. " text "\\n"' for k in range(1, lines + 1)]
     rules += [
         f'text ::= first (" " word){{0,{max_words - 1}}}',
@@ -106,9 +116,7 @@ class LlamaCppGenerator(ChatGenerator):
         if key not in self._grammars:
             llama_cpp = _import_llama_cpp()
             with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-                self._grammars[key] = llama_cpp.LlamaGrammar.from_string(
-                    numbered_list_grammar(lines, max_words), verbose=False
-                )
+                self._grammars[key] = llama_cpp.LlamaGrammar.from_string(numbered_list_grammar(lines, max_words), verbose=False)
         return self._grammars[key]
 
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:

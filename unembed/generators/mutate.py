@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import GeneratorError
 from .base import Generator, Proposal, ProposalRequest
@@ -67,7 +67,7 @@ class MutateGenerator(Generator):
         if not donor_cuts:
             return []
         head = parent[: rng.choice(cuts)] if cuts else parent
-        return head + donor[rng.choice(donor_cuts):]
+        return head + donor[rng.choice(donor_cuts) :]
 
     @staticmethod
     def _drop_phrase(rng: random.Random, parent: list[str], donor: list[str]) -> list[str]:
@@ -76,7 +76,7 @@ class MutateGenerator(Generator):
             return []
         start = rng.choice(cuts)
         ends = [cut for cut in cuts if cut > start] + [len(parent)]
-        return parent[:start] + parent[ends[0]:]
+        return parent[:start] + parent[ends[0] :]
 
     @staticmethod
     def _swap_word(rng: random.Random, parent: list[str], donor: list[str]) -> list[str]:

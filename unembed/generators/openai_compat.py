@@ -34,6 +34,8 @@ def redact(url: str) -> str:
 
 
 class OpenAIGenerator(ChatGenerator):
+    timeout: float  # always bounded: set in __init__
+
     def __init__(
         self,
         model: str,
@@ -53,8 +55,7 @@ class OpenAIGenerator(ChatGenerator):
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise GeneratorError(
-                f"{redact(base_url)!r} is not an http(s) URL. Give the server's base URL: "
-                "--generator openai:MODEL@http://host:port/v1."
+                f"{redact(base_url)!r} is not an http(s) URL. Give the server's base URL: --generator openai:MODEL@http://host:port/v1."
             )
         self.base_url, self.model = base_url, model
         self.spec = f"openai:{model}@{redact(base_url)}"
@@ -65,7 +66,9 @@ class OpenAIGenerator(ChatGenerator):
         self.set_timeout(timeout)
         # Retries are ours (ChatGenerator: new seed, bounded by the step's time budget), not the client's.
         self.client = openai.OpenAI(
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key", base_url=base_url, max_retries=0,
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
+            base_url=base_url,
+            max_retries=0,
             timeout=self.timeout,
         )
         self._check_server()
@@ -94,7 +97,8 @@ class OpenAIGenerator(ChatGenerator):
             return TimeoutError(f"timed out: the step's time budget of {self.timeout:g} s was spent")
         try:
             response = self.client.chat.completions.create(
-                model=self.model, **self._chat_arguments(call),
+                model=self.model,
+                **self._chat_arguments(call),
                 timeout=remaining if remaining is not None else openai.NOT_GIVEN,
             )
             if not getattr(response, "choices", None):
@@ -130,7 +134,5 @@ def _describe(error: openai.OpenAIError) -> str:
 def load_openai(argument: str, **options) -> OpenAIGenerator:
     model, _, base_url = argument.partition("@")
     if not model:
-        raise GeneratorError(
-            "the openai generator needs a model: openai:MODEL@http://host:port/v1 (or set OPENAI_BASE_URL)."
-        )
+        raise GeneratorError("the openai generator needs a model: openai:MODEL@http://host:port/v1 (or set OPENAI_BASE_URL).")
     return OpenAIGenerator(model, base_url or None, **options)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Iterable
 
 import faiss
 import filelock
@@ -36,11 +36,13 @@ from tqdm.auto import tqdm
 from .. import atomic, checks
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..integrity import file_record, sha256_file
+from ..paths import cache_dir, safe_name
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from ..version import __version__
-from ..paths import cache_dir, safe_name
 from .sources import collect_captions, normalise_caption
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -107,7 +109,7 @@ def set_search_params(index: faiss.Index, params: str) -> None:
     if not isinstance(params, str):
         raise InputError(f"search parameters are a string such as 'nprobe=32'; got {params!r}.")
     try:
-        faiss.ParameterSpace().set_index_parameters(index, params)
+        faiss.ParameterSpace().set_index_parameters(index, params)  # type: ignore[arg-type]  # FAISS's stub says int; it parses the string
     except RuntimeError as error:
         raise InputError(
             f"search parameters {params!r} do not apply to this index ({_faiss_reason(error)}). "
@@ -128,7 +130,7 @@ class Bank:
     @classmethod
     def from_texts(
         cls, texts: Iterable[str], space: Space | str, *, index: str = "Flat", search_params: str = "", batch_size: int = 256
-    ) -> "Bank":
+    ) -> Bank:
         """An in-memory bank (nothing written) of the normalised, de-duplicated `texts`."""
         space = load_space(space)
         batch_size = checks.count(batch_size, "batch_size")
@@ -138,9 +140,7 @@ class Bank:
         return cls.from_vectors(captions, vectors, space, index=index, search_params=search_params)
 
     @classmethod
-    def from_vectors(
-        cls, texts: list[str], vectors: np.ndarray, space: Space, *, index: str = "Flat", search_params: str = ""
-    ) -> "Bank":
+    def from_vectors(cls, texts: list[str], vectors: np.ndarray, space: Space, *, index: str = "Flat", search_params: str = "") -> Bank:
         texts = list(texts)
         if not texts:
             raise InputError("a bank needs at least one caption; got none.")
@@ -185,7 +185,7 @@ class Bank:
         set_search_params(self.index, params)
         self.manifest["search_params"] = params
 
-    def to_gpu(self) -> "Bank":
+    def to_gpu(self) -> Bank:
         """Move the index to every visible GPU (faiss-gpu); search parameters carry over."""
         if not hasattr(faiss, "index_cpu_to_all_gpus") or faiss.get_num_gpus() == 0:
             raise BankError(
@@ -238,7 +238,9 @@ class Bank:
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
             manifest = dict(
-                self.manifest, format=FORMAT_VERSION, unembed_version=__version__,
+                self.manifest,
+                format=FORMAT_VERSION,
+                unembed_version=__version__,
                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 files={name: file_record(staging / name) for name in (TEXTS, INDEX)},
             )
@@ -323,7 +325,7 @@ def _build_lock(path: Path):
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        print(f"unembed: another build of {path} is running; waiting for it to finish.", file=sys.stderr, flush=True)
+        log.info("another build of %s is running; waiting for it to finish.", path)
         lock.acquire()
     try:
         yield
@@ -434,7 +436,7 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> np
         raise atomic.write_error(partial, error) from error
     chunks = []
     with _progress(len(captions), space) as bar:
-        for name, start in zip(names, starts):
+        for name, start in zip(names, starts, strict=True):
             texts = captions[start : start + chunk_size]
             chunk = _read_chunk(partial / name, len(texts), space.dim)
             if chunk is not None:
@@ -457,7 +459,9 @@ def _read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise BankError(f"{path} has no {MANIFEST}: it is not a bank. Give the folder a bank was built into (`unembed bank build --out`).") from error
+        raise BankError(
+            f"{path} has no {MANIFEST}: it is not a bank. Give the folder a bank was built into (`unembed bank build --out`)."
+        ) from error
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise BankError(f"{manifest_file} is corrupt or unreadable ({error}). {REBUILD}") from error
     if not isinstance(manifest, dict):
@@ -473,12 +477,16 @@ def _read_manifest(path: Path) -> dict:
     if manifest["format"] > FORMAT_VERSION:
         raise BankError(f"{path} was written by a newer unembed (format {manifest['format']}). Upgrade unembed to read it.")
     if manifest["format"] < 1 or manifest["dim"] < 1 or manifest["count"] < 1:
-        raise BankError(f"{manifest_file} has format {manifest['format']}, dim {manifest['dim']}, count {manifest['count']}: not a bank. {REBUILD}")
+        raise BankError(
+            f"{manifest_file} has format {manifest['format']}, dim {manifest['dim']}, count {manifest['count']}: not a bank. {REBUILD}"
+        )
     if manifest["format"] >= 2:
         files = manifest.get("files")
         if not isinstance(files, dict) or any(
-            not isinstance(files.get(name), dict) or not isinstance(files[name].get("sha256"), str)
-            or not isinstance(files[name].get("bytes"), int) for name in (TEXTS, INDEX)
+            not isinstance(files.get(name), dict)
+            or not isinstance(files[name].get("sha256"), str)
+            or not isinstance(files[name].get("bytes"), int)
+            for name in (TEXTS, INDEX)
         ):
             raise BankError(f"{manifest_file} lacks the size and sha256 of {TEXTS} and {INDEX}. {REBUILD}")
     return manifest
@@ -487,16 +495,17 @@ def _read_manifest(path: Path) -> dict:
 def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) -> None:
     """`path/name` against the manifest: size, then sha256 (format 1 recorded only the texts' sha256)."""
     if manifest["format"] < 2:
-        if name == TEXTS and hashlib.sha256(data).hexdigest() != manifest["texts_sha256"]:
-            raise BankError(f"{path / name} does not match its manifest checksum (edited or damaged). {REBUILD}")
+        if name == TEXTS:
+            texts = data if data is not None else (path / name).read_bytes()
+            if hashlib.sha256(texts).hexdigest() != manifest["texts_sha256"]:
+                raise BankError(f"{path / name} does not match its manifest checksum (edited or damaged). {REBUILD}")
         return
     expected = manifest["files"][name]
     size = len(data) if data is not None else (path / name).stat().st_size
     digest = hashlib.sha256(data).hexdigest() if data is not None else None
     if size != expected["bytes"] or (digest or sha256_file(path / name)) != expected["sha256"]:
         raise BankError(
-            f"{path / name} does not match its manifest checksum: it was edited, damaged or swapped for another "
-            f"bank's. {REBUILD}"
+            f"{path / name} does not match its manifest checksum: it was edited, damaged or swapped for another bank's. {REBUILD}"
         )
 
 

@@ -5,7 +5,9 @@ A named source is registered with `register_source(name, factory, modality=...)`
 `mils-audio`); other packages register theirs (unembed.minibind registers its world's captions).
 
 MILS's files are looked up in $UNEMBED_MILS_DIR, then in the cache (`unembed.paths`); if absent
-they are downloaded into the cache from the MILS repository at a pinned commit.
+they are downloaded into the cache from the MILS repository at a pinned commit. They are licensed
+CC BY-NC 4.0, and a bank built from them inherits that: the first read of each in a process issues a
+`LicenceWarning` (docs/licences.md).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import codecs
 import functools
 import os
+import threading
 import urllib.error
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..download import download_file
-from ..errors import BankError, InputError
+from ..errors import BankError, InputError, LicenceWarning
 from ..paths import data_dirs
 from ..registry import Registry, split_spec
 
@@ -31,8 +35,31 @@ MILS_SHA256 = {
     "audio_descriptions_per_class_405_v2.txt": "cb2efbf68ca50338784f2e2a52d288b5f6e87020d00d20e76a9ad0674ffc5538",
 }
 
+# Named sources whose captions are not free for every use: the licence a bank built from them inherits.
+NON_COMMERCIAL = {
+    "mils-image": "CC BY-NC 4.0 (https://creativecommons.org/licenses/by-nc/4.0/)",
+    "mils-audio": "CC BY-NC 4.0 (https://creativecommons.org/licenses/by-nc/4.0/)",
+}
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
 SOURCES: Registry[list] = Registry("source", None, BankError)
 register_source = SOURCES.register
+
+
+def warn_licence(source: str) -> None:
+    """Issue a LicenceWarning for a named non-commercial source, once per process and source."""
+    licence = NON_COMMERCIAL.get(source)
+    with _warned_lock:
+        if licence is None or source in _warned:
+            return
+        _warned.add(source)
+    warnings.warn(
+        f"{source}: MILS's captions are licensed {licence}; a bank built from them inherits it "
+        "(non-commercial use, with attribution). See the Licences page of the docs.",
+        LicenceWarning,
+        stacklevel=2,
+    )
 
 
 def mils_file(filename: str) -> Path:
@@ -44,12 +71,24 @@ def mils_file(filename: str) -> Path:
     return _download(MILS_URL + filename, dirs[-1] / filename, MILS_SHA256.get(filename))
 
 
-def _mils_captions(filename: str, argument: str = "") -> list[str]:
-    return read_captions(mils_file(filename))
+def _mils_captions(source: str, filename: str, argument: str = "") -> list[str]:
+    captions = read_captions(mils_file(filename))
+    warn_licence(source)
+    return captions
 
 
-register_source("mils-image", functools.partial(_mils_captions, "image_descriptions_per_class.txt"), modality="image")
-register_source("mils-audio", functools.partial(_mils_captions, "audio_descriptions_per_class_405_v2.txt"), modality="audio")
+register_source(
+    "mils-image",
+    functools.partial(_mils_captions, "mils-image", "image_descriptions_per_class.txt"),
+    modality="image",
+    licence=NON_COMMERCIAL["mils-image"],
+)
+register_source(
+    "mils-audio",
+    functools.partial(_mils_captions, "mils-audio", "audio_descriptions_per_class_405_v2.txt"),
+    modality="audio",
+    licence=NON_COMMERCIAL["mils-audio"],
+)
 
 
 def source_modality(source: str | os.PathLike) -> str | None:
@@ -63,8 +102,7 @@ def _download(url: str, target: Path, sha256: str | None = None) -> Path:
         return download_file(url, target, sha256=sha256)
     except (urllib.error.URLError, OSError) as error:
         raise InputError(
-            f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} "
-            f"or point {MILS_ENV} at a folder holding it."
+            f"could not download {url} ({error}). Offline? Put {target.name} in {target.parent} or point {MILS_ENV} at a folder holding it."
         ) from error
 
 
@@ -93,8 +131,7 @@ def read_lines(path: Path) -> list[str]:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise InputError(
-            f"{path} is not UTF-8 text (bad byte at line {line}). "
-            "Re-encode it as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+            f"{path} is not UTF-8 text (bad byte at line {line}). Re-encode it as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
         ) from error
 
 

@@ -7,6 +7,14 @@ from .prompts import fill_template, load_template
 from .result import InversionResult, StepRecord
 
 __all__ = [
-    "invert", "invert_many", "InversionConfig", "MILS_DEFAULTS", "InversionResult", "StepRecord", "TextEmbeddingCache",
-    "cache_for", "fill_template", "load_template",
+    "invert",
+    "invert_many",
+    "InversionConfig",
+    "MILS_DEFAULTS",
+    "InversionResult",
+    "StepRecord",
+    "TextEmbeddingCache",
+    "cache_for",
+    "fill_template",
+    "load_template",
 ]

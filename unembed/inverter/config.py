@@ -22,7 +22,8 @@ BOOTSTRAPS = ("index", "encode")
 
 @dataclass(frozen=True)
 class InversionConfig:
-    """space/generator/fallback/objective: specs of the components (objective: what the loop maximised). modality: the prompt and MILS's defaults.
+    """space/generator/fallback/objective: specs of the components (objective: what the loop maximised).
+    modality: the prompt and MILS's defaults.
 
     steps, requested (new texts asked per step), keep (candidates kept between steps), shown
     (candidates listed in the prompt), max_words (the prompt's length cap), patience (stop a target
@@ -68,16 +69,28 @@ class InversionConfig:
             object.__setattr__(self, "fluency_margin", checks.number(self.fluency_margin, "fluency_margin"))
         object.__setattr__(self, "min_gain", checks.number(self.min_gain, "min_gain"))
         if self.min_gain < 0:
-            raise InputError(f"min_gain must be at least 0 (0: the loop's best text is the answer however small its gain); got {self.min_gain}.")
+            raise InputError(
+                f"min_gain must be at least 0 (0: the loop's best text is the answer however small its gain); got {self.min_gain}."
+            )
         if not isinstance(self.record_refusals, bool):
             raise InputError(f"record_refusals is True or False; got {self.record_refusals!r}.")
         if self.bootstrap not in BOOTSTRAPS:
             raise InputError(f"bootstrap must be one of {', '.join(BOOTSTRAPS)}; got {self.bootstrap!r}.")
 
     @classmethod
-    def resolve(cls, *, space: str, generator: str, preferred_shown: int | None, modality: str = "image",
-                steps: int | None = None, requested: int | None = None, keep: int | None = None,
-                shown: int | None = None, **settings) -> "InversionConfig":
+    def resolve(
+        cls,
+        *,
+        space: str,
+        generator: str,
+        preferred_shown: int | None,
+        modality: str = "image",
+        steps: int | None = None,
+        requested: int | None = None,
+        keep: int | None = None,
+        shown: int | None = None,
+        **settings,
+    ) -> InversionConfig:
         """Settings left None take MILS's defaults for `modality`; `shown` defaults to the generator's preference."""
         if not isinstance(modality, str) or modality not in MILS_DEFAULTS:
             raise InputError(f"no prompt for modality {modality!r}; choose one of {', '.join(MILS_DEFAULTS)}.")
@@ -90,14 +103,18 @@ class InversionConfig:
         if shown is None:
             shown = min(checks.count(keep, "keep"), preferred_shown or keep)
         return cls(
-            space=space, generator=generator, modality=modality,
+            space=space,
+            generator=generator,
+            modality=modality,
             steps=defaults["steps"] if steps is None else steps,
-            requested=defaults["requested"] if requested is None else requested, keep=keep, shown=shown,
+            requested=defaults["requested"] if requested is None else requested,
+            keep=keep,
+            shown=shown,
             **{"max_words": defaults["max_words"], **settings},
         )
 
     @classmethod
-    def from_dict(cls, data: dict) -> "InversionConfig":
+    def from_dict(cls, data: dict) -> InversionConfig:
         """A saved config; one saved before objectives existed names a `scorer` (render-and-score) or none (cosine)."""
         data = dict(data)
         scorer = data.pop("scorer", None)

@@ -16,17 +16,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import sys
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..generators import (
-    DEFAULT_GENERATOR, Fluency, Generator, Proposal, ProposalRequest, candidate_key, default_fluency, load_generator, with_timeout,
+    DEFAULT_GENERATOR,
+    Fluency,
+    Generator,
+    Proposal,
+    ProposalRequest,
+    candidate_key,
+    default_fluency,
+    load_generator,
+    with_timeout,
 )
 from ..index import Bank, resolve_bank
 from ..objectives import Cosine, Objective
@@ -35,6 +43,8 @@ from ..vectors import unit_rows
 from .config import InversionConfig
 from .prompts import fill_template, load_template
 from .result import InversionResult, StepRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -92,7 +102,7 @@ def invert_many(
         None (default): on when the generator (or fallback) declares `needs_fluency_gate`; True/False; or a Fluency.
     cache: True for the process-wide text-embedding cache of the space, False to re-encode every text.
     exclude: bank captions to skip when bootstrapping (held-out evaluation).
-    progress: a progress bar, and a line on stderr for each step where the generator failed.
+    progress: a progress bar, and a warning (logger `unembed.inverter.loop`) for each step where the generator failed.
     timeout: seconds one step may wait on the generator (and the fallback), retries included; set on
         them (`Generator.set_timeout`). None: the generators' own (openai: 120 s; local models: unbounded).
     settings: InversionConfig's (modality, steps, requested, keep, shown, patience, seed, bootstrap,
@@ -110,15 +120,17 @@ def invert_many(
     if fluency is False:
         settings["fluency_margin"] = None
     config = InversionConfig.resolve(
-        space=space.spec, generator=generator.spec, preferred_shown=generator.shown, fallback=fallback.spec if fallback else None,
+        space=space.spec,
+        generator=generator.spec,
+        preferred_shown=generator.shown,
+        fallback=fallback.spec if fallback else None,
         fluency_gate=fluency is not False,
         **settings,
     )
     bank = resolve_bank(bank, space, config.modality)
     if bank.dim != space.dim:
         raise SpaceMismatchError(
-            f"the bank holds {bank.dim}-d vectors but space {space.spec!r} makes {space.dim}-d ones. "
-            "Build the bank with the same space."
+            f"the bank holds {bank.dim}-d vectors but space {space.spec!r} makes {space.dim}-d ones. Build the bank with the same space."
         )
     gate = default_fluency() if fluency is True else (fluency or None)
     if isinstance(cache, TextEmbeddingCache):
@@ -132,8 +144,8 @@ def invert_many(
 
     states = _bootstrap(objectives, bank, config, exclude)
     if gate is not None:
-        for state, floor in zip(states, gate.score([state.history[0].best_text for state in states])):
-            state.floor = float(floor) - config.fluency_margin
+        for state, floor in zip(states, gate.score([state.history[0].best_text for state in states]), strict=True):
+            state.floor = float(floor) - (config.fluency_margin or 0.0)
     template = load_template(config.modality)
     for step in tqdm(range(1, config.steps + 1), desc="invert", unit="step", disable=not progress):
         active = [state for state in states if config.patience is None or state.stale < config.patience]
@@ -144,20 +156,25 @@ def invert_many(
         texts, scores = _score(active, proposals)
         records = [
             _admit(state, step, proposal, fresh, scored, used_fallback, config.keep, gate)
-            for state, proposal, fresh, scored, used_fallback in zip(active, proposals, texts, scores, fell_back)
+            for state, proposal, fresh, scored, used_fallback in zip(active, proposals, texts, scores, fell_back, strict=True)
         ]
         # The step's LLM round and encoder batch were shared: each target is charged an equal part.
-        for state, record in zip(active, records):
+        for state, record in zip(active, records, strict=True):
             record.seconds = (time.perf_counter() - started) / len(active)
             state.history.append(record)
         if progress:
             _say_failures(step, records, generator, fallback)
 
-    hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before)) for key in ("hits", "misses"))
+    hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before, strict=True)) for key in ("hits", "misses"))
     cache_stats = {"hits": hits, "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else 0.0}
     return [
-        InversionResult(*_answer(state, config.min_gain), top=state.top(config.keep), history=state.history,
-                        config=dataclasses.replace(config, objective=state.objective.spec), cache=cache_stats)
+        InversionResult(
+            *_answer(state, config.min_gain),
+            top=state.top(config.keep),
+            history=state.history,
+            config=dataclasses.replace(config, objective=state.objective.spec),
+            cache=cache_stats,
+        )
         for state in states
     ]
 
@@ -214,7 +231,7 @@ def _propose(active, generator, fallback, template, config, step, gate, corpus) 
     fell_back = [False] * len(active)
     if fallback is not None:
         failed = [i for i, proposal in enumerate(proposals) if not proposal.texts]
-        for i, proposal in zip(failed, fallback.propose([requests[i] for i in failed])):
+        for i, proposal in zip(failed, fallback.propose([requests[i] for i in failed]), strict=True):
             proposal.calls += proposals[i].calls
             proposal.error = proposals[i].error
             proposals[i], fell_back[i] = proposal, True
@@ -226,15 +243,20 @@ def _fluent(gate: Fluency, floor: float, texts: list[str]) -> np.ndarray:
 
 
 def _say_failures(step: int, records: list[StepRecord], generator: Generator, fallback: Generator | None) -> None:
-    """One line on stderr for a step where the generator failed, so a slow or broken backend is seen as it happens."""
+    """A warning (logged) for a step where the generator failed, so a slow or broken backend is seen as it happens."""
     troubled = [record for record in records if record.error]
     if not troubled:
         return
     rescued = sum(record.fallback and not record.failed for record in troubled)
-    how = f"; the fallback {fallback.spec} proposed for {rescued}" if rescued else ""
-    tqdm.write(
-        f"unembed: step {step}: generator {generator.spec} reported an error for {len(troubled)} of {len(records)} "
-        f"target(s){how}: {troubled[0].error}", file=sys.stderr,
+    how = f"; the fallback {fallback.spec} proposed for {rescued}" if rescued and fallback is not None else ""
+    log.warning(
+        "step %d: generator %s reported an error for %d of %d target(s)%s: %s",
+        step,
+        generator.spec,
+        len(troubled),
+        len(records),
+        how,
+        troubled[0].error,
     )
 
 
@@ -244,7 +266,7 @@ def _score(active, proposals) -> tuple[list[list[str]], list[list[tuple[float, s
     The texts of all targets that share an embedder are embedded in one batch.
     """
     fresh = []
-    for state, proposal in zip(active, proposals):
+    for state, proposal in zip(active, proposals, strict=True):
         texts = list({candidate_key(text): text for text in proposal.texts if candidate_key(text) not in state.seen}.values())
         state.seen.update(candidate_key(text) for text in texts)
         fresh.append(texts)
@@ -255,12 +277,20 @@ def _score(active, proposals) -> tuple[list[list[str]], list[list[tuple[float, s
         for i in mine:
             scores[i] = active[i].objective.score_embedded(vectors[offset : offset + len(fresh[i])])
             offset += len(fresh[i])
-    scored = [sorted(zip(map(float, values), texts), reverse=True) for values, texts in zip(scores, fresh)]
+    scored = [sorted(zip(map(float, values), texts, strict=True), reverse=True) for values, texts in zip(scores, fresh, strict=True)]
     return fresh, scored
 
 
-def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scored: list[tuple[float, str]],
-           used_fallback: bool, keep: int, gate: Fluency | None) -> StepRecord:
+def _admit(
+    state: _Target,
+    step: int,
+    proposal: Proposal,
+    fresh: list[str],
+    scored: list[tuple[float, str]],
+    used_fallback: bool,
+    keep: int,
+    gate: Fluency | None,
+) -> StepRecord:
     """The new texts that beat the K-th best (and pass the fluency gate) join the top-K."""
     best_before = max(state.pool.values())
     entering = [(score, text) for score, text in scored if len(state.pool) < keep or score > state.top(keep)[-1][0]]
@@ -268,17 +298,26 @@ def _admit(state: _Target, step: int, proposal: Proposal, fresh: list[str], scor
     if gate is not None and entering:
         # Only texts that would enter the top-K need the (slower) language model.
         fluent = _fluent(gate, state.floor, [text for _, text in entering])
-        rejected = [text for (_, text), ok in zip(entering, fluent) if not ok]
-        entering = [pair for pair, ok in zip(entering, fluent) if ok]
+        rejected = [text for (_, text), ok in zip(entering, fluent, strict=True) if not ok]
+        entering = [pair for pair, ok in zip(entering, fluent, strict=True) if ok]
     state.pool.update((text, score) for score, text in entering)
     state.pool = dict((text, score) for score, text in state.top(keep))
     best_score, best_text = state.top(1)[0]
     state.stale = 0 if best_score > best_before + 1e-6 else state.stale + 1
     return StepRecord(
-        step=step, best_text=best_text, best_score=best_score, candidates=scored,
-        proposed=len(proposal.texts), rejected=rejected, llm_calls=proposal.calls, scored=len(fresh),
-        prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
-        failed=proposal.error is not None and not proposal.texts, error=proposal.error, fallback=used_fallback,
+        step=step,
+        best_text=best_text,
+        best_score=best_score,
+        candidates=scored,
+        proposed=len(proposal.texts),
+        rejected=rejected,
+        llm_calls=proposal.calls,
+        scored=len(fresh),
+        prompt_tokens=proposal.prompt_tokens,
+        completion_tokens=proposal.completion_tokens,
+        failed=proposal.error is not None and not proposal.texts,
+        error=proposal.error,
+        fallback=used_fallback,
         refusals=dict(proposal.refusals),
     )
 
@@ -301,14 +340,14 @@ def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclu
     if config.bootstrap == "index":
         found = bank.search(np.stack([each.query() for each in objectives]).astype(np.float32), k=k, exclude=exclude)
         rows = [
-            [(float(score), text) for score, text, i in zip(scores, texts, ids) if i >= 0]
-            for scores, texts, ids in zip(found.scores, found.texts, found.ids)
+            [(float(score), text) for score, text, i in zip(scores, texts, ids, strict=False) if i >= 0]
+            for scores, texts, ids in zip(found.scores, found.texts, found.ids, strict=True)
         ]
         encoded = 0
-        for each, row in zip(objectives, rows):
+        for each, row in zip(objectives, rows, strict=True):
             if not each.ranked_by_index and row:
                 texts = [text for _, text in row]
-                row[:] = sorted(zip(map(float, each.score(texts)), texts), key=lambda pair: -pair[0])
+                row[:] = sorted(zip(map(float, each.score(texts)), texts, strict=True), key=lambda pair: -pair[0])
                 encoded += len(texts)
     else:
         # MILS scores the whole bank with the encoder for every target.
@@ -322,15 +361,26 @@ def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclu
             rows.append([(float(scores[i]), texts[i]) for i in order])
     seconds = (time.perf_counter() - started) / len(objectives)
     states = []
-    for each, row in zip(objectives, rows):
+    for each, row in zip(objectives, rows, strict=True):
         if not row:
             raise BankError("the caption bank returned no text to start from. Give a bank with captions.")
-        state = _Target(key=_target_key(each), objective=each, pool={text: score for score, text in row[: config.keep]},
-                        neighbours=[text for _, text in row], seen={candidate_key(text) for _, text in row})
+        state = _Target(
+            key=_target_key(each),
+            objective=each,
+            pool={text: score for score, text in row[: config.keep]},
+            neighbours=[text for _, text in row],
+            seen={candidate_key(text) for _, text in row},
+        )
         best_score, best_text = state.top(1)[0]
         state.history.append(
-            StepRecord(step=0, best_text=best_text, best_score=best_score, candidates=row[: config.keep],
-                       scored=encoded // len(objectives), seconds=seconds)
+            StepRecord(
+                step=0,
+                best_text=best_text,
+                best_score=best_score,
+                candidates=row[: config.keep],
+                scored=encoded // len(objectives),
+                seconds=seconds,
+            )
         )
         states.append(state)
     return states

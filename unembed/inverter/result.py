@@ -90,14 +90,14 @@ class InversionResult:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict) -> "InversionResult":
-        history = [
-            StepRecord(**{**record, "candidates": [tuple(pair) for pair in record["candidates"]]})
-            for record in data["history"]
-        ]
+    def from_dict(cls, data: dict) -> InversionResult:
+        history = [StepRecord(**{**record, "candidates": [tuple(pair) for pair in record["candidates"]]}) for record in data["history"]]
         return cls(
-            text=data["text"], score=data["score"], top=[tuple(pair) for pair in data["top"]],
-            history=history, config=InversionConfig.from_dict(data["config"]) if data.get("config") else None,
+            text=data["text"],
+            score=data["score"],
+            top=[tuple(pair) for pair in data["top"]],
+            history=history,
+            config=InversionConfig.from_dict(data["config"]) if data.get("config") else None,
             cache=data.get("cache", {}),
         )
 
@@ -112,15 +112,16 @@ class InversionResult:
         if ax is None:
             figure, ax = plt.subplots(figsize=(6, 3.5))
         # Texts the fluency gate dropped can score above the best line; mark them so the plot reads right.
-        kept, dropped = [], []
+        kept: list[tuple[int, float]] = []
+        dropped: list[tuple[int, float]] = []
         for record in self.history:
             gated = set(record.rejected)
             for score, text in record.candidates:
                 (dropped if text in gated else kept).append((record.step, score))
         if kept:
-            ax.scatter(*zip(*kept), s=6, color="0.7", zorder=1, label="candidates")
+            ax.scatter(*zip(*kept, strict=True), s=6, color="0.7", zorder=1, label="candidates")
         if dropped:
-            ax.scatter(*zip(*dropped), s=14, color="tab:red", marker="x", zorder=1, label="dropped: not fluent")
+            ax.scatter(*zip(*dropped, strict=True), s=14, color="tab:red", marker="x", zorder=1, label="dropped: not fluent")
         ax.plot(range(len(self.history)), self.trajectory(), marker="o", zorder=2, label="best")
         ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         ax.set_xlabel("step (0 = caption bank)")
@@ -134,4 +135,3 @@ class InversionResult:
             plt.close(figure)
             atomic.write_bytes(path, image.getvalue())
         return ax
-

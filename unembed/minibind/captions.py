@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -30,12 +30,12 @@ class CaptionCache:
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as stored:
                 if stored["vectors"].shape[1:] == (space.dim,):
-                    self._rows = dict(zip(stored["captions"].tolist(), stored["vectors"]))
+                    self._rows = dict(zip(stored["captions"].tolist(), stored["vectors"], strict=True))
 
     def embed(self, captions: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(c for c in captions if c not in self._rows))
         if missing:
-            self._rows.update(zip(missing, self.space.embed_text(missing)))
+            self._rows.update(zip(missing, self.space.embed_text(missing), strict=True))
             self._save()
         if not captions:
             return np.zeros((0, self.space.dim), dtype=np.float32)
@@ -49,6 +49,7 @@ class CaptionCache:
 
 def family_candidates(modality: str, embed_text, families: Sequence[str] | None = None) -> dict[str, tuple[list[str], np.ndarray]]:
     """Canonical captions of every scene of each family with their embeddings: the retrieval candidates."""
+    scenes_of: Callable[[str], Sequence[world.ImageScene | world.AudioScene]]
     if modality == "image":
         scenes_of, families = world.all_image_scenes, families or world.IMAGE_FAMILIES
     else:
@@ -67,7 +68,7 @@ def retrieval_top1(vectors: np.ndarray, scenes: Sequence, candidates: dict[str, 
     """
     hits: dict[str, list[bool]] = {}
     errors = []
-    for vector, scene in zip(vectors, scenes):
+    for vector, scene in zip(vectors, scenes, strict=True):
         texts, rows = candidates[scene.family]
         retrieved = texts[int(np.argmax(rows @ vector))]
         truth = world.caption(scene)

@@ -42,5 +42,13 @@ def minibind_eval_set(modality: str, argument: str, *, n: int, seed: int, space:
     vectors = embedding.embed(modality, items)
     paraphrases = np.random.default_rng([seed, 1])  # apart from the scenes', so the targets do not depend on it
     references = [scene_references(scene, paraphrases) for scene in scenes]
-    return EvalSet(f"minibind-{modality}", embedding.spec, modality, f"minibind-{modality}",
-                   [f"{index:05d}" for index in range(n)], vectors, references, seed)
+    return EvalSet(
+        f"minibind-{modality}",
+        embedding.spec,
+        modality,
+        f"minibind-{modality}",
+        [f"{index:05d}" for index in range(n)],
+        vectors,
+        references,
+        seed,
+    )

@@ -6,7 +6,7 @@ and testing, and whether a text names a scene (or one attribute value) right, re
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -59,31 +59,39 @@ def labels(modality: str, scenes) -> tuple[list[tuple[str, str]], np.ndarray, np
 def named_right(text: str, modality: str, attribute: str, value: str) -> bool:
     """The parser reads `value` for `attribute` in `text`, and no other value of it."""
     parsed = world.parse_text(text, modality)
-    if attribute == "element":
-        found = {parsed.element} - {None}
-    elif modality == "image":
-        found = {getattr(obj, attribute) for obj in parsed.objects} - {None}
-    else:
+    if isinstance(parsed, world.AudioScene):  # modality "audio"
         found = {getattr(event, attribute) for event in parsed.events} - {None}
+    elif attribute == "element":
+        found = {parsed.element} - {None}
+    else:
+        found = {getattr(obj, attribute) for obj in parsed.objects} - {None}
     return found == {value}
 
 
 def parsed_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
     """Share of `texts` that the world's parser reads as exactly their ground-truth scene."""
-    return float(np.mean([world.matches(world.parse_text(text, modality), scene) for text, scene in zip(texts, scenes)]))
+    return float(np.mean([world.matches(world.parse_text(text, modality), scene) for text, scene in zip(texts, scenes, strict=True)]))
 
 
 def grammatical_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
     """Share of `texts` that parse to their scene AND that the world's caption grammar writes (world.in_grammar)."""
-    return float(np.mean([
-        world.matches(world.parse_text(text, modality), scene) and world.in_grammar(text, modality)
-        for text, scene in zip(texts, scenes)
-    ]))
+    return float(
+        np.mean(
+            [
+                world.matches(world.parse_text(text, modality), scene) and world.in_grammar(text, modality)
+                for text, scene in zip(texts, scenes, strict=True)
+            ]
+        )
+    )
 
 
 def strict_accuracy(texts: Sequence[str], scenes: Sequence, modality: str) -> float:
     """Share of `texts` that parse to their scene AND are that scene's canonical caption, word for word."""
-    return float(np.mean([
-        world.matches(world.parse_text(text, modality), scene) and " ".join(text.split()) == world.caption(scene)
-        for text, scene in zip(texts, scenes)
-    ]))
+    return float(
+        np.mean(
+            [
+                world.matches(world.parse_text(text, modality), scene) and " ".join(text.split()) == world.caption(scene)
+                for text, scene in zip(texts, scenes, strict=True)
+            ]
+        )
+    )

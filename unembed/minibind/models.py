@@ -29,7 +29,11 @@ CONFIG_FILE = "config.json"
 def _conv_stack(in_channels: int, channels: tuple[int, ...]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for out_channels in channels:
-        layers += [nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+        layers += [
+            nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        ]
         in_channels = out_channels
     return nn.Sequential(*layers)
 
@@ -53,7 +57,7 @@ class EncoderConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "EncoderConfig":
+    def from_dict(cls, values: dict) -> EncoderConfig:
         values = dict(values)
         values["channels"] = tuple(values["channels"])
         values["audio_channels"] = tuple(values["audio_channels"])
@@ -76,8 +80,10 @@ class ImageEncoder(nn.Module):
         self.colour = None
         if config.colour_channels:
             self.colour = nn.Sequential(
-                nn.Conv2d(3, config.colour_channels, 1), nn.ReLU(inplace=True),
-                nn.Conv2d(config.colour_channels, config.colour_channels, 1), nn.ReLU(inplace=True),
+                nn.Conv2d(3, config.colour_channels, 1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(config.colour_channels, config.colour_channels, 1),
+                nn.ReLU(inplace=True),
                 nn.AdaptiveAvgPool2d(grid),
             )
         self.trunk_size = (config.channels[-1] + config.colour_channels) * grid * grid
@@ -100,7 +106,12 @@ class LogMel(nn.Module):
     def __init__(self, config: EncoderConfig):
         super().__init__()
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels, f_min=20.0, f_max=SAMPLE_RATE / 2
+            sample_rate=SAMPLE_RATE,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            n_mels=config.n_mels,
+            f_min=20.0,
+            f_max=SAMPLE_RATE / 2,
         )
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None)
         self.offset, self.scale = config.db_offset, config.db_scale
@@ -142,13 +153,13 @@ class AudioEncoder(nn.Module):
             in_channels = out_channels
         self.profile = nn.Sequential(*layers)
         self.attend = nn.Sequential(
-            nn.Conv1d(1, 32, 5, padding=2), nn.GELU(),
-            nn.Conv1d(32, 32, 5, padding=4, dilation=2), nn.GELU(),
+            nn.Conv1d(1, 32, 5, padding=2),
+            nn.GELU(),
+            nn.Conv1d(32, 32, 5, padding=4, dilation=2),
+            nn.GELU(),
             nn.Conv1d(32, config.rhythm_slots, 5, padding=2),
         )
-        self.rhythm = nn.Sequential(
-            nn.Linear(self.MODULATION_BINS, 48), nn.GELU(), nn.Linear(48, config.rhythm_features), nn.GELU()
-        )
+        self.rhythm = nn.Sequential(nn.Linear(self.MODULATION_BINS, 48), nn.GELU(), nn.Linear(48, config.rhythm_features), nn.GELU())
         bands = -(-config.n_mels // 2 ** len(config.audio_channels))
         self.trunk_size = config.audio_channels[-1] * bands + config.rhythm_slots * config.rhythm_features + 1
         self.head = nn.Linear(self.trunk_size, config.dim)  # linear: feature contributions add up
@@ -189,7 +200,8 @@ def load_weights(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> tuple[ImageEnc
     image, audio = ImageEncoder(config), AudioEncoder(config)
     image.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("image.")})
     audio.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("audio.")}, strict=False)
-    missing = set(audio.state_dict()) - {k[6:] for k in tensors if k.startswith("audio.")} - set(audio.front_end.state_dict(prefix="front_end."))
+    stored = {k[6:] for k in tensors if k.startswith("audio.")}
+    missing = set(audio.state_dict()) - stored - set(audio.front_end.state_dict(prefix="front_end."))
     if missing:
         raise KeyError(f"audio weights lack {sorted(missing)[:3]}")
     return image.eval(), audio.eval(), config_json

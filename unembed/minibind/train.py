@@ -60,8 +60,17 @@ class TrainSettings:
     smoke: bool = False
 
 
-SMOKE = TrainSettings(image_samples=96, audio_samples=64, image_epochs=6, audio_epochs=6, image_paraphrases=1, audio_paraphrases=1,
-                      batch_size=16, eval_samples=0, smoke=True)
+SMOKE = TrainSettings(
+    image_samples=96,
+    audio_samples=64,
+    image_epochs=6,
+    audio_epochs=6,
+    image_paraphrases=1,
+    audio_paraphrases=1,
+    batch_size=16,
+    eval_samples=0,
+    smoke=True,
+)
 
 
 def render_media(modality: str, scenes, rng: np.random.Generator, encoder: AudioEncoder | None = None) -> torch.Tensor:
@@ -69,6 +78,7 @@ def render_media(modality: str, scenes, rng: np.random.Generator, encoder: Audio
     if modality == "image":
         pixels = np.stack([world.render_image(scene, rng) for scene in scenes])
         return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div_(255)
+    assert encoder is not None, "sounds need the audio encoder's front end"
     chunks = []
     for start in range(0, len(scenes), 256):
         waves = torch.from_numpy(np.stack([world.render_audio(scene, rng) for scene in scenes[start : start + 256]]))
@@ -86,7 +96,8 @@ def caption_bank(modality: str, rng: np.random.Generator, paraphrases: int, scen
     if scenes is None:
         scenes = [scene for scene in world.all_scenes(modality) if not world.is_held_out(scene)]
     index: dict = {}
-    texts, owners = [], []
+    texts: list[str] = []
+    owners: list[int] = []
     for scene in scenes:
         if scene in index:
             continue
@@ -97,11 +108,13 @@ def caption_bank(modality: str, rng: np.random.Generator, paraphrases: int, scen
     return texts, owners, index
 
 
-def train_encoder(modality: str, settings: TrainSettings, config: EncoderConfig, cache: CaptionCache, log=print) -> tuple[torch.nn.Module, dict]:
+def train_encoder(
+    modality: str, settings: TrainSettings, config: EncoderConfig, cache: CaptionCache, log=print
+) -> tuple[ImageEncoder | AudioEncoder, dict]:
     seed = settings.seed + (0 if modality == "image" else 1)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model = ImageEncoder(config) if modality == "image" else AudioEncoder(config)
+    model: ImageEncoder | AudioEncoder = ImageEncoder(config) if modality == "image" else AudioEncoder(config)
     n = settings.image_samples if modality == "image" else settings.audio_samples
     epochs = settings.image_epochs if modality == "image" else settings.audio_epochs
 
@@ -113,7 +126,7 @@ def train_encoder(modality: str, settings: TrainSettings, config: EncoderConfig,
     bank = torch.from_numpy(cache.embed(texts))
     owners_t = torch.tensor(owners)
     labels = torch.tensor([scene_index[scene] for scene in scenes])
-    media = render_media(modality, scenes, rng, model if modality == "audio" else None)
+    media = render_media(modality, scenes, rng, model if isinstance(model, AudioEncoder) else None)
 
     first_row = {text: row for row, text in reversed(list(enumerate(texts)))}
     canonical_rows = torch.tensor([first_row[world.caption(scene)] for scene in scene_index])  # by scene index
@@ -133,7 +146,7 @@ def train_encoder(modality: str, settings: TrainSettings, config: EncoderConfig,
             for start in range(0, n, settings.batch_size):
                 batch = order[start : start + settings.batch_size]
                 inputs = media[batch]
-                if modality == "image" and config.colour_channels:  # the conv stream sees the picture with RGB shuffled
+                if isinstance(model, ImageEncoder) and config.colour_channels:  # the conv stream sees the picture with RGB shuffled
                     permutations = torch.stack([torch.randperm(3, generator=generator) for _ in range(len(batch))])
                     trunk = model.trunk(inputs, torch.gather(inputs, 1, permutations[:, :, None, None].expand_as(inputs)))
                 else:
@@ -159,20 +172,24 @@ def train_encoder(modality: str, settings: TrainSettings, config: EncoderConfig,
     return model, {"epoch_losses": epoch_losses, "scenes": len(scene_index), "captions": len(texts), "samples": n}
 
 
-def evaluate(model: torch.nn.Module, modality: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, held_out: bool = True) -> dict:
+def evaluate(
+    model: ImageEncoder | AudioEncoder, modality: str, settings: TrainSettings, cache: CaptionCache, *, seed: int, held_out: bool = True
+) -> dict:
     """Retrieval top-1 on fresh held-out (or seen) scenes against all canonical captions of their family."""
     rng = np.random.default_rng(seed)
     scenes = world.sample_scenes(modality, settings.eval_samples, rng, held_out=held_out)
-    media = render_media(modality, scenes, rng, model if modality == "audio" else None)
+    media = render_media(modality, scenes, rng, model if isinstance(model, AudioEncoder) else None)
     with torch.no_grad():
-        vectors = (model if modality == "image" else model.embed_features)(media).numpy()
+        vectors = (model if isinstance(model, ImageEncoder) else model.embed_features)(media).numpy()
     families = sorted({scene.family for scene in scenes})
     return retrieval_top1(vectors, scenes, family_candidates(modality, cache.embed, families))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unembed.minibind.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for minibind.safetensors and config.json (default: the package's)")
+    parser.add_argument(
+        "--out", type=Path, default=WEIGHTS_DIR, help="folder for minibind.safetensors and config.json (default: the package's)"
+    )
     parser.add_argument("--cache", type=Path, default=None, help="caption-embedding cache folder (default ~/.cache/unembed/minibind)")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (seconds) that only checks the loss falls")
     defaults = TrainSettings()
@@ -181,25 +198,34 @@ def main(argv: list[str] | None = None) -> int:
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=None)
     args = parser.parse_args(argv)
     base = SMOKE if args.smoke else defaults
-    settings = TrainSettings(**{name: value if getattr(args, name, None) is None else getattr(args, name) for name, value in vars(base).items()})
+    settings = TrainSettings(
+        **{name: value if getattr(args, name, None) is None else getattr(args, name) for name, value in vars(base).items()}
+    )
 
     torch.use_deterministic_algorithms(True)
     started_wall, started_cpu = time.time(), time.process_time()
     config = EncoderConfig(colour_channels=settings.colour_channels)
     cache = CaptionCache(load_space("minilm"), args.cache)
-    report: dict = {"text_space": cache.space.spec, "world": {
-        "held_out_colour_shapes": sorted(map(list, world.HELD_OUT_COLOUR_SHAPES)),
-        "held_out_sound_attributes": sorted(map(list, world.HELD_OUT_SOUND_ATTRIBUTES)),
-        "held_out_sound_pairs": sorted(sorted(pair) for pair in world.HELD_OUT_SOUND_PAIRS),
-    }, "settings": vars(settings)}
-    models = {}
+    report: dict = {
+        "text_space": cache.space.spec,
+        "world": {
+            "held_out_colour_shapes": sorted(map(list, world.HELD_OUT_COLOUR_SHAPES)),
+            "held_out_sound_attributes": sorted(map(list, world.HELD_OUT_SOUND_ATTRIBUTES)),
+            "held_out_sound_pairs": sorted(sorted(pair) for pair in world.HELD_OUT_SOUND_PAIRS),
+        },
+        "settings": vars(settings),
+    }
+    models: dict[str, ImageEncoder | AudioEncoder] = {}
     for modality in ("image", "audio"):
         models[modality], report[f"{modality}_training"] = train_encoder(modality, settings, config, cache)
         if not settings.eval_samples:
             continue
         result = evaluate(models[modality], modality, settings, cache, seed=settings.seed + 1000)
         report[f"{modality}_heldout_retrieval"] = {k: v for k, v in result.items() if k != "errors"}
-        print(f"[{modality}] held-out retrieval top-1 {result['top1']:.3f} {result['per_family']} (n={result['n']}); e.g. errors {result['errors'][:3]}")
+        print(
+            f"[{modality}] held-out retrieval top-1 {result['top1']:.3f} {result['per_family']} (n={result['n']}); "
+            f"e.g. errors {result['errors'][:3]}"
+        )
     usage = resource.getrusage(resource.RUSAGE_SELF)
     report["training_time"] = {
         "wall_seconds": round(time.time() - started_wall, 1),
@@ -207,8 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_seconds_including_children": round(usage.ru_utime + usage.ru_stime, 1),
         "torch_threads": torch.get_num_threads(),
     }
-    save_weights(args.out, models["image"], models["audio"], config, report)
-    print(f"wrote {args.out / WEIGHTS_FILE} ({(args.out / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB) and {CONFIG_FILE}; time {report['training_time']}")
+    image, audio = models["image"], models["audio"]
+    assert isinstance(image, ImageEncoder) and isinstance(audio, AudioEncoder)
+    save_weights(args.out, image, audio, config, report)
+    print(
+        f"wrote {args.out / WEIGHTS_FILE} ({(args.out / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB) and {CONFIG_FILE}; "
+        f"time {report['training_time']}"
+    )
     return 0
 
 

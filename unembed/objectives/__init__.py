@@ -35,6 +35,20 @@ load_objective = OBJECTIVES.load
 available_objectives = OBJECTIVES.available
 
 __all__ = [
-    "Objective", "Embedder", "Cosine", "Direction", "Contrast", "Set", "Probe", "SAEFeature", "SparseAutoencoder", "ACTIVATIONS", "Rendered", "RenderedImageEmbedder", "OBJECTIVES",
-    "load_objective", "register_objective", "available_objectives",
+    "Objective",
+    "Embedder",
+    "Cosine",
+    "Direction",
+    "Contrast",
+    "Set",
+    "Probe",
+    "SAEFeature",
+    "SparseAutoencoder",
+    "ACTIVATIONS",
+    "Rendered",
+    "RenderedImageEmbedder",
+    "OBJECTIVES",
+    "load_objective",
+    "register_objective",
+    "available_objectives",
 ]

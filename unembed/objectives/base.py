@@ -7,7 +7,8 @@ An objective scores texts through their embeddings: the loop binds it to its tex
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Objective(ABC):
     def _score(self, vectors: np.ndarray) -> np.ndarray:
         """One score per unit row of `vectors` (n, dim), float64."""
 
-    def bind(self, embedder: Embedder) -> "Objective":
+    def bind(self, embedder: Embedder) -> Objective:
         """Embed texts with `embedder` from now on (the loop gives its cache). Returns self."""
         self.embedder = embedder
         return self
@@ -92,7 +93,10 @@ def one_vector(vector, what: str, dim: int | None = None) -> np.ndarray:
     """A caller's single vector as a float64 unit vector (NaN/inf, zero and wrong width refused)."""
     rows = unit_rows(vector, dim, what=what)
     if len(rows) != 1:
-        raise InputError(f"{what} must be one vector of shape (dim,); got shape {np.shape(vector)}. Pass one vector, or a group where a group is asked for.")
+        raise InputError(
+            f"{what} must be one vector of shape (dim,); got shape {np.shape(vector)}. "
+            "Pass one vector, or a group where a group is asked for."
+        )
     return rows[0].astype(np.float64)
 
 
@@ -105,4 +109,6 @@ def group(vectors, what: str, dim: int | None = None) -> np.ndarray:
 
 def no_argument(name: str, argument: str) -> None:
     if argument:
-        raise InputError(f"objective {name!r} takes no ':ARGUMENT' (got {argument!r}); pass its vectors as options, e.g. load_objective({name!r}, ...).")
+        raise InputError(
+            f"objective {name!r} takes no ':ARGUMENT' (got {argument!r}); pass its vectors as options, e.g. load_objective({name!r}, ...)."
+        )

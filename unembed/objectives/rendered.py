@@ -7,14 +7,13 @@ the loop's text cache (`bind` keeps it).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import InputError
-from ..spaces import TextEmbeddingCache
 from ..renderers import Renderer, load_renderer
-from ..spaces import Space, load_space
+from ..spaces import Space, TextEmbeddingCache, load_space
 from .base import Objective, one_vector
 
 
@@ -58,7 +57,7 @@ class Rendered(Objective):
         self.dim, self.space, self.spec = space.dim, space.spec, f"rendered:{self.renderer.spec}"
         self.embedder = TextEmbeddingCache(space, encode=RenderedImageEmbedder(self.renderer, space, seed=seed))
 
-    def bind(self, embedder) -> "Rendered":
+    def bind(self, embedder) -> Rendered:
         return self  # its scores come from pictures, so the loop's text cache is not used
 
     def query(self) -> np.ndarray:

@@ -44,13 +44,19 @@ class SparseAutoencoder:
         self.d_sae = len(bias)
         weights = tensors["W_enc"].astype(np.float64)
         if weights.ndim != 2 or self.d_sae not in weights.shape:
-            raise InputError(f"SAE file {path}: W_enc has shape {weights.shape}, which does not match b_enc's {self.d_sae} features. Save W_enc as (d_sae, dim) or (dim, d_sae).")
+            raise InputError(
+                f"SAE file {path}: W_enc has shape {weights.shape}, which does not match b_enc's {self.d_sae} features. "
+                "Save W_enc as (d_sae, dim) or (dim, d_sae)."
+            )
         # Rows are features from here on.
         self.encoder = weights.T if weights.shape[1] == self.d_sae else weights
         self.bias, self.dim = bias, self.encoder.shape[1]
         self.decoder_bias = tensors["b_dec"].astype(np.float64).reshape(-1) if "b_dec" in tensors else np.zeros(self.dim)
         if len(self.decoder_bias) != self.dim:
-            raise InputError(f"SAE file {path}: b_dec has {len(self.decoder_bias)} values but W_enc reads {self.dim}-d embeddings. Save b_dec of shape (dim,).")
+            raise InputError(
+                f"SAE file {path}: b_dec has {len(self.decoder_bias)} values but W_enc reads {self.dim}-d embeddings. "
+                "Save b_dec of shape (dim,)."
+            )
         self.activation, self.k = activation, None
         self.threshold = np.zeros(self.d_sae)
         if activation == "jumprelu":
@@ -59,7 +65,9 @@ class SparseAutoencoder:
             elif "threshold" in tensors:
                 self.threshold = tensors["threshold"].astype(np.float64).reshape(-1)
                 if len(self.threshold) != self.d_sae:
-                    raise InputError(f"SAE file {path}: threshold has {len(self.threshold)} values for {self.d_sae} features. Save one per feature.")
+                    raise InputError(
+                        f"SAE file {path}: threshold has {len(self.threshold)} values for {self.d_sae} features. Save one per feature."
+                    )
             else:
                 raise InputError(f"JumpReLU needs a threshold: SAE file {path} has no 'threshold' tensor; pass threshold=.")
         if activation == "topk":
@@ -77,7 +85,9 @@ class SparseAutoencoder:
         if self.activation != "topk":
             return np.broadcast_to(self.threshold, pre.shape)
         # A feature fires when it is among the k largest (ties included) and positive.
-        kth = -np.partition(-pre, self.k - 1, axis=1)[:, self.k - 1]
+        k = self.k
+        assert k is not None, "a TopK SAE sets k"
+        kth = -np.partition(-pre, k - 1, axis=1)[:, k - 1]
         return np.broadcast_to(np.maximum(np.nextafter(kth, -np.inf), 0.0)[:, None], pre.shape)
 
     def activations(self, vectors) -> np.ndarray:
@@ -85,7 +95,7 @@ class SparseAutoencoder:
         pre = self.pre_activations(vectors)
         return np.where(pre > self.firing_level(pre), pre, 0.0)
 
-    def feature(self, number: int, *, space: str | None = None) -> "SAEFeature":
+    def feature(self, number: int, *, space: str | None = None) -> SAEFeature:
         return SAEFeature(self, number, space=space)
 
 
@@ -99,7 +109,9 @@ class SAEFeature(Objective):
         if self.feature >= sae.d_sae:
             raise InputError(f"the SAE in {sae.path} has {sae.d_sae} features (0..{sae.d_sae - 1}); feature {feature} is not one.")
         if not sae.encoder[self.feature].any():
-            raise InputError(f"SAE feature {self.feature} of {sae.path} has an all-zero encoder row: it reads nothing. Pick another feature.")
+            raise InputError(
+                f"SAE feature {self.feature} of {sae.path} has an all-zero encoder row: it reads nothing. Pick another feature."
+            )
         self.dim, self.space = sae.dim, space
         self.spec = f"sae_feature:{sae.path}#{self.feature}"
 

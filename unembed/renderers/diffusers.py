@@ -60,7 +60,7 @@ class DiffusersRenderer(Renderer):
         cache_dir: str | Path | None = None,
         local_files_only: bool = False,
         **settings,
-    ) -> "DiffusersRenderer":
+    ) -> DiffusersRenderer:
         """Load `model` (hub id or local folder) with `AutoPipelineForText2Image`; `settings` go to __init__."""
         diffusers = require("diffusers", extra="render", needed_by="the diffusers renderer")
         constants = require("huggingface_hub.constants", extra="render", needed_by="the diffusers renderer")

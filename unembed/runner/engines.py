@@ -8,19 +8,20 @@ components anew, so a killed worker costs the batch in flight and nothing else.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import RunnerError
 from ..registry import require
 from ..spaces import Space
 from .job import Job
 from .worker import Batch, BatchInverter
+
+log = logging.getLogger(__name__)
 
 RESTARTS = 4  # per actor: process deaths it recovers from (and retries of the batch it held) before the job fails
 
@@ -43,8 +44,17 @@ def in_process(job: Job, batches: list[Batch], stats: EngineStats, *, space: Spa
     stats.peak_rss = [worker.peak_rss()]
 
 
-def on_ray(job: Job, batches: list[Batch], stats: EngineStats, *, address: str | None, workers: int,
-           cpus_per_worker: float = 1, gpus_per_worker: float = 0, progress: bool = False) -> Iterator[tuple[int, list[dict]]]:
+def on_ray(
+    job: Job,
+    batches: list[Batch],
+    stats: EngineStats,
+    *,
+    address: str | None,
+    workers: int,
+    cpus_per_worker: float = 1,
+    gpus_per_worker: float = 0,
+    progress: bool = False,
+) -> Iterator[tuple[int, list[dict]]]:
     """`workers` actors on a local Ray started here (address None) or on the cluster at `address`."""
     ray = require("ray", extra="ray", needed_by="running a job on Ray (--ray)")
     from ray.util import ActorPool  # noqa: E402  (ray is optional: imported once `require` found it)
@@ -56,8 +66,9 @@ def on_ray(job: Job, batches: list[Batch], stats: EngineStats, *, address: str |
         else:
             ray.init(num_cpus=int(np.ceil(workers * cpus_per_worker)), include_dashboard=False, log_to_driver=False)
     try:
-        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=RESTARTS,
-                           max_task_retries=RESTARTS)(BatchInverter)
+        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(
+            BatchInverter
+        )
         threads = max(int(cpus_per_worker), 1)
         actors = [actor.remote(job, threads=threads) for _ in range(workers)]
         try:
@@ -67,7 +78,7 @@ def on_ray(job: Job, batches: list[Batch], stats: EngineStats, *, address: str |
             raise RunnerError(f"the Ray workers could not start: {_cause(error)}") from error
         stats.ready_at = time.perf_counter()
         if progress:
-            tqdm.write(f"unembed: {workers} Ray worker(s) ready, process ids {', '.join(map(str, stats.pids))}", file=sys.stderr)
+            log.info("%d Ray worker(s) ready, process ids %s", workers, ", ".join(map(str, stats.pids)))
         pool = ActorPool(actors)
         try:
             yield from pool.map_unordered(lambda each, batch: each.run.remote(batch), batches)

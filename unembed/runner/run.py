@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from tqdm.auto import tqdm
 
@@ -77,8 +77,16 @@ def run_job(
     found = read_targets(targets, space, progress=progress)
     modality = modality or found.modality or "image"
     _check_settings(space, generator, modality, settings)
-    job = Job(space=space.spec, bank=None if bank is None else str(bank), generator=generator, fallback=fallback,
-              modality=modality, settings=settings, exclude=excluded, batch_size=batch_size)
+    job = Job(
+        space=space.spec,
+        bank=None if bank is None else str(bank),
+        generator=generator,
+        fallback=fallback,
+        modality=modality,
+        settings=settings,
+        exclude=excluded,
+        batch_size=batch_size,
+    )
     claim(out, job, found.digest, len(found.ids))
 
     shards = read_shards(out)
@@ -96,8 +104,16 @@ def run_job(
     stats = EngineStats()
     if ray:
         resolve_bank(job.bank, space, modality)  # built (and cached) once here, not by every worker at once
-        results = on_ray(job, batches, stats, address=address, workers=workers, cpus_per_worker=cpus_per_worker,
-                         gpus_per_worker=gpus_per_worker, progress=progress)
+        results = on_ray(
+            job,
+            batches,
+            stats,
+            address=address,
+            workers=workers,
+            cpus_per_worker=cpus_per_worker,
+            gpus_per_worker=gpus_per_worker,
+            progress=progress,
+        )
     else:
         results = in_process(job, batches, stats, space=space)
     bar = tqdm(total=report.total, initial=report.skipped, desc="run", unit="row", disable=not progress, dynamic_ncols=True)

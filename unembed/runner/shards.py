@@ -15,17 +15,19 @@ import pyarrow.parquet as pq
 from .. import atomic
 from ..errors import RunnerError
 
-PREDICTIONS = pa.schema([
-    ("id", pa.string()),
-    ("text", pa.string()),
-    ("score", pa.float64()),
-    ("bootstrap_text", pa.string()),
-    ("bootstrap_score", pa.float64()),
-    ("steps", pa.int32()),
-    ("seconds", pa.float64()),
-    ("llm_calls", pa.int32()),
-    ("error", pa.string()),  # null when the row is fine; a row with an error is retried by the next run
-])
+PREDICTIONS = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("score", pa.float64()),
+        ("bootstrap_text", pa.string()),
+        ("bootstrap_score", pa.float64()),
+        ("steps", pa.int32()),
+        ("seconds", pa.float64()),
+        ("llm_calls", pa.int32()),
+        ("error", pa.string()),  # null when the row is fine; a row with an error is retried by the next run
+    ]
+)
 
 
 def shard_path(out: Path, batch: int) -> Path:

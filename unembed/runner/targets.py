@@ -113,11 +113,14 @@ def _ids(table: pa.Table, path: Path) -> list[str]:
         raise InputError(f"{path} has rows without an id. Give every row an id.")
     ids = [str(value) for value in ids]
     seen: set[str] = set()
-    repeated = list(dict.fromkeys(value for value in ids if value in seen or seen.add(value)))
+    repeats: dict[str, None] = {}  # in the order of their second occurrence
+    for value in ids:
+        if value in seen:
+            repeats[value] = None
+        seen.add(value)
+    repeated = list(repeats)
     if repeated:
-        raise InputError(
-            f"{path} has {len(repeated)} duplicate id(s), e.g. {', '.join(map(repr, repeated[:5]))}. Make each id unique."
-        )
+        raise InputError(f"{path} has {len(repeated)} duplicate id(s), e.g. {', '.join(map(repr, repeated[:5]))}. Make each id unique.")
     return ids
 
 
@@ -143,8 +146,8 @@ def _media(ids: list[str], files: list[Path], space: Space, source: str, progres
         )
     modality = modalities.pop()
     digest = hashlib.sha256()
-    for name, file in zip(ids, files):
-        digest.update(f"{name}\0{sha256_file(file)}\n".encode("utf-8"))
+    for name, file in zip(ids, files, strict=True):
+        digest.update(f"{name}\0{sha256_file(file)}\n".encode())
     step = max(int(space.batch_size), 1)
     with tqdm(total=len(files), desc=f"embed {modality}", unit=modality, disable=not progress) as bar:
         chunks = []

@@ -45,13 +45,19 @@ class BatchInverter:
             # A fresh embedding cache per batch: a batch's texts are encoded in the same groups whatever
             # this worker inverted before, so its rows do not depend on which worker it ran on.
             results = invert_many(
-                vectors, space=self.space, bank=self.bank, generator=self.generator, fallback=self.fallback,
-                cache=TextEmbeddingCache(self.space), exclude=list(self.job.exclude), modality=self.job.modality,
+                vectors,
+                space=self.space,
+                bank=self.bank,
+                generator=self.generator,
+                fallback=self.fallback,
+                cache=TextEmbeddingCache(self.space),
+                exclude=list(self.job.exclude),
+                modality=self.job.modality,
                 **self.settings,
             )
         except UnembedError as error:
             return [_failed(target, f"{type(error).__name__}: {error}") for target in ids]
-        return [_row(target, result) for target, result in zip(ids, results)]
+        return [_row(target, result) for target, result in zip(ids, results, strict=True)]
 
     def pid(self) -> int:
         return os.getpid()
@@ -65,15 +71,31 @@ def _row(target: str, result: InversionResult) -> dict:
     failed = result.failed_steps
     error = None
     if failed:
+        assert result.config is not None  # the loop records its settings
         # As `unembed invert` exits 3: the text holds less than was asked. The next run tries it again.
         error = f"the generator {result.config.generator} failed in {len(failed)} of {len(result.history) - 1} step(s): {failed[-1].error}"
     return {
-        "id": target, "text": result.text, "score": result.score, "bootstrap_text": result.bootstrap_text,
-        "bootstrap_score": result.bootstrap_score, "steps": len(result.history) - 1, "seconds": result.seconds,
-        "llm_calls": result.llm_calls, "error": error,
+        "id": target,
+        "text": result.text,
+        "score": result.score,
+        "bootstrap_text": result.bootstrap_text,
+        "bootstrap_score": result.bootstrap_score,
+        "steps": len(result.history) - 1,
+        "seconds": result.seconds,
+        "llm_calls": result.llm_calls,
+        "error": error,
     }
 
 
 def _failed(target: str, error: str) -> dict:
-    return {"id": target, "text": None, "score": None, "bootstrap_text": None, "bootstrap_score": None,
-            "steps": 0, "seconds": 0.0, "llm_calls": 0, "error": error}
+    return {
+        "id": target,
+        "text": None,
+        "score": None,
+        "bootstrap_text": None,
+        "bootstrap_score": None,
+        "steps": 0,
+        "seconds": 0.0,
+        "llm_calls": 0,
+        "error": error,
+    }

@@ -25,6 +25,17 @@ load_space = SPACES.load
 available_spaces = SPACES.available
 
 __all__ = [
-    "Space", "SpaceError", "SPACES", "load_space", "register_space", "available_spaces", "normalise_rows", "inputs", "input_of", "modality_of",
-    "MILS_CAPTION_SOURCES", "TextEmbeddingCache", "cache_for",
+    "Space",
+    "SpaceError",
+    "SPACES",
+    "load_space",
+    "register_space",
+    "available_spaces",
+    "normalise_rows",
+    "inputs",
+    "input_of",
+    "modality_of",
+    "MILS_CAPTION_SOURCES",
+    "TextEmbeddingCache",
+    "cache_for",
 ]

@@ -10,11 +10,15 @@ from __future__ import annotations
 import numbers
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError, SpaceError
+
+if TYPE_CHECKING:  # torch is imported by the spaces that need it, not here
+    from .runtime import TorchRuntime
 
 # MILS's caption banks for each modality, the start of an inversion when no bank is given.
 MILS_CAPTION_SOURCES = {"image": "mils-image", "video": "mils-image", "audio": "mils-audio", "text": "mils-image"}
@@ -35,7 +39,7 @@ class Space(ABC):
     batch_size: int = 32
     caption_sources: dict[str, str] = MILS_CAPTION_SOURCES
     renderer: str = "diffusers"
-    runtime = None  # torch-backed spaces: their device and autocast dtype (spaces.runtime.TorchRuntime)
+    runtime: TorchRuntime | None = None  # torch-backed spaces: their device and autocast dtype (spaces.runtime.TorchRuntime)
 
     @abstractmethod
     def _encode(self, modality: str, batch: list[Any]) -> np.ndarray:

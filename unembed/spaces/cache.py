@@ -10,7 +10,7 @@ are not a text embedding, e.g. render-and-score (the text is drawn and the pictu
 from __future__ import annotations
 
 import weakref
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class TextEmbeddingCache:
         self.misses += len(missing)
         self.hits += len(texts) - len(missing)
         if missing:
-            for text, vector in zip(missing, self.encode(missing)):
+            for text, vector in zip(missing, self.encode(missing), strict=True):
                 self._vectors[text] = vector
         if not texts:
             return np.zeros((0, self.space.dim), dtype=np.float32)
@@ -51,7 +51,7 @@ class TextEmbeddingCache:
         return len(self._vectors)
 
 
-_CACHES: "weakref.WeakKeyDictionary[Space, TextEmbeddingCache]" = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[Space, TextEmbeddingCache] = weakref.WeakKeyDictionary()
 
 
 def cache_for(space: Space) -> TextEmbeddingCache:

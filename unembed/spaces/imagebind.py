@@ -39,9 +39,10 @@ import os
 import sys
 import urllib.error
 import zipfile
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,17 +69,35 @@ SHA256_ENV = "UNEMBED_IMAGEBIND_SHA256"
 # "tiny" keeps every input shape and layer type but is small enough for tests on a CPU.
 SIZES: dict[str, dict[str, Any]] = {
     "huge": dict(
-        vision_embed_dim=1280, vision_num_blocks=32, vision_num_heads=16,
-        text_embed_dim=1024, text_num_blocks=24, text_num_heads=16,
-        out_embed_dim=1024, audio_drop_path=0.1, imu_drop_path=0.7,
+        vision_embed_dim=1280,
+        vision_num_blocks=32,
+        vision_num_heads=16,
+        text_embed_dim=1024,
+        text_num_blocks=24,
+        text_num_heads=16,
+        out_embed_dim=1024,
+        audio_drop_path=0.1,
+        imu_drop_path=0.7,
     ),
     "tiny": dict(
-        vision_embed_dim=64, vision_num_blocks=2, vision_num_heads=2,
-        text_embed_dim=64, text_num_blocks=2, text_num_heads=2,
-        audio_embed_dim=64, audio_num_blocks=2, audio_num_heads=2,
-        depth_embed_dim=32, depth_num_blocks=1, depth_num_heads=2,
-        thermal_embed_dim=32, thermal_num_blocks=1, thermal_num_heads=2,
-        imu_embed_dim=32, imu_num_blocks=1, imu_num_heads=2,
+        vision_embed_dim=64,
+        vision_num_blocks=2,
+        vision_num_heads=2,
+        text_embed_dim=64,
+        text_num_blocks=2,
+        text_num_heads=2,
+        audio_embed_dim=64,
+        audio_num_blocks=2,
+        audio_num_heads=2,
+        depth_embed_dim=32,
+        depth_num_blocks=1,
+        depth_num_heads=2,
+        thermal_embed_dim=32,
+        thermal_num_blocks=1,
+        thermal_num_heads=2,
+        imu_embed_dim=32,
+        imu_num_blocks=1,
+        imu_num_heads=2,
         out_embed_dim=32,
     ),
 }
@@ -128,8 +147,7 @@ def _imagebind_model_modules():
         from imagebind.models.multimodal_preprocessors import SimpleTokenizer
     except ImportError as error:
         raise MissingDependencyError(
-            f"the ImageBind model code cannot import ({error}). Install its dependencies with "
-            "`pip install 'unembed[imagebind]'`."
+            f"the ImageBind model code cannot import ({error}). Install its dependencies with `pip install 'unembed[imagebind]'`."
         ) from error
     bpe_path = Path(sys.modules["imagebind"].__path__[0]) / "bpe" / "bpe_simple_vocab_16e6.txt.gz"
     return ImageBindModel, SimpleTokenizer, bpe_path
@@ -161,8 +179,7 @@ def find_checkpoint(size: str = "huge", weights: str | os.PathLike | None = None
         if path.is_file():
             return path
     where = (
-        f"Put the checkpoint at {cached}, or point ${WEIGHTS_ENV} or the weights option "
-        f"(`load_space('imagebind', weights=PATH)`) at it."
+        f"Put the checkpoint at {cached}, or point ${WEIGHTS_ENV} or the weights option (`load_space('imagebind', weights=PATH)`) at it."
     )
     if size not in RELEASED_SIZES:
         raise WeightsNotFoundError(
@@ -202,20 +219,21 @@ def build_model(size: str, *, random_weights: bool, seed: int = 0, weights=None,
         model.load_state_dict(state, strict=True, assign=True)
     except (RuntimeError, TypeError, AttributeError) as error:
         raise SpaceError(
-            f"{str(path)!r} is not an ImageBind-{size} checkpoint: {str(error)[:300]}. "
-            f"Use the official {CHECKPOINT_URL}."
+            f"{str(path)!r} is not an ImageBind-{size} checkpoint: {str(error)[:300]}. Use the official {CHECKPOINT_URL}."
         ) from error
     return model.eval()
 
 
 def image_batch(items: Sequence[Any]) -> torch.Tensor:
     """(n, 3, 224, 224) float32, as the reference's load_and_transform_vision_data."""
-    transform = transforms.Compose([
-        transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.CenterCrop(IMAGE_SIZE),
-        transforms.ToTensor(),
-        transforms.Normalize(mean=CLIP_MEAN, std=CLIP_STD),
-    ])
+    transform = transforms.Compose(
+        [
+            transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(IMAGE_SIZE),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=CLIP_MEAN, std=CLIP_STD),
+        ]
+    )
     return torch.stack([transform(load_image(item)) for item in items])
 
 
@@ -330,6 +348,7 @@ def video_batch(items: Sequence[Any]) -> torch.Tensor:
 
 class ImageBindSpace(Space):
     modalities = ("text", "image", "audio", "video")
+    runtime: TorchRuntime
 
     def __init__(self, spec: str, model: torch.nn.Module, size: str, runtime: TorchRuntime, batch_size: int):
         _, SimpleTokenizer, bpe_path = _imagebind_model_modules()

@@ -43,7 +43,7 @@ _MODALITY_BY_EXTENSION = (
 
 
 def modality_of(path: str | os.PathLike) -> str:
-    """"image", "audio" or "video", from the file's extension (case-insensitive)."""
+    """ "image", "audio" or "video", from the file's extension (case-insensitive)."""
     extension = Path(path).suffix.lower()
     modality = _MODALITY_BY_EXTENSION.get(extension)
     if modality is None:
@@ -88,9 +88,7 @@ def load_image(item: Any):
     item = _as_numpy(item)
     if isinstance(item, np.ndarray):
         return Image.fromarray(_image_array_to_uint8(item)).convert("RGB")
-    raise InputError(
-        f"cannot use a {type(item).__name__} as an image. Pass a file path, a PIL image or a numpy array (H, W, 3)."
-    )
+    raise InputError(f"cannot use a {type(item).__name__} as an image. Pass a file path, a PIL image or a numpy array (H, W, 3).")
 
 
 def _image_array_to_uint8(array: np.ndarray) -> np.ndarray:
@@ -128,9 +126,7 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
     if isinstance(item, tuple) and len(item) == 2:
         array, sample_rate = item
         return _mono(np.atleast_2d(_audio_array(array)), "audio array"), _sample_rate(sample_rate)
-    raise InputError(
-        f"cannot use a {type(item).__name__} as audio. Pass a file path or a pair (samples, sample_rate)."
-    )
+    raise InputError(f"cannot use a {type(item).__name__} as audio. Pass a file path or a pair (samples, sample_rate).")
 
 
 def _as_numpy(item: Any) -> Any:

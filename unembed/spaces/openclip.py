@@ -26,6 +26,7 @@ from .runtime import TorchRuntime, read_random_weights, seeded
 
 class OpenClipSpace(Space):
     modalities = ("text", "image")
+    runtime: TorchRuntime
 
     def __init__(self, spec: str, model, preprocess, tokenizer, dim: int, runtime: TorchRuntime, batch_size: int):
         self.spec = spec

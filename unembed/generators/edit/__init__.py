@@ -52,7 +52,23 @@ from .grammar import CorpusGrammar, join_words, words_of
 from .rules import KINDS, RULES, Edit, Rule, edit_kinds, lexical_edits, parts_of_speech, refusal, single_edits, well_formed, why
 
 __all__ = [
-    "EDIT_BEAM", "LEXICON_BEAM", "EditGenerator", "EditSettings", "load_edit", "CorpusGrammar", "join_words", "words_of",
-    "KINDS", "RULES", "Edit", "Rule", "edit_kinds", "lexical_edits", "parts_of_speech", "refusal", "single_edits",
-    "well_formed", "why",
+    "EDIT_BEAM",
+    "LEXICON_BEAM",
+    "EditGenerator",
+    "EditSettings",
+    "load_edit",
+    "CorpusGrammar",
+    "join_words",
+    "words_of",
+    "KINDS",
+    "RULES",
+    "Edit",
+    "Rule",
+    "edit_kinds",
+    "lexical_edits",
+    "parts_of_speech",
+    "refusal",
+    "single_edits",
+    "well_formed",
+    "why",
 ]

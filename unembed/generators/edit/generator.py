@@ -7,8 +7,8 @@ import functools
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -69,9 +69,15 @@ class EditSettings:
     def changed(self, judged: bool) -> dict:
         """The settings that differ from the defaults (the beam's for a generator with or without a judge), in order."""
         default = EditSettings()
-        return {field.name: getattr(self, field.name) for field in fields(self)
-                if (self.beam_for(judged) != default.beam_for(judged) if field.name == "beam"
-                    else getattr(self, field.name) != getattr(default, field.name))}
+        return {
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if (
+                self.beam_for(judged) != default.beam_for(judged)
+                if field.name == "beam"
+                else getattr(self, field.name) != getattr(default, field.name)
+            )
+        }
 
 
 class EditGenerator(Generator):
@@ -112,14 +118,22 @@ class EditGenerator(Generator):
         """The kinds of edit it makes: trades only with a judge."""
         return KINDS if self.judge is not None else KINDS[:-1]
 
-    def why(self, text: str, parent: str, corpus: Sequence[str], *, neighbours: Sequence[str] | None = None,
-            longest: int | None = None, score: Callable[[list[str]], np.ndarray] | None = None) -> str:
+    def why(
+        self,
+        text: str,
+        parent: str,
+        corpus: Sequence[str],
+        *,
+        neighbours: Sequence[str] | None = None,
+        longest: int | None = None,
+        score: Callable[[list[str]], np.ndarray] | None = None,
+    ) -> str:
         """One line: why it does not write `text` from `parent` with this corpus (the module's `why`). With the
         bank neighbours it was handed and `score` (texts -> scores against the target), its material is known
         too: what it drew on, as `_propose_one` draws it."""
         grammar, material = self.grammar(corpus), {}
         if neighbours is not None and score is not None:
-            material = dict(zip(("vocabulary", "phrases", "tradeable"), self._material(grammar, neighbours, score)))
+            material = dict(zip(("vocabulary", "phrases", "tradeable"), self._material(grammar, neighbours, score), strict=True))
         return why(grammar, text, parent, kinds=self.kinds, longest=longest, score=score, **material)
 
     def _material(self, grammar: CorpusGrammar, neighbours: Sequence[str], score: Callable[[list[str]], np.ndarray]):
@@ -141,7 +155,7 @@ class EditGenerator(Generator):
         started = time.perf_counter()
         if request.score is None:
             return Proposal(texts=[], error="edit needs a scorer on the request (the loop gives one); none was given")
-        counts = Counter() if request.record_refusals else None
+        counts: Counter[str] | None = Counter() if request.record_refusals else None
         local = [text for _, text in request.candidates] + list(request.neighbours)
         grammar = self.grammar(request.corpus or request.neighbours)
         vocabulary, phrases, tradeable = self._material(grammar, request.neighbours, request.score)
@@ -167,7 +181,7 @@ class EditGenerator(Generator):
             if not fresh:
                 break
             texts = list(fresh)
-            scores.update(zip(texts, map(float, request.score(texts))))
+            scores.update(zip(texts, map(float, request.score(texts)), strict=True))
             ranked = sorted(scores, key=lambda text: -scores[text])
             next_beam = [words_of(text) for text in self._admissible(ranked, request, verdicts, trades)]
             if not next_beam or next_beam == beam:
@@ -182,7 +196,8 @@ class EditGenerator(Generator):
         texts = ranked[: request.requested]
         if request.candidates[0][1][:1].isupper():  # edits are made in lower case; write as the best text does
             texts = [text[:1].upper() + text[1:] for text in texts]
-        return Proposal(texts=texts, seconds=time.perf_counter() - started, refusals={rule.name: counts[rule.name] for rule in RULES if counts[rule.name]} if counts is not None else {})
+        refusals = {rule.name: counts[rule.name] for rule in RULES if counts[rule.name]} if counts is not None else {}
+        return Proposal(texts=texts, seconds=time.perf_counter() - started, refusals=refusals)
 
     def _admissible(self, ranked: list[str], request: ProposalRequest, verdicts: dict[str, bool], trades: dict[str, str]) -> list[str]:
         """The best `beam` texts of `ranked` that would be kept, judging at most `checks` of them (`_judge`)."""
@@ -193,7 +208,7 @@ class EditGenerator(Generator):
             if unjudged:
                 if checked >= self.settings.checks:
                     break
-                verdicts.update(zip(unjudged, self._judge(unjudged, request, trades)))
+                verdicts.update(zip(unjudged, self._judge(unjudged, request, trades), strict=True))
                 checked += len(unjudged)
             picked += [text for text in chunk if verdicts.get(text, True)]
             if len(picked) >= self.beam:
@@ -206,15 +221,17 @@ class EditGenerator(Generator):
         keep = np.ones(len(texts), dtype=bool)
         traded = [i for i, text in enumerate(texts) if text in trades]
         if traded:
+            assert self.judge is not None, "word trades are made only with a judge"
             fluency = self.judge.score([texts[i] for i in traded] + [trades[texts[i]] for i in traded])
             keep[traded] = fluency[: len(traded)] >= fluency[len(traded) :]
         if request.accept is not None and keep.any():
-            keep[keep] = np.asarray(request.accept([text for text, kept in zip(texts, keep) if kept]), dtype=bool)
+            keep[keep] = np.asarray(request.accept([text for text, kept in zip(texts, keep, strict=True) if kept]), dtype=bool)
         return keep.tolist()
 
 
 def _nearest_words(score: Callable[[list[str]], np.ndarray], words: list[str], count: int) -> list[str]:
-    """The `count` words the target's objective (`score`) scores highest (nearest the target, for cosine): the corpus seen through the scorer."""
+    """The `count` words the target's objective (`score`) scores highest (nearest the target, for cosine): the
+    corpus seen through the scorer."""
     scores = score(words)
     return [words[i] for i in np.argsort(-scores, kind="stable")[:count]]
 
@@ -240,12 +257,16 @@ def load_edit(argument: str = "", *, judge: Fluency | str | os.PathLike | None =
     """`edit`, or `edit:lexicon`: also word trades judged by SmolLM2 (needs the lexicon and llama extras), or by
     the GGUF model `judge` names (`edit:lexicon,judge=/models/qwen.gguf`). Options: EditSettings's fields."""
     if argument not in ("", "lexicon"):
-        raise GeneratorError(f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon; "
-                             f"options follow commas (edit,beam=5). Its options: {_option_names()}.")
+        raise GeneratorError(
+            f"the edit generator's argument is 'lexicon' or none (got {argument!r}): edit, or edit:lexicon; "
+            f"options follow commas (edit,beam=5). Its options: {_option_names()}."
+        )
     unknown = set(options) - {field.name for field in fields(EditSettings)}
     if unknown:
         raise GeneratorError(f"the edit generator has no option {', '.join(sorted(unknown))}. Its options: {_option_names()}.")
-    if isinstance(judge, bool) or (judge is not None and not isinstance(judge, (str, os.PathLike)) and not callable(getattr(judge, "score", None))):
+    if isinstance(judge, bool) or (
+        judge is not None and not isinstance(judge, (str, os.PathLike)) and not callable(getattr(judge, "score", None))
+    ):
         raise GeneratorError(f"the edit generator's judge is a GGUF model file (judge=/path/model.gguf) or a Fluency; got {judge!r}.")
     settings = EditSettings(**options)  # checked before a judge loads
     if argument or judge is not None:

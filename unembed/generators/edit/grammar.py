@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[0-9]+|[,;]")
 # Words where one phrase ends and the next begins.
@@ -38,7 +38,7 @@ def join_words(words: Sequence[str]) -> str:
     """The words as text, with "a"/"an" agreeing with the word after them (edits move words around articles)."""
     fixed = [
         ("an" if following[:1] in "aeiou" else "a") if word in ("a", "an") and following else word
-        for word, following in zip(words, [*words[1:], ""])
+        for word, following in zip(words, [*words[1:], ""], strict=True)
     ]
     return re.sub(r" ([,;])", r"\1", " ".join(fixed))
 
@@ -62,8 +62,8 @@ class CorpusGrammar:
                 if count > self.most[word]:
                     self.most[word] = count
             words = ["<s>", *words, "</s>"]
-            self.pairs.update(zip(words, words[1:]))
-            for left, word, right in zip(words, words[1:], words[2:]):
+            self.pairs.update(zip(words, words[1:], strict=False))
+            for left, word, right in zip(words, words[1:], words[2:], strict=False):
                 self.triples[left, word, right] += 1
                 self.contexts.setdefault(word, set()).add((left, right))
                 self.fillers.setdefault((left, right), set()).add(word)
@@ -105,13 +105,20 @@ class CorpusGrammar:
 
     def _novel(self, triple: tuple[str, str, str]) -> bool:
         left, word, right = triple
-        return word not in _COORDINATORS and (left, right) not in self.contexts.get(word, ()) \
+        return (
+            word not in _COORDINATORS
+            and (left, right) not in self.contexts.get(word, ())
             and not any(self.alike(word, filler) for filler in self.fillers.get((left, right), ()))
+        )
 
     def attested(self, left: str, word: str, right: str) -> int:
         """How often the corpus holds the triple, or the same context with a word alike the middle one."""
-        return max([self.triples[left, word, right],
-                    *(self.triples[left, filler, right] for filler in self.fillers.get((left, right), ()) if self.alike(word, filler))])
+        return max(
+            [
+                self.triples[left, word, right],
+                *(self.triples[left, filler, right] for filler in self.fillers.get((left, right), ()) if self.alike(word, filler)),
+            ]
+        )
 
     def weakest(self, triples) -> float:
         """How often the corpus holds the least attested of these triples (around a coordinator, any will do)."""
@@ -134,10 +141,10 @@ def _phrases(words: Sequence[str]) -> list[tuple[str, ...]]:
     """Maximal runs that start at a join (or the start) and end before the next join."""
     starts = [0] + [i for i, word in enumerate(words) if i > 0 and word in _JOINS]
     ends = starts[1:] + [len(words)]
-    return [tuple(words[start:end]) for start, end in zip(starts, ends) if end > start]
+    return [tuple(words[start:end]) for start, end in zip(starts, ends, strict=True) if end > start]
 
 
 def _windows(words: Sequence[str]):
     """The text's word triples (left, word, right), with <s> and </s> at its ends."""
     padded = ["<s>", *words, "</s>"]
-    return zip(padded, padded[1:], padded[2:])
+    return zip(padded, padded[1:], padded[2:], strict=False)

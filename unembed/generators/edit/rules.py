@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,21 +23,37 @@ class _Parent:
     longest: the most words an edit may have (None: any number); vocabulary, phrases, tradeable: the material
     the search drew on (the `material` rule's; None: not known, anything passes)."""
 
-    def __init__(self, words: Sequence[str], grammar: CorpusGrammar | None, longest: int | None = None, *,
-                 vocabulary: Sequence[str] | None = None, phrases: Sequence[tuple[str, ...]] | None = None,
-                 tradeable: Sequence[str] | None = None):
+    def __init__(
+        self,
+        words: Sequence[str],
+        grammar: CorpusGrammar | None,
+        longest: int | None = None,
+        *,
+        vocabulary: Sequence[str] | None = None,
+        phrases: Sequence[tuple[str, ...]] | None = None,
+        tradeable: Sequence[str] | None = None,
+    ):
         self.words, self.grammar, self.longest = list(words), grammar, longest
         self.padded = ["<s>", *self.words, "</s>"]
-        self.material = {kind: None if drawn is None else set(drawn) for kind, drawn in
-                         (("substitute", vocabulary), ("insert", vocabulary), ("phrase", phrases), ("trade", tradeable))}
+        self.material = {
+            kind: None if drawn is None else set(drawn)
+            for kind, drawn in (("substitute", vocabulary), ("insert", vocabulary), ("phrase", phrases), ("trade", tradeable))
+        }
+
+    @property
+    def corpus(self) -> CorpusGrammar:
+        """The grammar, for the rules that read the corpus (only `lexical_edits`, whose rules do not, gives none)."""
+        if self.grammar is None:
+            raise ValueError("this rule reads the corpus: give the text's _Parent a CorpusGrammar")
+        return self.grammar
 
     @functools.cached_property
     def loose(self) -> int:
-        return self.grammar.loose_glue(self.words)
+        return self.corpus.loose_glue(self.words)
 
     @functools.cached_property
     def novel(self) -> int:
-        return self.grammar.novel(self.words)
+        return self.corpus.novel(self.words)
 
     @functools.cached_property
     def triples(self) -> Counter:
@@ -58,9 +75,17 @@ class Edit:
     second change, further right."""
 
     __slots__ = ("kind", "parent", "start", "end", "new", "then", "_words")
+    _words: list[str] | None
 
-    def __init__(self, kind: str, parent: _Parent, start: int = 0, end: int = 0, new: tuple[str, ...] = (),
-                 then: tuple[int, int, tuple[str, ...]] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        parent: _Parent,
+        start: int = 0,
+        end: int = 0,
+        new: tuple[str, ...] = (),
+        then: tuple[int, int, tuple[str, ...]] | None = None,
+    ):
         self.kind, self.parent, self.start, self.end, self.new, self.then, self._words = kind, parent, start, end, new, then, None
 
     @property
@@ -134,8 +159,11 @@ def _drawn(edit: Edit) -> bool:
 def _show_undrawn(edit: Edit) -> str:
     if edit.kind == "phrase":
         return f"{_shown(edit.new)} is not a phrase of the bank neighbours'"
-    where = "the words nearest the target it may trade in" if edit.kind == "trade" else \
-        "the words it drew on (the bank neighbours' and the corpus words nearest the target)"
+    where = (
+        "the words nearest the target it may trade in"
+        if edit.kind == "trade"
+        else "the words it drew on (the bank neighbours' and the corpus words nearest the target)"
+    )
     return f"'{edit.new[0]}' is not among {where}"
 
 
@@ -145,7 +173,7 @@ def _function_word_placed(edit: Edit) -> bool:
     if new[0] not in _FUNCTION_WORDS and (end == start or edit.parent.words[start] not in _FUNCTION_WORDS):
         return True
     padded = edit.parent.padded
-    return (padded[start], padded[end + 1]) in edit.parent.grammar.contexts.get(new[0], ())
+    return (padded[start], padded[end + 1]) in edit.parent.corpus.contexts.get(new[0], ())
 
 
 def _content_word_removed(edit: Edit) -> bool:
@@ -165,7 +193,7 @@ def _show_function_word(edit: Edit) -> str:
 # unseen-pair: the word pairs a content word makes were seen, or one was and it is alike the word it replaces.
 def _pairs_seen(edit: Edit) -> bool:
     parent, start, end, new = edit.parent, edit.start, edit.end, edit.new
-    pairs, left, right = parent.grammar.pairs, parent.padded[start], parent.padded[end + 1]
+    pairs, left, right = parent.corpus.pairs, parent.padded[start], parent.padded[end + 1]
     if not new:  # a deletion joins its neighbours
         return (left, right) in pairs
     word, old = new[0], parent.words[start] if end > start else None
@@ -174,11 +202,11 @@ def _pairs_seen(edit: Edit) -> bool:
     left_seen, right_seen = (left, word) in pairs, (word, right) in pairs
     if left_seen and right_seen:
         return True
-    return old is not None and (left_seen or right_seen) and parent.grammar.alike(old, word)
+    return old is not None and (left_seen or right_seen) and parent.corpus.alike(old, word)
 
 
 def _show_pairs(edit: Edit) -> str:
-    grammar, (left, right), start, new = edit.parent.grammar, _surroundings(edit), edit.start, edit.new
+    grammar, (left, right), start, new = edit.parent.corpus, _surroundings(edit), edit.start, edit.new
     if not new:
         return _shown((left, right))
     unseen = [pair for pair in ((left, new[0]), (new[0], right)) if not grammar.seen(*pair)]
@@ -218,11 +246,11 @@ def _as_long_as_allowed(edit: Edit) -> bool:
 
 
 def _glue_kept(edit: Edit) -> bool:
-    return edit.parent.grammar.loose_glue(edit.words) <= edit.parent.loose
+    return edit.parent.corpus.loose_glue(edit.words) <= edit.parent.loose
 
 
 def _novel_kept(edit: Edit) -> bool:
-    return edit.parent.grammar.novel(edit.words) <= edit.parent.novel
+    return edit.parent.corpus.novel(edit.words) <= edit.parent.novel
 
 
 def _added(edit: Edit, counts: Callable) -> str:
@@ -241,17 +269,21 @@ def _as_attested(edit: Edit) -> bool:
     """The edit puts no word triple rarer in the corpus than the rarest one it takes out of its parent;
     trading content words for content words (what a scene is, not how it is said) is free."""
     if edit.kind in ("substitute", "swap") and all(
-            edit.parent.words[start] not in _FUNCTION_WORDS and new[0] not in _FUNCTION_WORDS for start, _, new in edit.changes):
+        edit.parent.words[start] not in _FUNCTION_WORDS and new[0] not in _FUNCTION_WORDS for start, _, new in edit.changes
+    ):
         return True
     before, after = edit.parent.triples, Counter(_windows(edit.words))
-    return edit.parent.grammar.weakest(after - before) >= edit.parent.grammar.weakest(before - after)
+    return edit.parent.corpus.weakest(after - before) >= edit.parent.corpus.weakest(before - after)
 
 
 def _show_rarer(edit: Edit) -> str:
-    grammar, before, after = edit.parent.grammar, edit.parent.triples, Counter(_windows(edit.words))
+    grammar, before, after = edit.parent.corpus, edit.parent.triples, Counter(_windows(edit.words))
     added = [triple for triple in after - before if triple[1] not in _COORDINATORS]
     weakest = min(added, key=lambda triple: grammar.attested(*triple))
-    return f"{_shown(weakest)} (held {grammar.attested(*weakest)} times in the corpus; the rarest triple it takes out, {grammar.weakest(before - after)})"
+    return (
+        f"{_shown(weakest)} (held {grammar.attested(*weakest)} times in the corpus; "
+        f"the rarest triple it takes out, {grammar.weakest(before - after)})"
+    )
 
 
 def _clean_ends(edit: Edit) -> bool:
@@ -261,15 +293,18 @@ def _clean_ends(edit: Edit) -> bool:
 
 def _joins_at_ends(edit: Edit) -> list[tuple[str, str, str]]:
     """The text's first and last word with their neighbours, where a join stands there and no corpus text has it so."""
-    words, grammar = edit.words, edit.parent.grammar
+    words, grammar = edit.words, edit.parent.corpus
     padded = ["<s>", *words, "</s>"]
-    return [(padded[i - 1], padded[i], padded[i + 1]) for i in sorted({1, len(words)})
-            if padded[i] in _JOINS and not grammar.stood(padded[i], padded[i - 1], padded[i + 1])]
+    return [
+        (padded[i - 1], padded[i], padded[i + 1])
+        for i in sorted({1, len(words)})
+        if padded[i] in _JOINS and not grammar.stood(padded[i], padded[i - 1], padded[i + 1])
+    ]
 
 
 def _no_word_twice_in_a_row(edit: Edit) -> bool:
     words = edit.words
-    return not any(a == b for a, b in zip(words, words[1:]))
+    return not any(a == b for a, b in zip(words, words[1:], strict=False))
 
 
 def _no_phrase_twice(edit: Edit) -> bool:
@@ -278,7 +313,7 @@ def _no_phrase_twice(edit: Edit) -> bool:
 
 
 def _show_repeats(edit: Edit) -> str:
-    grammar = edit.parent.grammar
+    grammar = edit.parent.corpus
     word, count = next((word, count) for word, count in Counter(edit.words).items() if count > max(grammar.most[word], 1))
     return f"'{word}' {count} times (at most {max(grammar.most[word], 1)} in any corpus text)"
 
@@ -289,47 +324,113 @@ def _all(check: Callable[[Edit], bool], kinds: Sequence[str] = KINDS) -> dict[st
 
 # Checked in this order; the first that refuses an edit is the one named (and counted: `record_refusals`).
 RULES: tuple[Rule, ...] = (
-    Rule("material", "what an edit puts in comes from its material: a word from the bank neighbours' texts or the "
-         "corpus words nearest the target, a phrase from the neighbours' texts, a trade from the words nearest the "
-         "target (the search draws on nothing else; `refusal` checks it when given the material)",
-         _all(_drawn, ("substitute", "insert", "phrase", "trade")), _show_undrawn, material=True),
-    Rule("function-word", "a function word is put only where it has stood (between the same two words), and is "
-         "never deleted or traded on its own, only with its phrase",
-         {**_all(_function_word_placed, ("substitute", "insert")), "swap": _each_change(_function_word_placed),
-          **_all(_content_word_removed, ("delete", "trade"))},
-         lambda edit: _first_change(_content_word_removed if edit.kind in ("delete", "trade") else _function_word_placed,
-                                    _show_function_word)(edit)),
-    Rule("unseen-pair", "every word pair a content word makes was seen side by side in the corpus (a deletion's too), but "
-         "a substituted word needs only one of its pairs seen where it is alike the word it replaces",
-         {**_all(_pairs_seen, ("substitute", "insert", "delete")), "swap": _each_change(_pairs_seen)},
-         _first_change(_pairs_seen, _show_pairs)),
-    Rule("phrase-kind", "a phrase replaces a phrase of its kind (one that starts with a join for one that does), and a "
-         "phrase added at the end starts with a join", _all(_phrase_of_its_kind, ("phrase",)), _show_phrase),
-    Rule("part-of-speech", "a trade keeps a part of speech both words can have (lemminflect's lexicon)",
-         _all(_same_part_of_speech, ("trade",)), _show_part_of_speech),
+    Rule(
+        "material",
+        "what an edit puts in comes from its material: a word from the bank neighbours' texts or the "
+        "corpus words nearest the target, a phrase from the neighbours' texts, a trade from the words nearest the "
+        "target (the search draws on nothing else; `refusal` checks it when given the material)",
+        _all(_drawn, ("substitute", "insert", "phrase", "trade")),
+        _show_undrawn,
+        material=True,
+    ),
+    Rule(
+        "function-word",
+        "a function word is put only where it has stood (between the same two words), and is "
+        "never deleted or traded on its own, only with its phrase",
+        {
+            **_all(_function_word_placed, ("substitute", "insert")),
+            "swap": _each_change(_function_word_placed),
+            **_all(_content_word_removed, ("delete", "trade")),
+        },
+        lambda edit: _first_change(
+            _content_word_removed if edit.kind in ("delete", "trade") else _function_word_placed, _show_function_word
+        )(edit),
+    ),
+    Rule(
+        "unseen-pair",
+        "every word pair a content word makes was seen side by side in the corpus (a deletion's too), but "
+        "a substituted word needs only one of its pairs seen where it is alike the word it replaces",
+        {**_all(_pairs_seen, ("substitute", "insert", "delete")), "swap": _each_change(_pairs_seen)},
+        _first_change(_pairs_seen, _show_pairs),
+    ),
+    Rule(
+        "phrase-kind",
+        "a phrase replaces a phrase of its kind (one that starts with a join for one that does), and a "
+        "phrase added at the end starts with a join",
+        _all(_phrase_of_its_kind, ("phrase",)),
+        _show_phrase,
+    ),
+    Rule(
+        "part-of-speech",
+        "a trade keeps a part of speech both words can have (lemminflect's lexicon)",
+        _all(_same_part_of_speech, ("trade",)),
+        _show_part_of_speech,
+    ),
     Rule("empty", "something is left", _all(lambda edit: len(edit) > 0), lambda edit: "", text_rule=True),
-    Rule("too-long", "no more words than the prompt's cap or the longest text it is made from",
-         _all(_as_long_as_allowed), lambda edit: f"{len(edit)} words (at most {edit.parent.longest})", text_rule=True),
-    Rule("glue", "articles and other function words that are not joins keep the neighbours they had in the corpus: "
-         "'on the left' may not become 'in the left' because 'in the centre' exists (no more such words out of "
-         "place than in the text edited)", _all(_glue_kept),
-         lambda edit: _added(edit, edit.parent.grammar._loose), text_rule=True),
-    Rule("novel-triples", "an insertion, deletion or phrase edit adds no more word triples the corpus never holds (even "
-         "with a word alike the middle one; around 'and' any) than it removes",
-         _all(_novel_kept, ("insert", "delete", "phrase")), lambda edit: _added(edit, edit.parent.grammar._novel)),
-    Rule("rarer-triple", "a word inserted or deleted, or a function word replaced, leaves no word triple rarer in the "
-         "corpus than the rarest it takes out", _all(_as_attested, ("substitute", "swap", "insert", "delete")), _show_rarer),
-    Rule("punctuation-at-end", "no comma or semicolon starts or ends the text", _all(_clean_ends),
-         lambda edit: _shown([word for word in (edit.words[0], edit.words[-1]) if word in _PUNCTUATION][:1]), text_rule=True),
-    Rule("join-at-end", "no join ('and', 'with', 'below', ...) starts or ends the text unless corpus texts do",
-         _all(lambda edit: not _joins_at_ends(edit)), lambda edit: _shown(_joins_at_ends(edit)[0]), text_rule=True),
-    Rule("repeated-word", "no word twice in a row", _all(_no_word_twice_in_a_row),
-         lambda edit: next(_shown((a, b)) for a, b in zip(edit.words, edit.words[1:]) if a == b), text_rule=True),
-    Rule("repeated-phrase", "no phrase twice", _all(_no_phrase_twice),
-         lambda edit: next(_shown(phrase) for phrase, count in Counter(_phrases(edit.words)).items() if count > 1), text_rule=True),
-    Rule("repeats-as-seen", "no word more often than in any one corpus text ('on the left in the left' fails where no "
-         "caption names a side twice)", _all(lambda edit: edit.parent.grammar.repeats_as_seen(edit.words)), _show_repeats,
-         text_rule=True),
+    Rule(
+        "too-long",
+        "no more words than the prompt's cap or the longest text it is made from",
+        _all(_as_long_as_allowed),
+        lambda edit: f"{len(edit)} words (at most {edit.parent.longest})",
+        text_rule=True,
+    ),
+    Rule(
+        "glue",
+        "articles and other function words that are not joins keep the neighbours they had in the corpus: "
+        "'on the left' may not become 'in the left' because 'in the centre' exists (no more such words out of "
+        "place than in the text edited)",
+        _all(_glue_kept),
+        lambda edit: _added(edit, edit.parent.corpus._loose),
+        text_rule=True,
+    ),
+    Rule(
+        "novel-triples",
+        "an insertion, deletion or phrase edit adds no more word triples the corpus never holds (even "
+        "with a word alike the middle one; around 'and' any) than it removes",
+        _all(_novel_kept, ("insert", "delete", "phrase")),
+        lambda edit: _added(edit, edit.parent.corpus._novel),
+    ),
+    Rule(
+        "rarer-triple",
+        "a word inserted or deleted, or a function word replaced, leaves no word triple rarer in the corpus than the rarest it takes out",
+        _all(_as_attested, ("substitute", "swap", "insert", "delete")),
+        _show_rarer,
+    ),
+    Rule(
+        "punctuation-at-end",
+        "no comma or semicolon starts or ends the text",
+        _all(_clean_ends),
+        lambda edit: _shown([word for word in (edit.words[0], edit.words[-1]) if word in _PUNCTUATION][:1]),
+        text_rule=True,
+    ),
+    Rule(
+        "join-at-end",
+        "no join ('and', 'with', 'below', ...) starts or ends the text unless corpus texts do",
+        _all(lambda edit: not _joins_at_ends(edit)),
+        lambda edit: _shown(_joins_at_ends(edit)[0]),
+        text_rule=True,
+    ),
+    Rule(
+        "repeated-word",
+        "no word twice in a row",
+        _all(_no_word_twice_in_a_row),
+        lambda edit: next(_shown((a, b)) for a, b in zip(edit.words, edit.words[1:], strict=False) if a == b),
+        text_rule=True,
+    ),
+    Rule(
+        "repeated-phrase",
+        "no phrase twice",
+        _all(_no_phrase_twice),
+        lambda edit: next(_shown(phrase) for phrase, count in Counter(_phrases(edit.words)).items() if count > 1),
+        text_rule=True,
+    ),
+    Rule(
+        "repeats-as-seen",
+        "no word more often than in any one corpus text ('on the left in the left' fails where no caption names a side twice)",
+        _all(lambda edit: edit.parent.corpus.repeats_as_seen(edit.words)),
+        _show_repeats,
+        text_rule=True,
+    ),
 )
 # The rules that apply to each kind, in order: what `refusal` runs, and the search but for the material
 # rules, which its edits keep by construction.
@@ -385,8 +486,15 @@ def _candidates(parent: _Parent, vocabulary: Sequence[str], phrases: Sequence[tu
     return edits + deleted + inserted + rephrased
 
 
-def single_edits(words: list[str], grammar: CorpusGrammar, vocabulary: Sequence[str], phrases: Sequence[tuple[str, ...]],
-                 *, longest: int | None = None, counts: Counter | None = None) -> list[list[str]]:
+def single_edits(
+    words: list[str],
+    grammar: CorpusGrammar,
+    vocabulary: Sequence[str],
+    phrases: Sequence[tuple[str, ...]],
+    *,
+    longest: int | None = None,
+    counts: Counter | None = None,
+) -> list[list[str]]:
     """Every single edit of `words` with this material that no rule of `RULES` refuses (see the module docstring).
 
     Substitutions and swaps may make word triples the corpus never held (that is how "small blue
@@ -432,44 +540,59 @@ def _readings(parent: _Parent, words: list[str], kinds: Sequence[str]) -> list[E
         stop = m - (n - end)
         if stop >= start and words[:start] == old[:start] and words[stop:] == old[end:]:
             phrase = tuple(words[start:stop])
-            if list(phrase) != old[start:end] and (not phrase or phrase in parent.grammar.phrases):
+            if list(phrase) != old[start:end] and (not phrase or phrase in parent.corpus.phrases):
                 readings.append(Edit("phrase", parent, start, end, phrase))
     return [edit for edit in readings if edit.kind in kinds]
 
 
-def refusal(grammar: CorpusGrammar, parent: str | Sequence[str], text: str | Sequence[str], *,
-            kinds: Sequence[str] = KINDS[:-1], longest: int | None = None, vocabulary: Sequence[str] | None = None,
-            phrases: Sequence[tuple[str, ...]] | None = None, tradeable: Sequence[str] | None = None) -> str | None:
+def refusal(
+    grammar: CorpusGrammar,
+    parent: str | Sequence[str],
+    text: str | Sequence[str],
+    *,
+    kinds: Sequence[str] = KINDS[:-1],
+    longest: int | None = None,
+    vocabulary: Sequence[str] | None = None,
+    phrases: Sequence[tuple[str, ...]] | None = None,
+    tradeable: Sequence[str] | None = None,
+) -> str | None:
     """Why the edit search does not make `text` from `parent`: the first rule of `RULES` that refuses it, named
     with what breaks it ("glue: 'in the left'"), or None when no rule refuses some single edit (of `kinds`;
     `trade` only with a judge) that makes it. A text more than one edit away is judged by the text rules alone
     (`Rule.text_rule`: those that read the text, not the edit), None when it keeps them all (`edit_kinds` tells
     which it is). longest: the most words an edit may have; vocabulary, phrases, tradeable: the material the
     search drew on, for the `material` rule (None: not known, not checked)."""
-    parent = _Parent(words_of(parent) if isinstance(parent, str) else parent, grammar, longest,
-                     vocabulary=vocabulary, phrases=phrases, tradeable=tradeable)
+    edited = _Parent(
+        words_of(parent) if isinstance(parent, str) else parent,
+        grammar,
+        longest,
+        vocabulary=vocabulary,
+        phrases=phrases,
+        tradeable=tradeable,
+    )
     words = words_of(text) if isinstance(text, str) else list(text)
-    readings = _readings(parent, words, kinds)
+    readings = _readings(edited, words, kinds)
     if not readings:
-        edit = Edit("phrase", parent)
+        edit = Edit("phrase", edited)
         edit._words = words
         rule = next((rule for rule in RULES if rule.text_rule and not rule.checks["phrase"](edit)), None)
         return None if rule is None else _named(rule, edit)
     refused = [_refused(edit, every=True) for edit in readings]
-    if None in refused:
+    first = refused[0]
+    if first is None or None in refused:
         return None
-    return _named(refused[0], readings[0])
+    return _named(first, readings[0])
 
 
-def edit_kinds(parent: str | Sequence[str], text: str | Sequence[str], grammar: CorpusGrammar,
-               kinds: Sequence[str] = KINDS[:-1]) -> list[str]:
+def edit_kinds(
+    parent: str | Sequence[str], text: str | Sequence[str], grammar: CorpusGrammar, kinds: Sequence[str] = KINDS[:-1]
+) -> list[str]:
     """The kinds of single edit that make `text` from `parent` (none: it is not one edit away)."""
-    parent = _Parent(words_of(parent) if isinstance(parent, str) else parent, grammar)
-    return list(dict.fromkeys(edit.kind for edit in _readings(parent, words_of(text) if isinstance(text, str) else list(text), kinds)))
+    edited = _Parent(words_of(parent) if isinstance(parent, str) else parent, grammar)
+    return list(dict.fromkeys(edit.kind for edit in _readings(edited, words_of(text) if isinstance(text, str) else list(text), kinds)))
 
 
-def why(grammar: CorpusGrammar, text: str, parent: str, *, score: Callable[[list[str]], np.ndarray] | None = None,
-        **options) -> str:
+def why(grammar: CorpusGrammar, text: str, parent: str, *, score: Callable[[list[str]], np.ndarray] | None = None, **options) -> str:
     """One line saying why the edit search does not write `text` from `parent`: the rule that refuses it;
     or, where none does, that it is not one edit away and the first text rule it breaks, or (with `score`,
     texts -> scores against the target) its score beside the parent's. options: `refusal`'s."""
@@ -494,17 +617,25 @@ def lexical_edits(words: list[str], nearest: Sequence[str]) -> list[list[str]]:
     onions", "chef chopping food" (the rules `function-word` and `part-of-speech`; the corpus's rules are
     the search's). Unchecked English: `EditGenerator` keeps one only where its judge reads it at least as
     fluently as the text it edits."""
-    return [edit.words for edit in _trades(_Parent(words, None), nearest)
-            if all(rule.checks["trade"](edit) for rule in RULES if rule.name in ("function-word", "part-of-speech"))]
+    return [
+        edit.words
+        for edit in _trades(_Parent(words, None), nearest)
+        if all(rule.checks["trade"](edit) for rule in RULES if rule.name in ("function-word", "part-of-speech"))
+    ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parts_of_speech(word: str) -> frozenset[str]:
     """The Penn Treebank tags the word can have in lemminflect's English lexicon ("onions": NNS; "chopping":
     VBG and NN); none for a word it does not hold."""
     lemminflect = _lemminflect()
-    return frozenset(tag for upos, lemmas in lemminflect.getAllLemmas(word).items() for lemma in lemmas
-                     for tag, forms in lemminflect.getAllInflections(lemma, upos).items() if word in forms)
+    return frozenset(
+        tag
+        for upos, lemmas in lemminflect.getAllLemmas(word).items()
+        for lemma in lemmas
+        for tag, forms in lemminflect.getAllInflections(lemma, upos).items()
+        if word in forms
+    )
 
 
 def _lemminflect():

@@ -10,7 +10,8 @@ pictures do not name size. This is a design choice forced by the frozen text tow
 tells "quiet wind and a loud clock" from "loud wind and a quiet clock" (cosine ~0.998; a ridge
 regression from the true per-event attributes to the caption embeddings retrieves only 0.87 of the
 held-out two-event captions, missing on swapped loudness), so a caption that binds a loudness to
-each of two events asks the audio encoder for a distinction the text space hardly holds. The parser likewise ignores loudness words when it finds two or more sounds.
+each of two events asks the audio encoder for a distinction the text space hardly holds. The parser
+likewise ignores loudness words when it finds two or more sounds.
 
 Every scene has one canonical caption (`caption(scene)`) and many paraphrases (`paraphrase(scene,
 rng)`); `parse_image_text` / `parse_audio_text` read free text (synonyms, any word order, the
@@ -28,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .draw import IMAGE_SIZE, render_image
-from .grammar import caption, canonical_captions, in_grammar
+from .grammar import canonical_captions, caption, in_grammar
 from .parse import matches, parse_audio_text, parse_image_text, parse_text
 from .scenes import (
     AUDIO_FAMILIES,

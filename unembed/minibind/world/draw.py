@@ -19,16 +19,28 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[flo
     if shape == "star":
         angles = np.pi / 2 + np.arange(10) * np.pi / 5
         radii = np.where(np.arange(10) % 2 == 0, r * 1.1, r * 0.45)
-        return list(zip(cx + radii * np.cos(angles), cy - radii * np.sin(angles)))
+        return list(zip(cx + radii * np.cos(angles), cy - radii * np.sin(angles), strict=True))
     if shape == "heart":
         t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
         x = 16 * np.sin(t) ** 3
         y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
-        return list(zip(cx + x * r / 16, cy - (y + 2) * r / 16))
+        return list(zip(cx + x * r / 16, cy - (y + 2) * r / 16, strict=True))
     if shape == "cross":
         a, b = r, r * 0.33
-        return [(cx - b, cy - a), (cx + b, cy - a), (cx + b, cy - b), (cx + a, cy - b), (cx + a, cy + b), (cx + b, cy + b),
-                (cx + b, cy + a), (cx - b, cy + a), (cx - b, cy + b), (cx - a, cy + b), (cx - a, cy - b), (cx - b, cy - b)]
+        return [
+            (cx - b, cy - a),
+            (cx + b, cy - a),
+            (cx + b, cy - b),
+            (cx + a, cy - b),
+            (cx + a, cy + b),
+            (cx + b, cy + b),
+            (cx + b, cy + a),
+            (cx - b, cy + a),
+            (cx - b, cy + b),
+            (cx - a, cy + b),
+            (cx - a, cy - b),
+            (cx - b, cy - b),
+        ]
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -54,9 +66,9 @@ def render_image(scene: ImageScene, rng: np.random.Generator) -> np.ndarray:
     if scene.element == "lightning":
         x = rng.uniform(10, 54)
         points = [(x, 0)]
-        for y in (4, 8, 12, 16):
+        for height in (4, 8, 12, 16):
             x += rng.uniform(-5, 5)
-            points.append((x, y))
+            points.append((x, height))
         draw.line(s(points), fill=_jitter_colour((255, 240, 120), rng), width=2 * scale)
     elif scene.element == "birds":
         for _ in range(rng.integers(3, 6)):
@@ -75,6 +87,7 @@ def render_image(scene: ImageScene, rng: np.random.Generator) -> np.ndarray:
             draw.ellipse(s([(wx - 2.2, 57.5), (wx + 2.2, 62)]), fill=(15, 15, 15))
 
     for obj in scene.objects:
+        assert obj.colour is not None and obj.position is not None, "a scene to draw names every colour and position"
         low, high = _RADIUS[obj.size]
         r = rng.uniform(low, high)
         cx = _OBJECT_X[obj.position] + rng.uniform(-3, 3)

@@ -55,6 +55,7 @@ def caption(scene: ImageScene | AudioScene) -> str:
         left, right = scene.objects
         return f"{_an(f'{left.colour} {left.shape}')} on the left and {_an(f'{right.colour} {right.shape}')} on the right"
     (obj,) = scene.objects
+    assert obj.position is not None, "a scene to caption names its object's position"
     text = f"{_an(f'{obj.size} {obj.colour} {obj.shape}')} {_POSITION_CANON[obj.position]}"
     return f"{text} {_ELEMENT_CANON[scene.element]}" if scene.element else text
 

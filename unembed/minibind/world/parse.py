@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 from .scenes import HAS_PITCH, HAS_TEMPO, SOUNDS, AudioScene, ImageScene, ShapeObject, SoundEvent
 from .vocabulary import _COLOUR_WORDS, _LOUDNESS_WORDS, _PITCH_WORDS, _SHAPE_WORDS, _SIZE_WORDS, _SOUND_NOUNS, _TEMPO_WORDS
@@ -18,49 +19,82 @@ def _lexicon(table: dict[str, list[str]], extra: dict[str, list[str]] | None = N
 
 
 _IMAGE_LEXICON = {
-    "shape": _lexicon(_SHAPE_WORDS, {
-        "circle": ["circles", "circular shape", "round", "ball", "disk", "ring", "oval"],
-        "square": ["squares", "rectangle", "cube", "boxes", "squared shape"],
-        "triangle": ["triangles", "triangular", "pyramid"],
-        "star": ["stars", "starfish", "pentagram"],
-        "heart": ["hearts", "heart-shaped"],
-        "cross": ["crosses", "plus", "x shape"],
-    }),
-    "colour": _lexicon(_COLOUR_WORDS, {
-        "red": ["crimson", "scarlet"], "orange": ["amber"], "yellow": ["golden yellow", "lemon"],
-        "green": ["lime", "emerald"], "blue": ["navy", "azure"], "purple": ["magenta", "lilac", "lavender"],
-        "pink": ["rose", "magenta-pink"], "brown": ["tan", "chocolate", "bronze"],
-    }),
+    "shape": _lexicon(
+        _SHAPE_WORDS,
+        {
+            "circle": ["circles", "circular shape", "round", "ball", "disk", "ring", "oval"],
+            "square": ["squares", "rectangle", "cube", "boxes", "squared shape"],
+            "triangle": ["triangles", "triangular", "pyramid"],
+            "star": ["stars", "starfish", "pentagram"],
+            "heart": ["hearts", "heart-shaped"],
+            "cross": ["crosses", "plus", "x shape"],
+        },
+    ),
+    "colour": _lexicon(
+        _COLOUR_WORDS,
+        {
+            "red": ["crimson", "scarlet"],
+            "orange": ["amber"],
+            "yellow": ["golden yellow", "lemon"],
+            "green": ["lime", "emerald"],
+            "blue": ["navy", "azure"],
+            "purple": ["magenta", "lilac", "lavender"],
+            "pink": ["rose", "magenta-pink"],
+            "brown": ["tan", "chocolate", "bronze"],
+        },
+    ),
     "size": _lexicon(_SIZE_WORDS, {"small": ["smaller", "mini", "miniature"], "large": ["larger", "giant", "enormous", "massive"]}),
     "position": {
-        "left": "left", "left-hand": "left", "leftmost": "left",
-        "right": "right", "right-hand": "right", "rightmost": "right",
-        "centre": "centre", "center": "centre", "middle": "centre", "centered": "centre", "centred": "centre", "central": "centre",
+        "left": "left",
+        "left-hand": "left",
+        "leftmost": "left",
+        "right": "right",
+        "right-hand": "right",
+        "rightmost": "right",
+        "centre": "centre",
+        "center": "centre",
+        "middle": "centre",
+        "centered": "centre",
+        "centred": "centre",
+        "central": "centre",
     },
-    "element": _lexicon({
-        "rain": ["rain", "raining", "rainy", "raindrops", "rainfall", "drizzle", "downpour"],
-        "lightning": ["lightning", "thunderstorm", "storm", "thunder", "lightning bolt"],
-        "birds": ["birds", "bird", "flock"],
-        "bell": ["bell", "bells"],
-        "car": ["car", "cars", "vehicle", "automobile", "engine"],
-    }),
+    "element": _lexicon(
+        {
+            "rain": ["rain", "raining", "rainy", "raindrops", "rainfall", "drizzle", "downpour"],
+            "lightning": ["lightning", "thunderstorm", "storm", "thunder", "lightning bolt"],
+            "birds": ["birds", "bird", "flock"],
+            "bell": ["bell", "bells"],
+            "car": ["car", "cars", "vehicle", "automobile", "engine"],
+        }
+    ),
 }
 _AUDIO_LEXICON = {
-    "kind": _lexicon(_SOUND_NOUNS, {
-        "rain": ["raining", "rainy", "raindrops", "drizzle", "downpour", "rainstorm", "showers"],
-        "thunder": ["thunderclap", "thunderstorm", "storm", "lightning", "rumble of thunder"],
-        "wind": ["wind", "windy", "breeze", "gust", "gusts", "howling wind", "whoosh"],
-        "birds": ["bird", "birdsong", "songbird", "chirp", "chirps", "tweeting", "chirping birds"],
-        "bell": ["bells", "chimes", "chiming", "church bell", "gong"],
-        "engine": ["engines", "motor", "car", "truck", "vehicle", "motorcycle", "idling engine"],
-        "clock": ["clocks", "ticking", "tick", "tick-tock", "metronome", "ticking clock"],
-    }),
-    "loudness": _lexicon(_LOUDNESS_WORDS, {
-        "quiet": ["quietly", "softly", "distant", "muted", "light", "low-volume", "faintly"],
-        "loud": ["loudly", "heavy", "intense", "thunderous", "deafening", "blaring", "noisy"],
-    }),
-    "pitch": _lexicon(_PITCH_WORDS, {"low": ["bass", "low-frequency", "deep-toned", "rumbling low"], "high": ["high-frequency", "treble", "piercing", "tinkling"]}),
-    "tempo": _lexicon(_TEMPO_WORDS, {"slow": ["slow", "slowly-paced", "leisurely"], "fast": ["rapid", "quick", "rapidly-paced", "hurried", "speedy"]}),
+    "kind": _lexicon(
+        _SOUND_NOUNS,
+        {
+            "rain": ["raining", "rainy", "raindrops", "drizzle", "downpour", "rainstorm", "showers"],
+            "thunder": ["thunderclap", "thunderstorm", "storm", "lightning", "rumble of thunder"],
+            "wind": ["wind", "windy", "breeze", "gust", "gusts", "howling wind", "whoosh"],
+            "birds": ["bird", "birdsong", "songbird", "chirp", "chirps", "tweeting", "chirping birds"],
+            "bell": ["bells", "chimes", "chiming", "church bell", "gong"],
+            "engine": ["engines", "motor", "car", "truck", "vehicle", "motorcycle", "idling engine"],
+            "clock": ["clocks", "ticking", "tick", "tick-tock", "metronome", "ticking clock"],
+        },
+    ),
+    "loudness": _lexicon(
+        _LOUDNESS_WORDS,
+        {
+            "quiet": ["quietly", "softly", "distant", "muted", "light", "low-volume", "faintly"],
+            "loud": ["loudly", "heavy", "intense", "thunderous", "deafening", "blaring", "noisy"],
+        },
+    ),
+    "pitch": _lexicon(
+        _PITCH_WORDS,
+        {"low": ["bass", "low-frequency", "deep-toned", "rumbling low"], "high": ["high-frequency", "treble", "piercing", "tinkling"]},
+    ),
+    "tempo": _lexicon(
+        _TEMPO_WORDS, {"slow": ["slow", "slowly-paced", "leisurely"], "fast": ["rapid", "quick", "rapidly-paced", "hurried", "speedy"]}
+    ),
 }
 # Words that start a new clause: attributes attach to the object or event named in their clause.
 _CLAUSE_BREAK = re.compile(r"[,;.:!?()]|\b(?:and|with|while|but|as well as|whereas|next to|beside|besides|together with)\b")
@@ -101,7 +135,7 @@ def _assign(text: str, head: str, lexicon: dict[str, dict[str, str]]) -> tuple[l
     relations: list[tuple[int, str]] = []
     for clause in _clauses(_normalise_text(text)):
         head_hits = [(offset, value) for offset, value in _find(lexicon[head], clause)]
-        clause_heads = [{head: value, "_offset": offset} for offset, value in head_hits]
+        clause_heads: list[dict[str, Any]] = [{head: value, "_offset": offset} for offset, value in head_hits]
         for slot, words in lexicon.items():
             if slot == head:
                 continue
@@ -148,7 +182,11 @@ def parse_image_text(text: str) -> ImageScene:
     mentions, _ = _assign(text, "shape", {k: v for k, v in _IMAGE_LEXICON.items() if k != "element"})
     merged: list[dict] = []
     for mention in mentions:
-        same = [m for m in merged if m["shape"] == mention["shape"] and m.get("colour", mention.get("colour")) == mention.get("colour", m.get("colour"))]
+        same = [
+            m
+            for m in merged
+            if m["shape"] == mention["shape"] and m.get("colour", mention.get("colour")) == mention.get("colour", m.get("colour"))
+        ]
         if same:
             for slot, value in mention.items():
                 same[0].setdefault(slot, value)
@@ -186,12 +224,14 @@ def parse_audio_text(text: str) -> AudioScene:
     for kind in SOUNDS:
         if kind in by_kind:
             m = by_kind[kind]
-            events.append(SoundEvent(
-                kind,
-                m.get("loudness") if len(by_kind) == 1 else None,
-                m.get("pitch") if kind in HAS_PITCH else None,
-                m.get("tempo") if kind in HAS_TEMPO else None,
-            ))
+            events.append(
+                SoundEvent(
+                    kind,
+                    m.get("loudness") if len(by_kind) == 1 else None,
+                    m.get("pitch") if kind in HAS_PITCH else None,
+                    m.get("tempo") if kind in HAS_TEMPO else None,
+                )
+            )
     return AudioScene(tuple(events))
 
 

@@ -34,15 +34,17 @@ HAS_TEMPO = frozenset({"birds", "bell", "clock"})
 HELD_OUT_COLOUR_SHAPES = frozenset(
     {("red", "star"), ("orange", "heart"), ("yellow", "cross"), ("green", "circle"), ("blue", "triangle"), ("purple", "square")}
 )
-HELD_OUT_SOUND_ATTRIBUTES = frozenset({("bell", "high", "fast"), ("birds", "low", "slow"), ("clock", "loud", "fast"), ("engine", "high", "quiet")})
+HELD_OUT_SOUND_ATTRIBUTES = frozenset(
+    {("bell", "high", "fast"), ("birds", "low", "slow"), ("clock", "loud", "fast"), ("engine", "high", "quiet")}
+)
 HELD_OUT_SOUND_PAIRS = frozenset({frozenset({"rain", "bell"}), frozenset({"thunder", "birds"}), frozenset({"wind", "clock"})})
 
 
 @dataclass(frozen=True)
 class ShapeObject:
     shape: str
-    colour: str
-    position: str
+    colour: str | None  # None: a parsed text that does not name it
+    position: str | None
     size: str | None = None  # two-object scenes draw both at one medium size and do not name it
 
 

@@ -30,7 +30,7 @@ def _add_at(out: np.ndarray, start: int, grain: np.ndarray) -> None:
         out[start:end] += grain[: end - start]
 
 
-def _onsets(tempo: str, rng: np.random.Generator, slow: float, fast: float) -> np.ndarray:
+def _onsets(tempo: str | None, rng: np.random.Generator, slow: float, fast: float) -> np.ndarray:
     period = (slow if tempo == "slow" else fast) * rng.uniform(0.85, 1.15)
     times = np.arange(rng.uniform(0, period), CLIP_SECONDS, period)
     return (times + rng.normal(0, period * 0.05, size=len(times))).clip(0, CLIP_SECONDS)
@@ -74,9 +74,9 @@ def _synth_event(event: SoundEvent, rng: np.random.Generator) -> np.ndarray:
         for onset in _onsets(event.tempo, rng, 0.7, 0.2):
             _add_at(out, int(onset * SAMPLE_RATE), strike)
     elif event.kind == "engine":
-        f0 = (rng.uniform(35, 55) if event.pitch == "low" else rng.uniform(150, 210)) * (1 + 0.03 * np.sin(2 * np.pi * 0.7 * t))
-        phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
-        out = sum(np.sin(k * phase) / k for k in range(1, 40) if k * f0.max() < 3000)
+        hum = (rng.uniform(35, 55) if event.pitch == "low" else rng.uniform(150, 210)) * (1 + 0.03 * np.sin(2 * np.pi * 0.7 * t))
+        phase = 2 * np.pi * np.cumsum(hum) / SAMPLE_RATE
+        out = sum((np.sin(k * phase) / k for k in range(1, 40) if k * hum.max() < 3000), np.zeros(n))
         out = out * (1 + 0.3 * np.sin(phase / 2)) + 0.2 * _bandpass(rng.normal(size=n), 80, 1200)
     elif event.kind == "clock":
         length = int(0.012 * SAMPLE_RATE)

@@ -58,6 +58,7 @@ def _pick(rng: np.random.Generator, options: list[str]) -> str:
 
 
 def _object_paraphrase(obj: ShapeObject, rng: np.random.Generator, *, with_position: bool = True) -> str:
+    assert obj.colour is not None and obj.position is not None, "a scene to paraphrase names every colour and position"
     shape = _pick(rng, _SHAPE_WORDS[obj.shape])
     colour = _pick(rng, _COLOUR_WORDS[obj.colour])
     size = _pick(rng, _SIZE_WORDS[obj.size]) if obj.size else ""
@@ -114,7 +115,9 @@ def paraphrase(scene: ImageScene | AudioScene, rng: np.random.Generator) -> str:
     if len(scene.objects) == 2:
         left, right = scene.objects
         if rng.random() < 0.25:
-            return f"{_object_paraphrase(left, rng, with_position=False)} to the left of {_object_paraphrase(right, rng, with_position=False)}"
+            return (
+                f"{_object_paraphrase(left, rng, with_position=False)} to the left of {_object_paraphrase(right, rng, with_position=False)}"
+            )
         parts = [_object_paraphrase(left, rng), _object_paraphrase(right, rng)]
         if rng.random() < 0.5:
             parts.reverse()
