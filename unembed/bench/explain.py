@@ -68,15 +68,28 @@ def run_explain(
         raise InputError(f"the explain bench's bank is world or mils; got {bank!r}.")
     if n < 20:
         raise InputError(f"n must be at least 20 (half trains, half tests); got {n}.")
+    settings = dict(
+        space=space,
+        n=n,
+        seed=seed,
+        bank=bank,
+        generator=generator,
+        steps=steps,
+        requested=requested,
+        keep=keep,
+        sae_features=sae_features,
+        progress=progress,
+    )
+    if sae_path:
+        return _run_explain(**settings, sae_path=Path(sae_path))
+    # The SAE file is read back only while the bench runs.
     with tempfile.TemporaryDirectory(prefix="unembed-bench-explain-") as folder:
-        path = Path(sae_path) if sae_path else Path(folder) / "sae.safetensors"
-        report = _run_explain(space, n, seed, bank, generator, steps, requested, keep, sae_features, path, progress)
-    if not sae_path:
-        report["sae"]["path"] = None
+        report = _run_explain(**settings, sae_path=Path(folder) / "sae.safetensors")
+    report["sae"]["path"] = None
     return report
 
 
-def _run_explain(space, n, seed, bank, generator, steps, requested, keep, sae_features, sae_path, progress) -> dict:
+def _run_explain(*, space, n, seed, bank, generator, steps, requested, keep, sae_features, sae_path, progress) -> dict:
     space = load_space(space)
     rng = np.random.default_rng(seed)
     data: dict[str, dict[str, Any]] = {}
