@@ -165,7 +165,7 @@ def test_invert_why_names_the_rule_on_a_held_out_minibind_scene(minibind, tmp_pa
 def test_invert_why_names_the_rule_on_the_mils_bank(capsys):
     # MiniLM encodes the bank's whole vocabulary to draw the words nearest the target: about a minute on 2 cores.
     args = ["invert", "--text", "a chef chopping onions in a restaurant kitchen", "--space", "minilm", "--bank", "mils-image",
-            "--steps", "2", "--requested", "10", "--keep", "10", "--why", "Chef chopping food"]
+            "--steps", "2", "--requested", "10", "--keep", "10", "--generator", "edit", "--why", "Chef chopping food"]
     assert main(args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("  Chef preparing food")

@@ -11,6 +11,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 pytest.importorskip("pycocoevalcap")
 
+from unembed.index import is_held_out
 from unembed import invert_many  # noqa: E402
 from unembed.cli import main  # noqa: E402
 from unembed.errors import InputError, MissingDependencyError  # noqa: E402
@@ -224,8 +225,9 @@ def test_meteor_and_all_metrics_on_real_captions(tmp_path, captions):
 # ------------------------------------------------------------------------------------------- eval sets
 def test_mils_eval_set_holds_out_seeded_captions(tmp_path, minilm):
     eval_set = make_eval_set("mils-image", n=5, seed=3, space=minilm)
-    held_out = held_out_targets("mils-image", 5, 3)  # the same sample `unembed bench invert` inverts
+    held_out = held_out_targets("mils-image", 5, 3, split=True)  # the same sample `unembed bench invert` inverts
     assert [refs for refs in eval_set.references] == [[caption] for caption in held_out]
+    assert all(is_held_out(caption) for caption in held_out)  # from the split no decoder trains on
     assert eval_set.exclude == held_out and (eval_set.space, eval_set.bank, eval_set.modality) == ("minilm", "mils-image", "image")
     paths = eval_set.write(tmp_path / "set")
     table = pq.read_table(paths["targets"])

@@ -24,6 +24,10 @@ class GeneratorError(UnembedError):
     """A text generator (LLM backend) is unknown, cannot load, or its server does not answer."""
 
 
+class DecoderError(GeneratorError):
+    """A trained decoder (unembed.decoder) is damaged, of another space or width, or cannot be trained on what it was given."""
+
+
 class RendererError(UnembedError):
     """A text-to-image renderer is unknown or cannot load."""
 

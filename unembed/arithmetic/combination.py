@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError
-from ..generators import DEFAULT_GENERATOR
 from ..index import resolve_bank
 from ..inverter import InversionResult, invert_many
 from ..spaces import Space, load_space
@@ -72,7 +71,7 @@ def arith_many(
     space: str | Space = "minibind",
     mode: str = "embedding",
     bank=None,
-    generator=DEFAULT_GENERATOR,
+    generator=None,
     merge_generator="llama.cpp",
     merges: int = 5,
     steps: int | None = DEFAULT_STEPS,

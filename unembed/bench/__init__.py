@@ -8,10 +8,11 @@ writes the report as JSON; a notebook calls it directly:
 
 from .arith import run_arith
 from .bank import run_bank
+from .decoder import run_decoder
 from .explain import run_explain
 from .invert import run_invert
 from .minibind import run_minibind
 from .scale import run_scale
 from .space import run_space
 
-__all__ = ["run_arith", "run_bank", "run_explain", "run_invert", "run_minibind", "run_scale", "run_space"]
+__all__ = ["run_arith", "run_bank", "run_decoder", "run_explain", "run_invert", "run_minibind", "run_scale", "run_space"]

@@ -23,7 +23,7 @@ import numpy as np
 from .. import checks
 from ..arithmetic import Term, arith_many, render_and_score
 from ..errors import InputError
-from ..generators import DEFAULT_GENERATOR
+from ..generators import default_generator
 from ..index import resolve_bank
 from ..minibind import world
 from ..renderers import load_renderer
@@ -78,7 +78,7 @@ def run_arith(
     n=50,
     seed=2024,
     space="minibind",
-    generator=DEFAULT_GENERATOR,
+    generator=None,
     steps=3,
     requested=20,
     merge_generator="llama.cpp",
@@ -91,6 +91,7 @@ def run_arith(
     case in text mode by `merge_generator`; the first `render_n` arith cases also through render-and-score."""
     checks.count(n, "n")
     space = load_space(space)
+    generator = generator or default_generator(space)
     renderer = load_renderer("minibind")
     image_bank = resolve_bank("minibind-image", space)
     rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import checks
 from ..evaluation import caption_scores, held_out_targets
-from ..generators import DEFAULT_GENERATOR, candidate_key, default_fluency, load_generator
+from ..generators import candidate_key, default_fluency, default_generator, load_generator
 from ..index import resolve_bank, source_modality
 from ..inverter import cache_for, invert_many
 from ..spaces import load_space
@@ -60,7 +60,7 @@ def run_invert(
     modality=None,
     reference_limit=5,
     progress=True,
-    generator=DEFAULT_GENERATOR,
+    generator=None,
     seed=0,
     **options,
 ) -> dict:
@@ -72,8 +72,9 @@ def run_invert(
         checks.count(limit, "limit")
     space = load_space(space)
     modality = modality or source_modality(bank) or "image"
-    held_out = held_out_targets(TARGET_SETS.get(targets, targets or bank), limit, seed)
-    generator = load_generator(generator)
+    # A bank's own captions as targets: its held-out split, which no decoder trained on the source has seen.
+    held_out = held_out_targets(TARGET_SETS.get(targets, targets or bank), limit, seed, split=(targets or bank) == bank)
+    generator = load_generator(generator or default_generator(space))
     fluency = default_fluency()  # the benchmark's fixed judge (the same model as the loop's gate)
     target_vectors = space.embed_text(held_out)
     options = {"steps": BENCH_STEPS, "requested": BENCH_REQUESTED, "keep": BENCH_KEEP, "patience": 2, **options}

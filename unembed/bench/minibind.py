@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import checks
-from ..generators import DEFAULT_GENERATOR, default_fluency
+from ..generators import default_fluency
 from ..inverter import invert_many
 from ..minibind import CaptionCache, family_candidates, mils_distractors, retrieval_top1, world, world_bank
 from ..minibind.ground_truth import grammatical_accuracy, parsed_accuracy, strict_accuracy
@@ -63,7 +63,7 @@ def inversion_accuracy(
         vectors,
         space=space,
         bank=bank,
-        generator=generator or DEFAULT_GENERATOR,
+        generator=generator,
         modality=modality,
         steps=steps,
         requested=requested,

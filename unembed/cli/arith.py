@@ -7,9 +7,8 @@ import sys
 from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
-from ..generators import DEFAULT_GENERATOR
 from ..spaces import load_space
-from .options import add_timeout_option, report_generator
+from .options import GENERATOR_HELP, add_timeout_option, report_generator
 
 
 def add_parser(subparsers) -> None:
@@ -30,7 +29,7 @@ def add_parser(subparsers) -> None:
         "(checked against the combined vector)",
     )
     parser.add_argument("--bank", default=None, help="embedding mode's caption bank (default: the space's image captions)")
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
+    parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument("--merge-generator", default="llama.cpp", help="text mode: the LLM that merges (default llama.cpp)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"MILS steps per inversion (default {DEFAULT_STEPS})")
     parser.add_argument("--requested", type=int, default=DEFAULT_REQUESTED, help=f"texts asked per step (default {DEFAULT_REQUESTED})")

@@ -14,15 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import atomic, bench
-from ..bench import bank, invert, scale
-from ..generators import DEFAULT_GENERATOR
-from .options import add_generation_options, inversion_options
+from ..bench import bank, decoder, invert, scale
+from .options import GENERATOR_HELP, add_generation_options, inversion_options
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure speed, memory and quality; write a JSON report")
     benches = parser.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
-    for add in (_add_bank, _add_space, _add_invert, _add_minibind, _add_arith, _add_explain, _add_scale):
+    for add in (_add_bank, _add_space, _add_invert, _add_decoder, _add_minibind, _add_arith, _add_explain, _add_scale):
         add(benches)
 
 
@@ -207,6 +206,33 @@ def _add_invert(benches) -> None:
     parser.set_defaults(steps=invert.BENCH_STEPS, requested=invert.BENCH_REQUESTED, keep=invert.BENCH_KEEP, patience=2)
 
 
+def _add_decoder(benches) -> None:
+    def show(report: dict) -> None:
+        for name in report["targets"]:
+            row = report[name]
+            print(
+                f"{name:12} bank top-1 {row['bank_top1_cosine']:.3f}  greedy {row['greedy_cosine']:.3f}  "
+                f"best of {report['samples']} {row['best_of_samples_cosine']:.3f} ({row['best_of_samples_exact_match_rate']:.0%} exact)  "
+                f"fluency {row['best_of_samples_fluency']:.2f} (true {row['target_fluency']:.2f})"
+            )
+
+    def run(settings: dict) -> dict:
+        return {"targets": settings["targets"], **bench.run_decoder(**_bench(settings))}
+
+    parser = _add(benches, "decoder", "a decoder alone, one pass (greedy and best of N) on held-out targets", run, show)
+    parser.add_argument("--space", default="minilm")
+    parser.add_argument("--decoder", default=None, metavar="DIR", help="a decoder folder (default: the one unembed ships for the space)")
+    parser.add_argument(
+        "--targets",
+        nargs="+",
+        default=list(decoder.DEFAULT_TARGETS),
+        help="named sources (their held-out split), caption files, or everyday (default: mils-image mils-audio everyday)",
+    )
+    parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets per set")
+    parser.add_argument("--samples", type=int, default=20, help="texts decoded per target (the first is the greedy one)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def _add_minibind(benches) -> None:
     def show(report: dict) -> None:
         for modality in ("image", "audio"):
@@ -233,7 +259,7 @@ def _add_minibind(benches) -> None:
     parser.add_argument("--invert-n", type=int, default=100, help="samples per modality to invert with MILS (default 100; 0: skip)")
     parser.add_argument("--steps", type=int, default=1, help="MILS steps per inversion (default 1)")
     parser.add_argument("--requested", type=int, default=5, help="texts the generator proposes per target and step (default 5)")
-    parser.add_argument("--generator", default=None, help=f"generator spec (default: the embedded default, {DEFAULT_GENERATOR})")
+    parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument(
         "--fluency-margin",
         type=float,
@@ -261,7 +287,7 @@ def _add_arith(benches) -> None:
     parser.add_argument("--n", type=int, default=50, help="cases per task (default 50)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--space", default="minibind")
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
+    parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument("--steps", type=int, default=3, help="MILS steps per inversion (default 3)")
     parser.add_argument("--requested", type=int, default=20, help="texts asked per step (default 20)")
     parser.add_argument("--merge-generator", default="llama.cpp", help="the LLM that merges in text mode (default llama.cpp)")

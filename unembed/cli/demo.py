@@ -17,12 +17,12 @@ from PIL import Image
 
 from .. import atomic
 from ..arithmetic import arith, draw, file, for_display
-from ..generators import DEFAULT_GENERATOR
 from ..inverter import invert
 from ..minibind import world
 from ..minibind.renderer import MiniBindRenderer
 from ..renderers import load_renderer
 from ..spaces import load_space
+from .options import GENERATOR_HELP
 
 DEMO_IMAGE = ("circle", "green", "left", "large")  # green circles are held out of MiniBind's training
 DEMO_SOUND = ("rain", "loud")
@@ -31,7 +31,7 @@ DEMO_SOUND = ("rain", "loud")
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="offline demo: a MiniBind picture + a sound, inverted, combined and drawn")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the files (default out/demo)")
-    parser.add_argument("--generator", default=DEFAULT_GENERATOR, help=f"the inverter's generator (default {DEFAULT_GENERATOR})")
+    parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument("--steps", type=int, default=2, help="MILS steps per inversion (default 2: a quick demo)")
     parser.add_argument("--requested", type=int, default=10, help="texts asked per step (default 10)")
     parser.add_argument("--seed", type=int, default=0)

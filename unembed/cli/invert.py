@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from ..generators import CombinedGenerator, load_generator
+from ..generators import CombinedGenerator, default_generator, load_generator
 from ..generators.edit import EditGenerator, words_of
 from ..index import resolve_bank
 from ..inverter import InversionResult, invert
@@ -64,7 +64,7 @@ def run(args) -> int:
     options, bank = inversion_options(args), args.bank
     if args.why:  # the bank's texts and the generator's grammar are read again to explain
         bank = resolve_bank(bank, space, args.modality or modality)
-        options["generator"] = load_generator(options["generator"])
+        options["generator"] = load_generator(options["generator"] or default_generator(space))
     result = invert(embedding, space=space, bank=bank, modality=args.modality or modality, progress=True, **options)
     print(f"{result.score:.3f}  {result.text}")
     print(f"(caption bank's best: {result.bootstrap_score:.3f}  {result.bootstrap_text})")

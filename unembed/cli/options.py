@@ -7,8 +7,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..generators import DEFAULT_GENERATOR
 from ..inverter import InversionConfig, InversionResult
+
+GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit where unembed ships a decoder for it, else edit)"
 
 # Exit code of a command whose generator failed in some step with no fallback to make up for it:
 # the command ran to the end, but its answer holds less than was asked (the caption bank's best, at worst).
@@ -19,12 +20,14 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     """The MILS loop's options (`unembed invert`, `unembed bench invert`); `inversion_options(args)` reads them."""
     parser.add_argument(
         "--generator",
-        default=DEFAULT_GENERATOR,
-        help=f"{DEFAULT_GENERATOR} (default: edits the best texts with the bank's words, scored as it "
-        "writes; offline, no LLM), edit:lexicon (also trades words for the target's nearest of the "
-        "same part of speech where SmolLM2 reads them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, "
-        "transformers:ID_OR_PATH, openai:MODEL@http://host:port/v1, mutate; A+B pools several, "
-        "e.g. llama.cpp+mutate; ,KEY=VALUE sets an option, e.g. edit:lexicon,beam=5,judge=/path/model.gguf",
+        default=None,
+        help="decoder+edit (the default where unembed ships a decoder for the space: minilm), decoder (a "
+        "trained decoder's sentences alone; decoder:DIR for one you trained with unembed train-decoder), edit (the "
+        "default elsewhere: edits the best texts with the bank's words, scored as it writes; offline, no LLM), "
+        "edit:lexicon (also trades words for the target's nearest of the same part of speech where SmolLM2 reads "
+        "them as fluent), llama.cpp (SmolLM2), llama.cpp:/path/model.gguf, transformers:ID_OR_PATH, "
+        "openai:MODEL@http://host:port/v1, mutate; A+B pools several, e.g. llama.cpp+mutate; ,KEY=VALUE sets an "
+        "option, e.g. edit:lexicon,beam=5,judge=/path/model.gguf",
     )
     parser.add_argument("--fallback", default=None, help="generator for steps the main one fails, e.g. mutate")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (MILS: image 10, audio 19)")

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import atomic, checks
 from ..errors import EvaluationError, InputError
-from ..index import collect_captions, source_modality
+from ..index import collect_captions, is_held_out, source_modality
 from ..registry import Registry, require
 from ..spaces import load_space
 from ..version import __version__
@@ -146,9 +146,12 @@ def make_eval_set(spec: str, *, n: int = 100, seed: int = 0, space: str | None =
     return EVAL_SETS.load(spec, n=checks.count(n, "n"), seed=checks.count(seed, "seed", minimum=0), space=space)
 
 
-def held_out_targets(source: str, limit: int | None, seed: int) -> list[str]:
-    """A seeded sample of `limit` captions from a file or named source (all of them without a limit)."""
+def held_out_targets(source: str, limit: int | None, seed: int, *, split: bool = False) -> list[str]:
+    """A seeded sample of `limit` captions from a file or named source (all of them without a limit); with `split`,
+    from its held-out split only (`unembed.index.is_held_out`: what no decoder trained on the source has seen)."""
     captions = collect_captions([source])
+    if split:
+        captions = [caption for caption in captions if is_held_out(caption)]
     if limit is not None and limit < len(captions):
         captions = random.Random(seed).sample(captions, limit)
     return captions
@@ -162,7 +165,8 @@ def caption_eval_set(argument: str, *, n: int, seed: int, space: str | None = No
     """
     if not argument:
         raise InputError("the captions eval set needs a source: captions:mils-image, captions:my_captions.txt, ...")
-    captions = held_out_targets(argument, n, seed)
+    # A named source's targets come from its held-out split, which no decoder trained on it has seen; a file's from all of it.
+    captions = held_out_targets(argument, n, seed, split=not Path(argument).is_file())
     if len(captions) < n:
         raise InputError(f"{argument} holds {len(captions)} captions, fewer than n={n}. Ask for at most {len(captions)}.")
     embedding = load_space(space or "minilm")

@@ -18,10 +18,11 @@ from .combined import CombinedGenerator
 from .fluency import Fluency, default_fluency
 from .parsing import candidate_key, parse_numbered_lines
 
-# Measured (README, *Composing what the bank does not hold*): `edit` composes held-out MiniBind scenes
-# that `llama.cpp+mutate` does not, lifts held-out MILS captions further, needs no LLM, and leaves the
-# closed-world figures where the bank's top-1 puts them.
+# Where no decoder exists for the space: `edit` composes held-out MiniBind scenes that `llama.cpp+mutate`
+# does not, lifts held-out MILS captions further and needs no LLM (docs/benchmarks.md).
 DEFAULT_GENERATOR = "edit"
+# Where one does: the decoder's sentences, edited by `edit` in the next steps (docs/guides/decoders.md).
+DECODER_GENERATOR = "decoder+edit"
 
 GENERATORS: Registry[Generator] = Registry("generator", Generator, GeneratorError)
 GENERATORS.register("llama.cpp", "unembed.generators.llama_cpp:load_llama_cpp")
@@ -29,9 +30,21 @@ GENERATORS.register("transformers", "unembed.generators.huggingface:load_transfo
 GENERATORS.register("openai", "unembed.generators.openai_compat:load_openai", extra="openai")
 GENERATORS.register("mutate", "unembed.generators.mutate:load_mutate")
 GENERATORS.register("edit", "unembed.generators.edit:load_edit")
+GENERATORS.register("decoder", "unembed.generators.decoder:load_decoder_generator")
 
 register_generator = GENERATORS.register
 available_generators = GENERATORS.available
+
+
+def default_generator(space) -> str:
+    """The generator spec the loop uses for `space` when none is given: the space's own choice (`Space.generator`;
+    MiniBind's is `edit`), else DECODER_GENERATOR where unembed ships a decoder for the space's text embeddings
+    (minilm), else DEFAULT_GENERATOR."""
+    from ..decoder import shipped_decoder
+
+    if space.generator is not None:
+        return space.generator
+    return DECODER_GENERATOR if shipped_decoder(space) is not None else DEFAULT_GENERATOR
 
 
 def with_timeout(generator: Generator, seconds: float | None) -> Generator:
@@ -50,6 +63,8 @@ def load_generator(spec: str | Generator, **options) -> Generator:
 
 __all__ = [
     "DEFAULT_GENERATOR",
+    "DECODER_GENERATOR",
+    "default_generator",
     "Generator",
     "GeneratorError",
     "Proposal",

@@ -34,6 +34,10 @@ class ProposalRequest:
     score: Callable[[list[str]], np.ndarray] | None = None
     accept: Callable[[list[str]], np.ndarray] | None = None
     corpus: Sequence[str] | None = None
+    # For proposers that read the embedding itself (`decoder`): the vector the objective aims at (the target,
+    # for the cosine objective), and texts -> their embeddings (the loop's encoder and cache).
+    target: np.ndarray | None = None
+    embed: Callable[[list[str]], np.ndarray] | None = None
     # Count, per rule, the candidate edits a rule-keeping proposer (`edit`) refused, on `Proposal.refusals`;
     # off, it counts nothing (InversionConfig.record_refusals). Other generators ignore it.
     record_refusals: bool = False
@@ -77,6 +81,11 @@ class Generator(ABC):
     def set_timeout(self, seconds: float) -> None:
         """Bound how long one `propose` may wait on a backend, all tries included. A model-free generator waits on nothing."""
         checks.seconds(seconds)
+
+    def attach(self, space) -> None:
+        """Prepare for targets of `space` (the loop calls it before the first step): a generator that reads the
+        embeddings (`decoder`) loads the model for the space here and refuses one of another space."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r})"

@@ -20,6 +20,10 @@ class CombinedGenerator(Generator):
         for generator in self.generators:
             generator.set_timeout(seconds)
 
+    def attach(self, space) -> None:
+        for generator in self.generators:
+            generator.attach(space)
+
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:
         answers = [generator.propose(requests) for generator in self.generators]
         merged = []

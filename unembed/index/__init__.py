@@ -2,7 +2,17 @@
 
 from ..errors import BankError, SpaceMismatchError
 from .bank import Bank, SearchResult, build_bank, load_bank, make_index, resolve_bank, set_search_params
-from .sources import SOURCES, collect_captions, mils_file, normalise_caption, register_source, source_captions, source_modality
+from .sources import (
+    HELD_OUT_SHARE,
+    SOURCES,
+    collect_captions,
+    is_held_out,
+    mils_file,
+    normalise_caption,
+    register_source,
+    source_captions,
+    source_modality,
+)
 
 __all__ = [
     "Bank",
@@ -21,4 +31,6 @@ __all__ = [
     "mils_file",
     "register_source",
     "SOURCES",
+    "HELD_OUT_SHARE",
+    "is_held_out",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import hashlib
 import os
 import threading
 import urllib.error
@@ -55,7 +56,7 @@ def warn_licence(source: str) -> None:
             return
         _warned.add(source)
     warnings.warn(
-        f"{source}: MILS's captions are licensed {licence}; a bank built from them inherits it "
+        f"{source}: MILS's captions are licensed {licence}; a bank or decoder built from them inherits it "
         "(non-commercial use, with attribution). See the Licences page of the docs.",
         LicenceWarning,
         stacklevel=2,
@@ -176,3 +177,15 @@ def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: 
     if not seen:
         raise InputError("no captions to index: every source was empty. Give at least one non-empty caption.")
     return list(seen)
+
+
+# One caption in HELD_OUT_SHARE, picked by a hash of its text, is never trained on (unembed.decoder.training)
+# and is where `unembed bench invert` and the captions eval sets draw held-out targets from: any seed's
+# targets are unseen by a decoder trained on the same source.
+HELD_OUT_SHARE = 50
+
+
+def is_held_out(caption: str) -> bool:
+    """Whether `caption` is in its source's held-out split (the same answer in every process and version)."""
+    digest = hashlib.blake2b(normalise_caption(caption).lower().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % HELD_OUT_SHARE == 0

@@ -26,13 +26,13 @@ from tqdm.auto import tqdm
 
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..generators import (
-    DEFAULT_GENERATOR,
     Fluency,
     Generator,
     Proposal,
     ProposalRequest,
     candidate_key,
     default_fluency,
+    default_generator,
     load_generator,
     with_timeout,
 )
@@ -77,7 +77,7 @@ def invert_many(
     objective: Objective | Sequence[Objective] | None = None,
     space: str | Space = "minilm",
     bank: Bank | str | None = None,
-    generator: str | Generator = DEFAULT_GENERATOR,
+    generator: str | Generator | None = None,
     fallback: str | Generator | None = None,
     fluency: Fluency | bool | None = None,
     cache: bool | TextEmbeddingCache = True,
@@ -93,8 +93,9 @@ def invert_many(
         objective's value, and `config.objective` its spec.
 
     space/bank/generator: a Space or spec; a Bank, bank folder, caption file or named source (default:
-    the space's caption source for the modality); a Generator or spec (`llama.cpp`, `transformers:ID`,
-    `openai:MODEL@URL`, `mutate`, `A+B`).
+    the space's caption source for the modality); a Generator or spec (`decoder`, `edit`, `llama.cpp`,
+    `transformers:ID`, `openai:MODEL@URL`, `mutate`, `A+B`; default: `decoder+edit` where unembed ships
+    a decoder for the space, else `edit`: `unembed.generators.default_generator`).
     fallback: a generator used for a target whose generator failed this step (e.g. "mutate").
     fluency: a new text that would enter the top-K is dropped when its fluency (SmolLM2 log-likelihood
         per token) is below the bootstrap text's minus `fluency_margin`, so the loop cannot hack the cosine
@@ -112,8 +113,11 @@ def invert_many(
     """
     space = load_space(space)
     objectives = _objectives(embeddings, objective, space)
-    generator = with_timeout(load_generator(generator), timeout)
+    generator = with_timeout(load_generator(generator or default_generator(space)), timeout)
     fallback = with_timeout(load_generator(fallback), timeout) if fallback is not None else None
+    for member in (generator, fallback):
+        if member is not None:
+            member.attach(space)
     if fluency is None:
         fluency = generator.needs_fluency_gate or (fallback is not None and fallback.needs_fluency_gate)
     settings.setdefault("fluency_margin", 0.0)
@@ -224,6 +228,8 @@ def _propose(active, generator, fallback, template, config, step, gate, corpus) 
             accept=functools.partial(_fluent, gate, state.floor) if gate is not None else None,
             corpus=corpus,
             record_refusals=config.record_refusals,
+            target=state.objective.query(),
+            embed=state.objective.embed,
         )
         for state in active
     ]

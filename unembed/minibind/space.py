@@ -61,6 +61,9 @@ class MiniBindSpace(Space):
     modalities = ("text", "image", "audio")
     caption_sources = CAPTION_SOURCES
     renderer = "minibind"
+    # Its world's language is its bank's: `edit` keeps to it. The MiniLM decoder reads MiniBind's vectors too, but its
+    # sentences outside that grammar outscore the canonical captions and lower grammatical accuracy (docs/guides/decoders.md).
+    generator = "edit"
 
     def __init__(self, spec: str = "minibind", weights_dir: str | os.PathLike | None = None, *, batch_size: int = 128):
         weights_dir = Path(weights_dir or WEIGHTS_DIR)
@@ -80,6 +83,10 @@ class MiniBindSpace(Space):
         self.text_space = load_space(self.info.get("text_space", "minilm"))
         self.dim = self.text_space.dim
         self.batch_size = batch_size
+
+    @property
+    def text_tower(self) -> str:
+        return self.text_space.spec
 
     def _encode(self, modality: str, batch: list[Any]) -> np.ndarray:
         if modality == "text":

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from .. import checks
 from ..errors import InputError
-from ..generators import DEFAULT_GENERATOR
+from ..generators import default_generator
 from ..index import collect_captions, resolve_bank
 from ..inverter import InversionConfig
 from ..spaces import Space, load_space
@@ -45,7 +45,7 @@ def run_job(
     *,
     space: str | Space = "minilm",
     bank: str | None = None,
-    generator: str = DEFAULT_GENERATOR,
+    generator: str | None = None,
     fallback: str | None = None,
     modality: str | None = None,
     exclude: str | os.PathLike | Sequence[str] | None = None,
@@ -76,6 +76,7 @@ def run_job(
     excluded = _excluded(exclude)
     found = read_targets(targets, space, progress=progress)
     modality = modality or found.modality or "image"
+    generator = generator or default_generator(space)  # recorded in the job, so a resume uses the same one
     _check_settings(space, generator, modality, settings)
     job = Job(
         space=space.spec,

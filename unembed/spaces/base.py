@@ -28,9 +28,9 @@ class Space(ABC):
     """An embedding space. Every `embed*` method returns float32 (n, dim) L2-normalised rows.
 
     `spec` is the registry string that rebuilds this space (`load_space(space.spec)`); banks
-    record it so a bank is never searched with vectors from another space. `caption_sources` and
-    `renderer` say what suits the space: the caption source a bank for each modality is built from,
-    and the renderer that draws what the space sees.
+    record it so a bank is never searched with vectors from another space. `caption_sources`,
+    `renderer` and `generator` say what suits the space: the caption source a bank for each modality is
+    built from, the renderer that draws what the space sees, and the generator the loop uses when none is given.
     """
 
     spec: str
@@ -39,6 +39,7 @@ class Space(ABC):
     batch_size: int = 32
     caption_sources: dict[str, str] = MILS_CAPTION_SOURCES
     renderer: str = "diffusers"
+    generator: str | None = None  # the loop's default generator here; None: unembed.generators.default_generator decides
     runtime: TorchRuntime | None = None  # torch-backed spaces: their device and autocast dtype (spaces.runtime.TorchRuntime)
 
     @abstractmethod
@@ -68,6 +69,12 @@ class Space(ABC):
         if modality not in self.caption_sources:
             raise SpaceError(f"space {self.spec!r} names no caption source for {modality!r}. Give a bank.")
         return self.caption_sources[modality]
+
+    @property
+    def text_tower(self) -> str:
+        """The spec of the space whose text embeddings this one's are: itself, unless it borrows a text encoder
+        (MiniBind's is MiniLM's), so that what is trained on text embeddings (a decoder) serves both."""
+        return self.spec
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(spec={self.spec!r}, dim={self.dim}, modalities={self.modalities})"
