@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import torch
+
 from ..decoder import TrainingSettings, train_decoder
 
 
@@ -31,6 +33,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.threads:  # the command owns its process; the library leaves torch's threads as the caller set them
+        torch.set_num_threads(args.threads)
     settings = TrainingSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(TrainingSettings)})
     decoder = train_decoder(
         args.space,
@@ -39,7 +43,6 @@ def run(args) -> int:
         exclude=args.exclude,
         settings=settings,
         budget_minutes=args.budget_minutes,
-        threads=args.threads,
     )
     training = decoder.config["training"]
     state = "finished" if training["finished"] else f"stopped by the budget at step {training['steps']} of {training['planned_steps']}"

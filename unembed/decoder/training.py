@@ -75,7 +75,6 @@ def train_decoder(
     settings: TrainingSettings = TrainingSettings(),
     budget_minutes: float | None = None,
     checkpoint_seconds: float = 120.0,
-    threads: int | None = None,
     progress: bool = True,
 ) -> Decoder:
     """Train a decoder for `space` on the captions of `sources` (files or named sources) and write it to `out`.
@@ -86,8 +85,6 @@ def train_decoder(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file. Give a folder for the decoder.")
-    if threads:
-        torch.set_num_threads(threads)
     captions, excluded, record = _captions(sources, exclude)
     work = out / WORK
     vectors = _embeddings(captions, space, work)
