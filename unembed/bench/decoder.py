@@ -16,10 +16,10 @@ from .. import checks
 from ..decoder import load_decoder, shipped_decoder
 from ..errors import InputError
 from ..evaluation import held_out_targets
-from ..generators import candidate_key, default_fluency
+from ..generators import default_fluency
 from ..index import resolve_bank, source_modality
 from ..spaces import load_space
-from .invert import TARGET_SETS
+from .invert import TARGET_SETS, exact_match_rate
 
 # target set -> the bank whose top-1 is the baseline (a target set that no bank holds uses the image bank)
 DEFAULT_TARGETS = ("mils-image", "mils-audio", "everyday")
@@ -52,10 +52,10 @@ def run_decoder(*, space="minilm", decoder=None, targets=DEFAULT_TARGETS, limit=
         report[name] = {
             "n": len(texts),
             "bank_top1_cosine": float(found.scores[:, 0].mean()),
-            "greedy_cosine": float(np.mean(np.sum(space.embed_text(greedy) * vectors, axis=1))),
+            "greedy_cosine": float(np.mean([scores[0] for scores in scored])),  # the first text decoded is the greedy one
             "best_of_samples_cosine": float(np.mean([scores.max() for scores in scored])),
-            "greedy_exact_match_rate": _exact(greedy, texts),
-            "best_of_samples_exact_match_rate": _exact(best, texts),
+            "greedy_exact_match_rate": exact_match_rate(greedy, texts),
+            "best_of_samples_exact_match_rate": exact_match_rate(best, texts),
             "target_fluency": float(np.mean(fluency.score(texts))),
             "bank_top1_fluency": float(np.mean(fluency.score([row[0] for row in found.texts]))),
             "greedy_fluency": float(np.mean(fluency.score(greedy))),
@@ -64,10 +64,6 @@ def run_decoder(*, space="minilm", decoder=None, targets=DEFAULT_TARGETS, limit=
             "examples": [{"target": t, "greedy": g, "best_of_samples": b} for t, g, b in zip(texts[:10], greedy, best, strict=False)],
         }
     return report
-
-
-def _exact(texts: list[str], targets: list[str]) -> float:
-    return float(np.mean([candidate_key(text) == candidate_key(target) for text, target in zip(texts, targets, strict=True)]))
 
 
 def _training_cost(config: dict) -> dict:

@@ -39,12 +39,17 @@ def bleu4(texts, targets) -> float:
     return caption_scores({"texts": texts}, [[target] for target in targets], ["bleu"])["texts"]["BLEU-4"]
 
 
+def exact_match_rate(texts, targets) -> float:
+    """The share of `texts` that are their target, up to case, spacing and punctuation (`candidate_key`)."""
+    return float(np.mean([candidate_key(text) == candidate_key(target) for text, target in zip(texts, targets, strict=True)]))
+
+
 def _quality(results, targets, target_vectors, embedder, fluency) -> dict:
     texts = [result.text for result in results]
     vectors = embedder.embed(texts)
     return {
         "final_cosine": float(np.mean(np.sum(vectors * target_vectors, axis=1))),
-        "exact_match_rate": float(np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(texts, targets, strict=True)])),
+        "exact_match_rate": exact_match_rate(texts, targets),
         "bleu4": bleu4(texts, targets),
         "fluency": float(np.mean(fluency.score(texts))),
         "improved_rate": float(np.mean([result.score > result.bootstrap_score + 1e-6 for result in results])),
@@ -94,9 +99,7 @@ def run_invert(
         "generator": generator.spec,
         "config": results[0].config.to_dict(),
         "bank_top1_cosine": float(np.mean([result.bootstrap_score for result in results])),
-        "bank_top1_exact_match_rate": float(
-            np.mean([candidate_key(t) == candidate_key(r) for t, r in zip(bank_texts, held_out, strict=True)])
-        ),
+        "bank_top1_exact_match_rate": exact_match_rate(bank_texts, held_out),
         "bank_top1_bleu4": bleu4(bank_texts, held_out),
         "bleu4_metric": BLEU,
         "bank_top1_fluency": float(np.mean(fluency.score(bank_texts))),

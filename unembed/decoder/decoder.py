@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -43,14 +42,10 @@ class Decoder:
     def __repr__(self) -> str:
         return f"Decoder(space={self.space!r}, dim={self.architecture.dim}, path={str(self.path)!r})"
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, ending with <eos> (no <bos>)."""
-        return [encoding.ids + [self.eos] for encoding in self.tokenizer.encode_batch(list(texts))]
-
     @torch.inference_mode()
     def generate(
         self, embeddings: np.ndarray, count: int, *, temperature: float = 0.8, top_p: float = 0.95, seed: int = 0
-    ) -> list[list[str]]:  # noqa: E501
+    ) -> list[list[str]]:
         """`count` texts for each row of `embeddings` (n, dim): the greedy decoding, then samples (nucleus `top_p`)."""
         rows = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
         if rows.ndim != 2 or rows.shape[1] != self.architecture.dim:
