@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 PIP = $(BIN)/python -m pip install --quiet -c constraints.txt
 # llama: the inverter tests run SmolLM2 through llama.cpp, compiled from source on a fresh machine (~10 min)
-TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae,docs
+TEST_EXTRAS = test,minibind,imagebind,clip,llama,lexicon,openai,plot,render,notebooks,eval,ray,sae,serve,docs
 # llama-cpp-python compiles llama.cpp from source. Its default, -march=native, takes every instruction the CPU
 # advertises; on virtual machines that advertise AMX without enabling it, SmolLM2 then dies with SIGILL or SIGSEGV
 # in its first batched decode. AVX2 and FMA run on any x86-64 server of the last decade.

@@ -11,10 +11,10 @@ from tqdm import tqdm
 
 from ..errors import LicenceWarning, UnembedError
 from ..version import __version__
-from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, train_decoder
+from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
-COMMANDS = [bank, invert, train_decoder, explain, run, eval, eval_set, bench, minibind, arith, demo]
+COMMANDS = [bank, invert, train_decoder, explain, run, eval, eval_set, bench, minibind, arith, serve, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

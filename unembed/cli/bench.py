@@ -21,7 +21,7 @@ from .options import GENERATOR_HELP, add_generation_options, inversion_options
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure speed, memory and quality; write a JSON report")
     benches = parser.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
-    for add in (_add_bank, _add_space, _add_invert, _add_decoder, _add_minibind, _add_arith, _add_explain, _add_scale):
+    for add in (_add_bank, _add_space, _add_invert, _add_decoder, _add_minibind, _add_arith, _add_explain, _add_scale, _add_serve):
         add(benches)
 
 
@@ -371,3 +371,28 @@ def _add_scale(benches) -> None:
     parser.set_defaults(
         generator="mutate", fluency=False, steps=scale.BENCH_STEPS, requested=scale.BENCH_REQUESTED, keep=scale.BENCH_KEEP, patience=2
     )
+
+
+def _add_serve(benches) -> None:
+    def show(report: dict) -> None:
+        concurrent, load, rss = report["concurrent"], report["load"], report["rss_mb"]
+        print(
+            f"{report['sessions']} sessions at once: {concurrent['finished']} finished, {concurrent['own_answers']} with their own answer, "
+            f"{concurrent['right_scene']} naming their scene; p50 {concurrent['p50_seconds']} s, p95 {concurrent['p95_seconds']} s"
+        )
+        print(
+            f"{report['requests']} requests: p50 {load['p50_seconds']} s, p95 {load['p95_seconds']} s "
+            f"({load['p50_ratio_to_in_process']}x in-process); RSS {rss['warm']} MB warm, grew {rss['growth_after_first_fifth']} MB"
+        )
+
+    parser = _add(
+        benches,
+        "serve",
+        "unembed serve under load: concurrent sessions, latency, memory over many requests",
+        lambda s: bench.run_serve(**_bench(s)),
+        show,
+    )
+    parser.add_argument("--sessions", type=int, default=20, help="clients at once, each with its own MiniBind picture (default 20)")
+    parser.add_argument("--requests", type=int, default=200, help="requests in all for the memory run (default 200)")
+    parser.add_argument("--workers", type=int, default=1, help="the server's --workers (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="draws the scenes and seeds the loop")

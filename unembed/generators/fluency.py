@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,11 +25,14 @@ class Fluency:
         self.model_path = Path(model_path) if model_path else default_gguf()
         self.llm = load_llama(self.model_path, n_ctx=256, n_threads=n_threads, logits_all=True)
         self._cache: dict[str, float] = {}
+        # One process-wide judge (default_fluency) serves every thread, and a llama.cpp context takes one caller at a time.
+        self._lock = threading.Lock()
         # Scored after the start-of-text token, so the first word is judged too.
         self._prefix = self.llm.tokenize(b"", add_bos=True, special=True) or [self.llm.token_eos()]
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([self._score_one(text) for text in texts], dtype=np.float32)
+        with self._lock:
+            return np.array([self._score_one(text) for text in texts], dtype=np.float32)
 
     def _score_one(self, text: str) -> float:
         if text not in self._cache:

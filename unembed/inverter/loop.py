@@ -18,7 +18,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +84,7 @@ def invert_many(
     exclude: Sequence[str] | None = None,
     progress: bool = False,
     timeout: float | None = None,
+    on_step: Callable[[int, dict[int, StepRecord]], None] | None = None,
     **settings,
 ) -> list[InversionResult]:
     """Invert each row of `embeddings` (n, dim) together. Returns one result per row, in order.
@@ -106,6 +107,9 @@ def invert_many(
     progress: a progress bar, and a warning (logger `unembed.inverter.loop`) for each step where the generator failed.
     timeout: seconds one step may wait on the generator (and the fallback), retries included; set on
         them (`Generator.set_timeout`). None: the generators' own (openai: 120 s; local models: unbounded).
+    on_step: called after the bootstrap (step 0) and after each step with the step and {target index: its
+        StepRecord} for the targets that took part, so a caller can show the search as it climbs. An exception
+        it raises stops the inversion and propagates (how a web page cancels a job or enforces its deadline).
     settings: InversionConfig's (modality, steps, requested, keep, shown, patience, seed, bootstrap,
         neighbours, fluency_margin, min_gain, record_refusals); those left out take MILS's defaults for the modality.
         record_refusals=True: each step's record counts the candidate edits each rule of the edit generator
@@ -147,6 +151,8 @@ def invert_many(
     before = [each.stats() for each in embedders]
 
     states = _bootstrap(objectives, bank, config, exclude)
+    if on_step is not None:
+        on_step(0, {i: state.history[0] for i, state in enumerate(states)})
     if gate is not None:
         for state, floor in zip(states, gate.score([state.history[0].best_text for state in states]), strict=True):
             state.floor = float(floor) - (config.fluency_margin or 0.0)
@@ -168,6 +174,9 @@ def invert_many(
             state.history.append(record)
         if progress:
             _say_failures(step, records, generator, fallback)
+        if on_step is not None:
+            place = {id(state): i for i, state in enumerate(states)}
+            on_step(step, {place[id(state)]: record for state, record in zip(active, records, strict=True)})
 
     hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before, strict=True)) for key in ("hits", "misses"))
     cache_stats = {"hits": hits, "misses": misses, "hit_rate": hits / (hits + misses) if hits + misses else 0.0}
@@ -317,6 +326,7 @@ def _admit(
         candidates=scored,
         proposed=len(proposal.texts),
         rejected=rejected,
+        admitted=[text for _, text in entering if text in state.pool],
         llm_calls=proposal.calls,
         scored=len(fresh),
         prompt_tokens=proposal.prompt_tokens,
@@ -384,6 +394,7 @@ def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclu
                 best_text=best_text,
                 best_score=best_score,
                 candidates=row[: config.keep],
+                admitted=[text for _, text in row[: config.keep]],
                 scored=encoded // len(objectives),
                 seconds=seconds,
             )

@@ -21,6 +21,7 @@ class StepRecord:
     candidates: list[tuple[float, str]]  # the new texts of this step with their scores, best first
     proposed: int = 0  # texts the generator returned, before dropping seen ones
     rejected: list[str] = field(default_factory=list)  # would have entered the top-K but failed the fluency gate
+    admitted: list[str] = field(default_factory=list)  # this step's texts that are in the kept top-K after it (step 0: all)
     llm_calls: int = 0
     scored: int = 0  # texts scored with the space (the cache encodes only those it has not seen)
     prompt_tokens: int = 0

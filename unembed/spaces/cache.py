@@ -5,24 +5,39 @@ batch), and encoding is the scorer's whole cost. `cache_for(space)` returns the 
 cache of a space; `TextEmbeddingCache(space, enabled=False)` re-encodes every time (the MILS
 reference procedure, for the benchmark). `encode` replaces the space's text encoder for scores that
 are not a text embedding, e.g. render-and-score (the text is drawn and the picture embedded).
+`limit` bounds a cache that lives as long as a server (the oldest texts are dropped first); one cache may be
+shared by threads.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from .base import Space
 
 
 class TextEmbeddingCache:
-    def __init__(self, space: Space, *, enabled: bool = True, encode: Callable[[list[str]], np.ndarray] | None = None):
+    def __init__(
+        self,
+        space: Space,
+        *,
+        enabled: bool = True,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+        limit: int | None = None,
+    ):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InputError(f"a text-embedding cache's limit is a whole number of texts, 1 or more (or None: unbounded); got {limit!r}.")
         self.space = space
         self.enabled = enabled
         self.encode = encode or space.embed_text
-        self._vectors: dict[str, np.ndarray] = {}
+        self.limit = limit
+        self._vectors: dict[str, np.ndarray] = {}  # in insertion order: the oldest first, dropped first
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -32,15 +47,21 @@ class TextEmbeddingCache:
         if not self.enabled:
             self.misses += len(texts)
             return self.encode(texts)
-        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
-        if missing:
-            for text, vector in zip(missing, self.encode(missing), strict=True):
-                self._vectors[text] = vector
+        with self._lock:
+            found = {text: self._vectors[text] for text in texts if text in self._vectors}
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        # Encoded outside the lock: threads sharing the cache encode at once; one may encode a text another is encoding.
+        encoded = dict(zip(missing, self.encode(missing), strict=True)) if missing else {}
+        with self._lock:
+            self.misses += len(missing)
+            self.hits += len(texts) - len(missing)
+            self._vectors.update(encoded)
+            while self.limit is not None and len(self._vectors) > self.limit:
+                del self._vectors[next(iter(self._vectors))]
         if not texts:
             return np.zeros((0, self.space.dim), dtype=np.float32)
-        return np.stack([self._vectors[text] for text in texts])
+        found.update(encoded)
+        return np.stack([found[text] for text in texts])
 
     def stats(self, since: dict | None = None) -> dict[str, float]:
         """Hits, misses and hit rate so far, or since an earlier `stats()`."""

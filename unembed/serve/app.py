@@ -1,0 +1,290 @@
+"""The web app: three pages (invert, arithmetic, explain) and the API they call, wired on FastAPI.
+
+FastAPI and a small hand-written page rather than Gradio: the page must work offline (Gradio's default theme
+fetches its fonts from a CDN and its client checks for updates), its events are our own (each step's candidates,
+as they happen), and the limits, queue and cancelling are the server's to enforce, not a framework's defaults.
+
+A POST to /api/invert, /api/arith or /api/explain stores the uploads, queues a job and answers with a stream of
+JSON lines: its place in line, then each step, then the result or an error. The stream is the only place a job's
+events go. When the page goes away the stream breaks, and the job is withdrawn from the line or stopped at its
+next step. Every page is served with a Content-Security-Policy that lets it load nothing but this server's files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import math
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from pathlib import Path
+
+import fastapi
+from fastapi import Request, responses
+
+from ..errors import InputError, UnembedError
+from .jobs import Job, JobQueue
+from .models import Models, ServeSettings
+from .uploads import describe_size, store
+from .work import ArithForm, ExplainForm, InvertForm, TermField, Upload, run_arith, run_explain, run_invert
+
+log = logging.getLogger(__name__)
+
+PAGES = {"/": "invert.html", "/arith": "arith.html", "/explain": "explain.html"}
+FINAL = ("result", "error", "cancelled")
+MAX_TERMS = 8
+MAX_FILES = 16
+HEARTBEAT = 1.0  # seconds between keep-alive lines: a closed page is noticed at the next one
+SECURITY_HEADERS = {
+    # Nothing from elsewhere: no CDN, no fonts, no analytics. Pictures arrive as data: URLs; downloads as blob: URLs.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(settings: ServeSettings, models: Models | None = None):
+    """The ASGI app for `settings` (uvicorn runs it; `unembed.serve.serve` starts both)."""
+    models = models or Models(settings)
+    queue = JobQueue(workers=settings.workers, waiting=settings.waiting, deadline=settings.timeout)
+    static = resources.files("unembed.serve") / "static"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        queue.close()
+
+    app = fastapi.FastAPI(title="unembed", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.queue, app.state.models = queue, models
+
+    @app.middleware("http")
+    async def guard(request, call_next):
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            most = settings.limits.upload_bytes + 256 * 1024  # the files, and the form around them
+            if length is None or not length.isdigit():
+                return responses.JSONResponse({"message": "the request must say its length (Content-Length)."}, status_code=411)
+            if int(length) > most:
+                return responses.JSONResponse(
+                    {
+                        "message": f"the files sent together are larger than this server's upload limit of "
+                        f"{describe_size(settings.limits.upload_bytes)}. Send smaller files."
+                    },
+                    status_code=413,
+                )
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def page(name: str):
+        async def show():
+            return responses.HTMLResponse((static / name).read_text(encoding="utf-8"))
+
+        return show
+
+    for path, name in PAGES.items():
+        app.get(path, include_in_schema=False)(page(name))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return responses.Response(status_code=204)  # no icon; asked for by every browser
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def asset(name: str):
+        types = {".js": "text/javascript", ".css": "text/css"}
+        file = static / name
+        if Path(name).name != name or Path(name).suffix not in types or not file.is_file():
+            raise fastapi.HTTPException(404)
+        return responses.Response(file.read_text(encoding="utf-8"), media_type=types[Path(name).suffix])
+
+    @app.get("/api/options")
+    async def options():
+        space = settings.spaces[0]
+        return {
+            "spaces": list(settings.spaces),
+            "banks": list(settings.banks),
+            "generators": list(settings.generators),
+            "default_space": space,
+            "max_steps": settings.max_steps,
+            "upload_mb": settings.limits.upload_bytes / 1024 / 1024,
+            "timeout": settings.timeout,
+        }
+
+    async def start(request: Request, parse: Callable[[dict[str, str], dict[str, list[Upload]]], object], run):
+        """Store the uploads, parse the form, queue the job; its events as the response. Bad input: one error event."""
+        folder = Path(tempfile.mkdtemp(prefix="unembed-serve-"))
+        try:
+            form = await request.form(max_files=MAX_FILES, max_fields=64)
+            try:
+                stored = await _store_uploads(form, folder, settings)
+            finally:
+                await form.close()
+            fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+            parsed = parse(fields, stored)
+            cleanup = functools.partial(_remove, folder)
+            job = queue.submit(functools.partial(_scrubbed, run, folder, parsed, models), asyncio.get_running_loop(), cleanup=cleanup)
+        except (UnembedError, ValueError) as error:
+            _remove(folder)
+            message = str(error) if isinstance(error, UnembedError) else f"the form could not be read ({error})."
+            return _stream_events([{"type": "error", "message": message}])
+        except BaseException:
+            _remove(folder)
+            raise
+        return responses.StreamingResponse(_follow(job, queue), media_type="application/x-ndjson")
+
+    @app.post("/api/invert")
+    async def api_invert(request: Request):
+        return await start(request, _invert_form, run_invert)
+
+    @app.post("/api/arith")
+    async def api_arith(request: Request):
+        return await start(request, _arith_form, run_arith)
+
+    @app.post("/api/explain")
+    async def api_explain(request: Request):
+        return await start(request, _explain_form, run_explain)
+
+    return app
+
+
+async def _store_uploads(form, folder: Path, settings: ServeSettings) -> dict[str, list[Upload]]:
+    """Every non-empty file field of the form, copied into `folder` and size-checked: field name -> uploads."""
+    stored: dict[str, list[Upload]] = {}
+    for index, (key, value) in enumerate(form.multi_items()):
+        if isinstance(value, str) or not value.filename:
+            continue  # a file input left empty sends a nameless part
+        path = await asyncio.to_thread(store, value.filename, value.file, folder, index, settings.limits)
+        stored.setdefault(key, []).append(Upload(value.filename, path))
+    return stored
+
+
+async def _follow(job: Job, queue: JobQueue) -> AsyncIterator[bytes]:
+    """The job's events as JSON lines, with keep-alive lines between; the job is withdrawn if the page goes away."""
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(job.events.get(), timeout=HEARTBEAT)
+            except TimeoutError:
+                yield b"\n"
+                continue
+            yield _line(event)
+            if event["type"] in FINAL:
+                return
+    finally:
+        if not job.done:
+            queue.withdraw(job)
+
+
+def _stream_events(events: list[dict]):
+    async def lines() -> AsyncIterator[bytes]:
+        for event in events:
+            yield _line(event)
+
+    return responses.StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+def _line(event: dict) -> bytes:
+    return (json.dumps(event, ensure_ascii=False, default=_plain) + "\n").encode("utf-8")
+
+
+def _plain(value):
+    """numpy numbers as JSON numbers; a NaN or an infinity (never a score) as null."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _scrubbed(run, folder: Path, form, models: Models, job: Job) -> dict:
+    """`run(form, models, job)`, its errors naming the visitor's files without the server's folder they were stored in."""
+    try:
+        return run(form, models, job)
+    except Exception as error:
+        error.args = tuple(re.sub(re.escape(str(folder)) + r"/\d+/", "", arg) if isinstance(arg, str) else arg for arg in error.args)
+        raise
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# Forms: the page's fields by name. Numbers are checked here, choices by Models, inputs by the job.
+
+
+def _int(fields: dict, key: str, default: int | None) -> int | None:
+    value = str(fields.get(key, "")).strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{key} must be a whole number; got {value!r}.") from None
+
+
+def _float(fields: dict, key: str, default: float) -> float:
+    value = str(fields.get(key, "")).strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"{key} must be a number; got {value!r}.") from None
+    if not math.isfinite(number):
+        raise InputError(f"{key} must be a finite number; got {value!r}.")
+    return number
+
+
+def _lines(fields: dict, key: str) -> list[str]:
+    return [line.strip() for line in str(fields.get(key, "")).splitlines() if line.strip()]
+
+
+def _choices(fields: dict) -> dict:
+    return dict(
+        space=str(fields.get("space", "")),
+        generator=str(fields.get("generator", "")),
+        seed=_int(fields, "seed", 0) or 0,
+    )
+
+
+def _one(uploads: dict[str, list[Upload]], key: str) -> Upload | None:
+    return uploads[key][0] if uploads.get(key) else None
+
+
+def _invert_form(fields: dict, uploads: dict[str, list[Upload]]) -> InvertForm:
+    return InvertForm(
+        **_choices(fields),
+        bank=str(fields.get("bank", "")),
+        steps=_int(fields, "steps", None),
+        text=str(fields.get("text", "")),
+        upload=_one(uploads, "file"),
+    )
+
+
+def _arith_form(fields: dict, uploads: dict[str, list[Upload]]) -> ArithForm:
+    terms = []
+    for index in range(MAX_TERMS + 1):
+        if f"term-{index}-weight" not in fields:
+            break
+        if index == MAX_TERMS:
+            raise InputError(f"a combination takes at most {MAX_TERMS} terms on this page.")
+        weight = _float(fields, f"term-{index}-weight", 1.0)
+        terms.append(TermField(weight, str(fields.get(f"term-{index}-text", "")), _one(uploads, f"term-{index}-file")))
+    return ArithForm(**_choices(fields), terms=terms)
+
+
+def _explain_form(fields: dict, uploads: dict[str, list[Upload]]) -> ExplainForm:
+    return ExplainForm(
+        **_choices(fields),
+        bank=str(fields.get("bank", "")),
+        steps=_int(fields, "steps", None),
+        positive=uploads.get("positive", []),
+        positive_texts=_lines(fields, "positive-texts"),
+        negative=uploads.get("negative", []),
+        negative_texts=_lines(fields, "negative-texts"),
+        direction=_one(uploads, "direction"),
+    )

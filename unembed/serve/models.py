@@ -1,0 +1,103 @@
+"""What the web app offers and holds loaded: its spaces, banks and generators, chosen by whoever starts the server.
+
+A page picks among the specs the server was started with and nothing else, so a visitor cannot make the server
+load a model or a bank from a path of their choosing. Spaces and banks are loaded once and shared by every job
+(their searches and encoders are read-only); each worker thread gets its own generator instances, since a
+generator may hold per-call state or a llama.cpp context that takes one caller at a time. The text-embedding
+cache of each space is bounded, so a server's memory stays flat however many texts its jobs score.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..generators import Generator, default_generator, load_generator
+from ..index import Bank, resolve_bank
+from ..spaces import Space, TextEmbeddingCache, load_space
+from .uploads import Limits
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What `unembed serve` offers and how much it takes. The first space is the page's default."""
+
+    spaces: tuple[str, ...] = ("minibind",)
+    banks: tuple[str, ...] = ()  # offered besides each space's own caption source for the input's modality
+    generators: tuple[str, ...] = ()  # offered besides each space's default generator
+    merge_generator: str = "llama.cpp"  # arithmetic's text mode: the LLM that merges the terms' texts
+    workers: int = 1  # jobs run at once
+    waiting: int = 32  # jobs that may wait for a worker; more are refused with "busy"
+    timeout: float | None = 120.0  # seconds one job may run (its wait in line not counted)
+    max_steps: int = 30
+    cached_texts: int = 100_000  # text embeddings kept per space
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self):
+        if not self.spaces:
+            raise InputError("the server offers no space. Give --space, e.g. --space minibind.")
+
+
+class Models:
+    """The loaded spaces, banks, caches and per-thread generators of one server."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._spaces: dict[str, Space] = {}
+        self._banks: dict[tuple[str, str, str], Bank] = {}
+        self._caches: dict[str, TextEmbeddingCache] = {}
+        self._threads = threading.local()
+
+    def space(self, spec: str) -> Space:
+        """The space `spec` (the default when empty), if this server offers it."""
+        spec = spec or self.settings.spaces[0]
+        if spec not in self.settings.spaces:
+            raise InputError(f"this server does not offer space {spec!r}; it offers {', '.join(self.settings.spaces)}.")
+        with self._lock:
+            if spec not in self._spaces:
+                self._spaces[spec] = load_space(spec)
+            return self._spaces[spec]
+
+    def bank(self, space: Space, choice: str, modality: str) -> Bank:
+        """The bank `choice` for `space` (empty: the space's caption source for `modality`), if offered."""
+        if choice and choice not in self.settings.banks:
+            offered = ", ".join(self.settings.banks) or "none besides each space's own captions"
+            raise InputError(f"this server does not offer bank {choice!r}; it offers {offered}.")
+        key = (space.spec, choice, modality if not choice else "")
+        with self._lock:
+            if key not in self._banks:
+                self._banks[key] = resolve_bank(choice or None, space, modality)
+            return self._banks[key]
+
+    def cache(self, space: Space) -> TextEmbeddingCache:
+        with self._lock:
+            if space.spec not in self._caches:
+                self._caches[space.spec] = TextEmbeddingCache(space, limit=self.settings.cached_texts)
+            return self._caches[space.spec]
+
+    def generator_spec(self, choice: str, space: Space) -> str:
+        """The generator spec `choice` names (empty: the space's default), if offered."""
+        if not choice:
+            return default_generator(space)
+        if choice not in self.settings.generators:
+            offered = ", ".join(self.settings.generators) or "none besides each space's default"
+            raise InputError(f"this server does not offer generator {choice!r}; it offers {offered}.")
+        return choice
+
+    def generator(self, spec: str) -> Generator:
+        """This worker thread's instance of generator `spec`, loaded on first use."""
+        mine = getattr(self._threads, "generators", None)
+        if mine is None:
+            mine = self._threads.generators = {}
+        if spec not in mine:
+            mine[spec] = load_generator(spec)
+        return mine[spec]
+
+    def warm(self) -> None:
+        """Load the default space and its banks before the first visitor waits for them."""
+        space = self.space("")
+        for modality in ("image", "audio"):
+            if modality in space.modalities and modality in space.caption_sources:
+                self.bank(space, "", modality)
