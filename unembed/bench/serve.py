@@ -1,8 +1,8 @@
 """`unembed bench serve` (`run_serve`): the web app under load, against the same inversions run in-process.
 
 MiniBind pictures of known scenes (sampled with the seed, drawn, saved as PNG) are inverted three ways:
-1. in-process with `unembed.invert` and the server's settings, one at a time: the baseline, and each picture's
-   expected answer;
+1. in-process with `unembed.invert` and the server's settings (one generator and one bounded cache for all), each
+   picture's expected answer, then the same requests one at a time: the baseline;
 2. by `sessions` clients at once, one picture each, through `unembed serve` in its own process: every client must
    get its own picture's answer (the in-process one), and how many name their scene rightly is counted;
 3. `requests` requests in all from `sessions` looping clients, the server's resident memory sampled as they finish:
@@ -16,12 +16,14 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .. import checks
+from ..generators import default_generator, load_generator
 from ..index import resolve_bank
 from ..inverter import invert
 from ..minibind import world
@@ -31,7 +33,8 @@ from ..spaces import TextEmbeddingCache, load_space
 
 
 def run_serve(*, sessions: int = 20, requests: int = 200, workers: int = 1, seed: int = 0) -> dict:
-    """The report: in-process and served latency (p50/p95), answers per client, server memory over the requests."""
+    """The report: answers per client; latency (p50/p95) and throughput served, beside the same requests in-process;
+    server memory over the requests."""
     sessions, requests, workers = checks.count(sessions, "sessions"), checks.count(requests, "requests"), checks.count(workers, "workers")
     rng = np.random.default_rng(seed)
     scenes = world.sample_scenes("image", sessions, rng, held_out=False)
@@ -41,7 +44,7 @@ def run_serve(*, sessions: int = 20, requests: int = 200, workers: int = 1, seed
             path = Path(folder) / f"picture-{index}.png"
             Image.fromarray(world.render_image(scene, rng)).save(path)
             pictures.append(path)
-        expected, direct_seconds = _in_process(pictures, seed)
+        expected, direct = _in_process(pictures, requests, seed)
         options = ["--space", "minibind", "--workers", str(workers), "--queue", str(max(sessions, 32))]
         with local_server(*options) as server:
             _ask(server.url, pictures[0], seed)  # warm: the first job builds the edit generator's grammar
@@ -49,9 +52,10 @@ def run_serve(*, sessions: int = 20, requests: int = 200, workers: int = 1, seed
             with ThreadPoolExecutor(sessions) as pool:
                 concurrent = list(pool.map(lambda path: _ask(server.url, path, seed), pictures))
             loop = _loop(server, pictures, requests, sessions, seed)
-    answers = [answer for answer, _, _ in concurrent]
-    served = [seconds for _, seconds, _ in loop["results"]]
-    direct_p50 = float(np.percentile(direct_seconds, 50))
+    served = loop["asked"]
+    latency = [each.seconds for each in served]
+    job = [each.job_seconds for each in served if each.job_seconds is not None]
+    in_process_rate = requests / sum(direct)
     return {
         "bench": "serve",
         "space": "minibind",
@@ -60,29 +64,27 @@ def run_serve(*, sessions: int = 20, requests: int = 200, workers: int = 1, seed
         "workers": workers,
         "sessions": sessions,
         "requests": requests,
-        "baseline": "the same pictures inverted in-process with unembed.invert, one at a time, the server's settings",
-        "in_process_p50_seconds": round(direct_p50, 4),
+        "baseline": "the same requests (pictures in the same order) inverted in-process with unembed.invert, one at a time, "
+        "with the server's settings: one generator and one bounded cache, warmed by a first pass over the pictures",
+        "in_process": {"p50_seconds": round(float(np.percentile(direct, 50)), 4), "requests_per_second": round(in_process_rate, 2)},
         "concurrent": {
-            "finished": sum(answer is not None for answer in answers),
-            "own_answers": sum(answer == mine for answer, mine in zip(answers, expected, strict=True)),
-            "right_scene": sum(
-                answer is not None and world.matches(world.parse_text(answer, "image"), scene)
-                for answer, scene in zip(answers, scenes, strict=True)
-            ),
-            "in_process_right_scene": sum(
-                world.matches(world.parse_text(text, "image"), scene) for text, scene in zip(expected, scenes, strict=True)
-            ),
-            "p50_seconds": round(float(np.percentile([seconds for _, seconds, _ in concurrent], 50)), 4),
-            "p95_seconds": round(float(np.percentile([seconds for _, seconds, _ in concurrent], 95)), 4),
-            "longest_line": max(line for _, _, line in concurrent),
+            "finished": sum(each.answer is not None for each in concurrent),
+            "own_answers": sum(each.answer == mine for each, mine in zip(concurrent, expected, strict=True)),
+            "right_scene": sum(_names(each.answer, scene) for each, scene in zip(concurrent, scenes, strict=True)),
+            "in_process_right_scene": sum(_names(text, scene) for text, scene in zip(expected, scenes, strict=True)),
+            "p50_seconds": round(float(np.percentile([each.seconds for each in concurrent], 50)), 4),
+            "p95_seconds": round(float(np.percentile([each.seconds for each in concurrent], 95)), 4),
+            "longest_line": max(each.line for each in concurrent),
         },
         "load": {
-            "finished": sum(answer is not None for answer, _, _ in loop["results"]),
-            "own_answers": sum(answer == expected[index] for (answer, _, _), index in zip(loop["results"], loop["pictures"], strict=True)),
-            "p50_seconds": round(float(np.percentile(served, 50)), 4),
-            "p95_seconds": round(float(np.percentile(served, 95)), 4),
-            "p50_ratio_to_in_process": round(float(np.percentile(served, 50)) / direct_p50, 2),
+            "finished": sum(each.answer is not None for each in served),
+            "own_answers": sum(each.answer == expected[number % sessions] for number, each in zip(loop["numbers"], served, strict=True)),
+            "p50_seconds": round(float(np.percentile(latency, 50)), 4),
+            "p95_seconds": round(float(np.percentile(latency, 95)), 4),
+            "job_p50_seconds": round(float(np.percentile(job, 50)), 4),
+            "job_p50_ratio_to_in_process": round(float(np.percentile(job, 50)) / float(np.percentile(direct, 50)), 2),
             "requests_per_second": round(requests / loop["seconds"], 2),
+            "throughput_ratio_to_in_process": round(requests / loop["seconds"] / in_process_rate, 2),
         },
         "rss_mb": {
             "warm": round(rss_warm, 1),
@@ -92,34 +94,54 @@ def run_serve(*, sessions: int = 20, requests: int = 200, workers: int = 1, seed
     }
 
 
-def _in_process(pictures: list[Path], seed: int) -> tuple[list[str], list[float]]:
-    """Each picture's answer and seconds, inverted as the server's jobs invert (its settings, a bounded shared cache)."""
+def _in_process(pictures: list[Path], requests: int, seed: int) -> tuple[list[str], list[float]]:
+    """Each picture's answer, and the seconds of each of `requests` inversions (the pictures in turn), inverted as the
+    server's jobs are: its settings, one generator and one bounded cache for all, each picture read from its file.
+    The answers come from a first pass that warms the cache and the generator, as the server's first jobs warm its."""
     space = load_space("minibind")
     bank = resolve_bank(None, space, "image")
+    generator = load_generator(default_generator(space))
     cache = TextEmbeddingCache(space, limit=ServeSettings().cached_texts)
-    invert(space.embed("image", [pictures[0]])[0], space=space, bank=bank, cache=cache, modality="image", seed=seed)  # warm
-    answers, seconds = [], []
-    for path in pictures:
+
+    def one(path: Path) -> str:
+        return invert(
+            space.embed("image", [path])[0], space=space, bank=bank, generator=generator, cache=cache, modality="image", seed=seed
+        ).text
+
+    answers = [one(path) for path in pictures]
+    seconds = []
+    for number in range(requests):
         started = time.perf_counter()
-        result = invert(space.embed("image", [path])[0], space=space, bank=bank, cache=cache, modality="image", seed=seed)
+        one(pictures[number % len(pictures)])
         seconds.append(time.perf_counter() - started)
-        answers.append(result.text)
     return answers, seconds
 
 
-def _ask(url: str, picture: Path, seed: int) -> tuple[str | None, float, int]:
-    """(the answer or None, seconds, the longest line it waited in)."""
+@dataclass
+class _Asked:
+    answer: str | None  # None: the job ended without a result
+    seconds: float  # from sending the upload to reading the result, the wait in line included
+    job_seconds: float | None  # the job's own run time, as the server reports it
+    line: int  # the longest line it waited in
+
+
+def _ask(url: str, picture: Path, seed: int) -> _Asked:
     started = time.perf_counter()
     events = run_job(url, "invert", files={"file": picture}, fields={"seed": str(seed)})
     seconds = time.perf_counter() - started
     line = max((event["position"] for event in events if event["type"] == "queued"), default=0)
-    return (events[-1]["text"] if events[-1]["type"] == "result" else None), seconds, line
+    last = events[-1]
+    return _Asked(last["text"] if last["type"] == "result" else None, seconds, last.get("seconds"), line)
+
+
+def _names(answer: str | None, scene) -> bool:
+    return answer is not None and world.matches(world.parse_text(answer, "image"), scene)
 
 
 def _loop(server, pictures: list[Path], requests: int, sessions: int, seed: int) -> dict:
     """`requests` requests from `sessions` clients, each asking again as soon as it has its answer."""
     taken, lock = iter(range(requests)), threading.Lock()
-    results: list[tuple[str | None, float, int] | None] = [None] * requests
+    results: list[_Asked | None] = [None] * requests
     done: list[int] = []
 
     def client() -> None:
@@ -146,10 +168,9 @@ def _loop(server, pictures: list[Path], requests: int, sessions: int, seed: int)
     for thread in threads:
         thread.join()
     rss.append([len(done), round(server.rss_mb(), 1)])
-    finished = [each for each in results if each is not None]
     return {
-        "results": finished,
-        "pictures": [number % len(pictures) for number, each in enumerate(results) if each is not None],
+        "asked": [each for each in results if each is not None],
+        "numbers": [number for number, each in enumerate(results) if each is not None],
         "seconds": time.perf_counter() - started,
         "rss": rss,
     }

@@ -381,8 +381,9 @@ def _add_serve(benches) -> None:
             f"{concurrent['right_scene']} naming their scene; p50 {concurrent['p50_seconds']} s, p95 {concurrent['p95_seconds']} s"
         )
         print(
-            f"{report['requests']} requests: p50 {load['p50_seconds']} s, p95 {load['p95_seconds']} s "
-            f"({load['p50_ratio_to_in_process']}x in-process); RSS {rss['warm']} MB warm, grew {rss['growth_after_first_fifth']} MB"
+            f"{report['requests']} requests: p50 {load['p50_seconds']} s, p95 {load['p95_seconds']} s; {load['requests_per_second']} "
+            f"requests/s ({load['throughput_ratio_to_in_process']}x in-process); RSS {rss['warm']} MB warm, grew "
+            f"{rss['growth_after_first_fifth']} MB"
         )
 
     parser = _add(

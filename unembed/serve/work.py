@@ -18,7 +18,7 @@ from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, Term, arith, d
 from ..errors import InputError, UnembedError
 from ..explain import bank_baseline, explain, group_objective
 from ..index import Bank
-from ..inverter import InversionResult, StepRecord, invert
+from ..inverter import StepRecord, invert
 from ..objectives import load_objective
 from ..spaces import Space
 from ..vectors import load_vectors
@@ -78,7 +78,7 @@ class ExplainForm:
 
 
 def run_invert(form: InvertForm, models: Models, job: Job) -> dict:
-    """Invert one picture, sound, vector or text; each step as an event; the result with its JSON and plot."""
+    """Invert one picture, sound, vector or text; each step as an event (the page plots them); the result with its JSON."""
     space = models.space(form.space)
     if (form.upload is not None) == bool(form.text.strip()):
         raise InputError("give one thing to invert: a picture, a sound or a .npy vector, or a text.")
@@ -110,7 +110,6 @@ def run_invert(form: InvertForm, models: Models, job: Job) -> dict:
         "bank_text": result.bootstrap_text,
         "bank_score": result.bootstrap_score,
         "json": result.to_json() + "\n",  # what `unembed invert --json` writes
-        "plot": _plot(result),
     }
 
 
@@ -244,18 +243,4 @@ def _group(uploads: list[Upload], texts: list[str], space: Space, models: Models
 def _png(image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _plot(result: InversionResult) -> str | None:
-    """The score trajectory as a PNG data URL; None without matplotlib (the page says so)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    figure = Figure(figsize=(6, 3.5))  # not pyplot: its global state is not for threads
-    result.plot(ax=figure.subplots())
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -121,6 +121,42 @@ function stepRow(event) {
   $("step-table").tBodies[0].append(row);
 }
 
+// The search's climb, drawn as it happens: the best score after each step (a line) over the scores of each step's
+// shown candidates (dots). SVG built here, so the server spends nothing on plotting.
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function drawTrajectory(chart, steps) {
+  const width = 560, height = 260, left = 56, right = 16, top = 16, bottom = 40;
+  const scores = steps.flatMap((step) => [step.best_score, ...step.candidates.map((c) => c.score)]);
+  let low = Math.min(...scores), high = Math.max(...scores);
+  if (high - low < 0.01) { low -= 0.005; high += 0.005; }
+  const last = Math.max(1, steps[steps.length - 1].step);
+  const x = (step) => left + (step / last) * (width - left - right);
+  const y = (value) => top + (1 - (value - low) / (high - low)) * (height - top - bottom);
+  chart.replaceChildren();
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  chart.append(svg("line", { x1: left, y1: height - bottom, x2: width - right, y2: height - bottom, class: "axis" }));
+  chart.append(svg("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }));
+  for (const value of [low, (low + high) / 2, high]) {
+    chart.append(svg("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end" }, value.toFixed(3)));
+  }
+  for (const step of steps) {
+    chart.append(svg("text", { x: x(step.step), y: height - bottom + 16, "text-anchor": "middle" }, String(step.step)));
+    for (const candidate of step.candidates) {
+      chart.append(svg("circle", { cx: x(step.step), cy: y(candidate.score), r: 2.5, class: "candidate" }));
+    }
+  }
+  chart.append(svg("polyline", { points: steps.map((step) => `${x(step.step)},${y(step.best_score)}`).join(" "), class: "best" }));
+  chart.append(svg("text", { x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle" }, "step (0 = caption bank)"));
+}
+
 function cancelButton() {
   $("cancel").addEventListener("click", () => running && running.abort());
 }
@@ -130,12 +166,14 @@ function invertPage() {
     submitted.preventDefault();
     $("step-table").tBodies[0].replaceChildren();
     $("answer").hidden = true;
-    $("plot").hidden = true;
     $("download").hidden = true;
+    const steps = [];
     runJob("/api/invert", new FormData($("job-form")), {
       input: (event) => { $("status").textContent = `Running: ${event.modality} in ${event.space}, bank ${event.bank}, generator ${event.generator}…`; },
       step: (event) => {
         stepRow(event);
+        steps.push(event);
+        drawTrajectory($("plot"), steps);
         if (event.step === 0) {
           $("bank-text").textContent = event.best_text;
           $("bank-score").textContent = score(event.best_score);
@@ -149,7 +187,6 @@ function invertPage() {
         $("answer-score").textContent = score(event.score);
         $("bank-text").textContent = event.bank_text;
         $("bank-score").textContent = score(event.bank_score);
-        if (event.plot) { $("plot").src = event.plot; $("plot").hidden = false; }
         const link = $("download");
         if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
         link.href = URL.createObjectURL(new Blob([event.json], { type: "application/json" }));
