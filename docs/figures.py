@@ -357,6 +357,29 @@ def scale() -> str:
                  rows) + source("scale-minilm")
 
 
+def serve() -> str:
+    """`unembed bench serve`: sessions at once, then many requests, on the tuned seed and on one never tuned on."""
+    names = ["serve-minibind", "serve-minibind-seed1"]
+    rows = []
+    for name in names:
+        r = report(name)
+        now, load, rss = r["concurrent"], r["load"], r["rss_mb"]
+        rows.append([
+            f"seed {r['seed']}", f"{now['finished']} / {now['own_answers']} / {now['right_scene']}",
+            f"{now['p50_seconds']:.2f} / {now['p95_seconds']:.2f} s", f"{load['own_answers']}",
+            f"{load['p50_seconds']:.2f} / {load['p95_seconds']:.2f} s",
+            f"{load['job_p50_seconds']:.2f} s ({load['job_p50_ratio_to_in_process']:.2f}x)",
+            f"{load['requests_per_second']:.1f} ({load['throughput_ratio_to_in_process']:.2f}x)",
+            f"{rss['warm']:.0f} MB", f"{rss['growth_after_first_fifth']:+.0f} MB",
+        ])
+    first = report(names[0])
+    n, many = first["sessions"], first["requests"]
+    header = [f"{first['workers']} worker", f"{n} at once: finished / own answer / scene", "their latency p50 / p95",
+              f"{many} requests: own answer", "latency p50 / p95", "job p50 (vs in process)", "requests / s (vs in process)",
+              "RSS warm", f"RSS growth, requests {many // 5}–{many}"]
+    return table(header, rows) + source(*names)
+
+
 def measured(*names: str) -> str:
     """How each report was measured, from its "measured" record."""
     lines = []
@@ -383,6 +406,7 @@ FIGURES: dict[str, Callable[..., str]] = {
     "imagebind-speed": imagebind_speed, "minibind": minibind, "minibind-open-world": minibind_open_world, "arith": arith,
     "arith-details": arith_details, "explain": explain, "eval": evaluation, "scale": scale, "measured": measured,
     "decoder": decoder, "decoder-loop": decoder_loop, "decoder-examples": decoder_examples, "decoder-minibind": decoder_minibind,
+    "serve": serve,
 }
 
 
