@@ -66,7 +66,7 @@ def test_queue_is_bounded_and_a_failing_job_leaves_the_worker_serving():
     async def main():
         loop = asyncio.get_running_loop()
         first = queue.submit(lambda job: gate.wait(10) and {"type": "result"}, loop)
-        while queue._running == 0:  # the worker has taken the first job
+        while queue.running == 0:  # the worker has taken the first job
             await asyncio.sleep(0.01)
         queue.submit(lambda job: 1 / 0, loop)
         with pytest.raises(Busy, match="busy"):
@@ -128,6 +128,32 @@ def test_a_job_past_its_deadline_is_stopped_with_the_limit_named():
     assert issubclass(JobTimeout, UnembedError)  # a message for the page, not a traceback
 
 
+def test_closing_the_queue_stops_running_and_waiting_jobs():
+    queue = JobQueue(workers=1, waiting=4)
+
+    def endless(job):
+        while True:
+            job.check()
+            time.sleep(0.01)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        jobs = [queue.submit(endless, loop) for _ in range(2)]
+        while queue.running == 0:
+            await asyncio.sleep(0.01)
+        queue.close()
+        ends = []
+        for job in jobs:
+            event = {"type": ""}
+            while event["type"] not in ("result", "error", "cancelled"):
+                event = await asyncio.wait_for(job.events.get(), 10)
+            ends.append(event["type"])
+        return ends
+
+    assert asyncio.run(main()) == ["cancelled", "cancelled"]
+    assert queue.full
+
+
 def test_is_local():
     assert is_local("127.0.0.1") and is_local("localhost") and is_local("::1") and is_local("127.0.0.2")
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
@@ -171,8 +197,9 @@ def _bank(space, texts):
 
 @pytest.fixture(scope="module")
 def client():
-    settings = ServeSettings(spaces=("minibind",), merge_generator="mutate", limits=Limits(upload_bytes=300_000, pixels=1_000_000))
-    with TestClient(create_app(settings)) as test_client:
+    limits = Limits(upload_bytes=300_000, pixels=1_000_000, audio_samples=100_000, texts=4, text_chars=200)
+    settings = ServeSettings(spaces=("minibind",), merge_generator="mutate", limits=limits)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:7860") as test_client:
         yield test_client
 
 
@@ -221,6 +248,8 @@ def test_inverting_a_red_circle_streams_each_step_then_the_answer(client, tmp_pa
         ("big.png", "big", "megapixels"),
         ("slow.wav", "1hz", "1 Hz"),
         ("notes", b"hello", "no extension"),
+        ("surround.wav", "8ch", "8 channels"),
+        ("drawing.png", "gif", "not a PNG image"),
         ("empty.png", b"", "empty"),
     ],
 )
@@ -240,6 +269,14 @@ def test_bad_uploads_get_a_message_and_the_server_goes_on(client, tmp_path, name
     elif content == "big":
         buffer = io.BytesIO()
         Image.new("RGB", (1200, 1000), "white").save(buffer, format="PNG")
+        content = buffer.getvalue()
+    elif content == "8ch":
+        buffer = io.BytesIO()
+        soundfile.write(buffer, np.zeros((16_000, 8), np.float32), 16_000, format="WAV")
+        content = buffer.getvalue()
+    elif content == "gif":
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), "white").save(buffer, format="GIF")
         content = buffer.getvalue()
     elif content == "1hz":
         buffer = io.BytesIO()
@@ -263,6 +300,28 @@ def test_limits_and_choices_are_the_servers(client, tmp_path):
     assert "between 0 and 30" in last["message"]
     [*_, last] = events_of(client.post("/api/invert", data={}))
     assert "give one thing to invert" in last["message"]
+    [*_, last] = events_of(client.post("/api/invert", data={"text": "a red circle " * 20}))
+    assert "at most 200" in last["message"]
+    [*_, last] = events_of(client.post("/api/explain", data={"positive-texts": "red\n" * 5}))
+    assert "at most 4" in last["message"]
+
+
+def test_other_sites_and_other_host_names_are_refused(client):
+    """A page elsewhere may not send jobs (Origin), nor reach the server through a DNS name that points here (Host)."""
+    sent = client.post("/api/invert", data={"text": "a red circle"}, headers={"Origin": "http://evil.example"})
+    assert sent.status_code == 403 and "another site" in sent.json()["message"]
+    assert client.post("/api/invert", data={"text": "a red circle"}, headers={"Origin": "http://127.0.0.1:7860"}).status_code == 200
+    rebound = client.get("/api/options", headers={"Host": "evil.example:7860"})
+    assert rebound.status_code == 403 and "this machine only" in rebound.json()["message"]
+    assert client.get("/api/options", headers={"Host": "localhost:7860"}).status_code == 200
+
+
+def test_embedding_mode_answers_where_the_merging_llm_cannot_load(tmp_path):
+    settings = ServeSettings(spaces=("minibind",), merge_generator=f"llama.cpp:{tmp_path / 'missing.gguf'}")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
+        events = events_of(test_client.post("/api/arith", data={"term-0-weight": "1", "term-0-text": "a red circle"}))
+    modes = {event["mode"]: event for event in events if event["type"] == "mode"}
+    assert "red" in modes["embedding"]["text"] and "missing.gguf" in modes["text"]["error"]
 
 
 def test_arithmetic_answers_in_both_modes_with_a_picture_each(client, tmp_path):

@@ -30,6 +30,7 @@ from fastapi import Request, responses
 from ..errors import InputError, UnembedError
 from .jobs import Job, JobQueue
 from .models import Models, ServeSettings
+from .server import is_local
 from .uploads import describe_size, store
 from .work import ArithForm, ExplainForm, InvertForm, TermField, Upload, run_arith, run_explain, run_invert
 
@@ -48,8 +49,10 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: ServeSettings, models: Models | None = None):
-    """The ASGI app for `settings` (uvicorn runs it; `unembed.serve.serve` starts both)."""
+def create_app(settings: ServeSettings, models: Models | None = None, *, host: str = "127.0.0.1"):
+    """The ASGI app for `settings` (uvicorn runs it; `unembed.serve.serve` starts both). `host`: the address it listens
+    on; on a loopback address, requests must name a loopback host, so a web page elsewhere cannot reach it through a
+    DNS name that points here (DNS rebinding)."""
     models = models or Models(settings)
     queue = JobQueue(workers=settings.workers, waiting=settings.waiting, deadline=settings.timeout)
     static = resources.files("unembed.serve") / "static"
@@ -62,8 +65,16 @@ def create_app(settings: ServeSettings, models: Models | None = None):
     app = fastapi.FastAPI(title="unembed", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.queue, app.state.models = queue, models
 
+    @app.exception_handler(fastapi.HTTPException)
+    async def message(request, error: fastapi.HTTPException):
+        # The page reads {"message": ...} from any refusal, Starlette's own ("Too many files") included.
+        return responses.JSONResponse({"message": str(error.detail)}, status_code=error.status_code)
+
     @app.middleware("http")
     async def guard(request, call_next):
+        refusal = _refused(request, host)
+        if refusal is not None:
+            return responses.JSONResponse({"message": refusal}, status_code=403)
         if request.method == "POST":
             length = request.headers.get("content-length")
             most = settings.limits.upload_bytes + 256 * 1024  # the files, and the form around them
@@ -117,6 +128,8 @@ def create_app(settings: ServeSettings, models: Models | None = None):
 
     async def start(request: Request, parse: Callable[[dict[str, str], dict[str, list[Upload]]], object], run):
         """Store the uploads, parse the form, queue the job; its events as the response. Bad input: one error event."""
+        if queue.full:  # said before the body is read and stored
+            return _stream_events([{"type": "error", "message": str(queue.busy())}])
         folder = Path(tempfile.mkdtemp(prefix="unembed-serve-"))
         try:
             form = await request.form(max_files=MAX_FILES, max_fields=64)
@@ -135,7 +148,7 @@ def create_app(settings: ServeSettings, models: Models | None = None):
         except BaseException:
             _remove(folder)
             raise
-        return responses.StreamingResponse(_follow(job, queue), media_type="application/x-ndjson")
+        return _JobResponse(job, queue)
 
     @app.post("/api/invert")
     async def api_invert(request: Request):
@@ -163,21 +176,49 @@ async def _store_uploads(form, folder: Path, settings: ServeSettings) -> dict[st
     return stored
 
 
-async def _follow(job: Job, queue: JobQueue) -> AsyncIterator[bytes]:
-    """The job's events as JSON lines, with keep-alive lines between; the job is withdrawn if the page goes away."""
-    try:
-        while True:
-            try:
-                event = await asyncio.wait_for(job.events.get(), timeout=HEARTBEAT)
-            except TimeoutError:
-                yield b"\n"
-                continue
-            yield _line(event)
-            if event["type"] in FINAL:
-                return
-    finally:
-        if not job.done:
-            queue.withdraw(job)
+class _JobResponse(responses.StreamingResponse):
+    """The job's events as JSON lines, with keep-alive lines between. However the response ends (the page went away
+    before or while it streamed, the server stops), a job that has not ended is withdrawn."""
+
+    def __init__(self, job: Job, queue: JobQueue):
+        super().__init__(_follow(job), media_type="application/x-ndjson")
+        self.job, self.queue = job, queue
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.job.done:
+                self.queue.withdraw(self.job)
+
+
+async def _follow(job: Job) -> AsyncIterator[bytes]:
+    while True:
+        try:
+            event = await asyncio.wait_for(job.events.get(), timeout=HEARTBEAT)
+        except TimeoutError:
+            yield b"\n"  # a page that went away is noticed when this fails
+            continue
+        yield _line(event)
+        if event["type"] in FINAL:
+            return
+
+
+def _refused(request, bound: str) -> str | None:
+    """Why a request is refused: a foreign Host on a loopback server (DNS rebinding), or a POST from another site."""
+    if is_local(bound) and not is_local(_hostname(request.headers.get("host", ""))):
+        return "this server answers requests for this machine only (Host must be 127.0.0.1, localhost or ::1)."
+    origin = request.headers.get("origin")
+    if request.method == "POST" and origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+        return "a page from another site may not send jobs to this server."
+    return None
+
+
+def _hostname(host: str) -> str:
+    """`127.0.0.1:7860` -> `127.0.0.1`, `[::1]:7860` -> `::1`."""
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _stream_events(events: list[dict]):

@@ -99,7 +99,7 @@ class JobQueue:
         self.workers, self.waiting, self.deadline = workers, waiting, deadline
         self._line: collections.deque[Job] = collections.deque()
         self._ready = threading.Condition()
-        self._running = 0
+        self._active: set[Job] = set()  # the jobs the workers run now
         self._closed = False
         self._threads = [threading.Thread(target=self._serve, name=f"unembed-job-{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
@@ -109,17 +109,28 @@ class JobQueue:
         """Queue `work`; Busy when every waiting place is taken (then `cleanup` is the caller's to run)."""
         job = Job(work, loop, self.deadline, cleanup)
         with self._ready:
-            if self._closed:
-                raise Busy("the server is shutting down. Try again once it is back.")
-            if len(self._line) >= self.waiting:
-                raise Busy(
-                    f"the server is busy: {self._running} job(s) running and {len(self._line)} waiting, the most it takes. "
-                    "Try again in a moment."
-                )
+            if self._closed or len(self._line) >= self.waiting:
+                raise self.busy()
             self._line.append(job)
-            job.emit({"type": "queued", "position": len(self._line), "running": self._running})
+            job.emit({"type": "queued", "position": len(self._line), "running": self.running})
             self._ready.notify()
         return job
+
+    @property
+    def running(self) -> int:
+        return len(self._active)
+
+    @property
+    def full(self) -> bool:
+        """Whether a job submitted now would be refused (every waiting place taken, or shutting down)."""
+        return self._closed or len(self._line) >= self.waiting
+
+    def busy(self) -> Busy:
+        if self._closed:
+            return Busy("the server is shutting down. Try again once it is back.")
+        return Busy(
+            f"the server is busy: {self.running} job(s) running and {len(self._line)} waiting, the most it takes. Try again in a moment."
+        )
 
     def withdraw(self, job: Job) -> None:
         """Cancel `job`: taken out of the line if it waits, stopped at its next check if it runs."""
@@ -133,11 +144,13 @@ class JobQueue:
             job.finish({"type": "cancelled"})
 
     def close(self) -> None:
-        """Stop taking jobs; cancel those waiting and running (the workers end after their current job)."""
+        """Stop taking jobs; cancel those waiting and those running (they stop at their next check; then the workers end)."""
         with self._ready:
             self._closed = True
             waiting = list(self._line)
             self._line.clear()
+            for job in self._active:
+                job.cancel()
             self._ready.notify_all()
         for job in waiting:
             job.cancel()
@@ -145,7 +158,7 @@ class JobQueue:
 
     def _tell_places(self) -> None:
         for place, job in enumerate(self._line, start=1):
-            job.emit({"type": "queued", "position": place, "running": self._running})
+            job.emit({"type": "queued", "position": place, "running": self.running})
 
     def _serve(self) -> None:
         while True:
@@ -155,13 +168,13 @@ class JobQueue:
                 if self._closed:
                     return
                 job = self._line.popleft()
-                self._running += 1
+                self._active.add(job)
                 self._tell_places()
             try:
                 self._run(job)
             finally:
                 with self._ready:
-                    self._running -= 1
+                    self._active.discard(job)
 
     def _run(self, job: Job) -> None:
         job.started = time.monotonic()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..errors import InputError
 from ..generators import Generator, default_generator, load_generator
 from ..index import Bank, resolve_bank
+from ..renderers import Renderer, load_renderer
 from ..spaces import Space, TextEmbeddingCache, load_space
 from .uploads import Limits
 
@@ -94,6 +95,15 @@ class Models:
         if spec not in mine:
             mine[spec] = load_generator(spec)
         return mine[spec]
+
+    def renderer(self, space: Space) -> Renderer:
+        """This worker thread's instance of the renderer `space` names (a diffusers pipeline is loaded once per thread)."""
+        mine = getattr(self._threads, "renderers", None)
+        if mine is None:
+            mine = self._threads.renderers = {}
+        if space.renderer not in mine:
+            mine[space.renderer] = load_renderer(space.renderer)
+        return mine[space.renderer]
 
     def warm(self) -> None:
         """Load the default space and its banks before the first visitor waits for them."""

@@ -2,8 +2,8 @@
 
 The command line trusts the files its user names; a web server does not trust what strangers send. Every upload is
 copied into the job's own temporary folder under a name the server makes (only the extension is kept), its size is
-capped while it is copied, and an image's pixel count or a sound's rate and length are read from the header before
-the space decodes it.
+capped while it is copied, and an image's format and pixel count or a sound's rate, length and channels are read
+from the header before the space decodes it. Texts are capped in number and length.
 """
 
 from __future__ import annotations
@@ -32,7 +32,25 @@ class Limits:
     pixels: int = 40_000_000  # 40 megapixels: a large phone photo; the encoders see 64-512 px anyway
     audio_seconds: float = 600.0
     lowest_rate: int = 4_000  # below telephone quality, a recording is a mistake (a 1 Hz header)
-    highest_rate: int = 384_000  # the highest rate studio converters record
+    highest_rate: int = 192_000  # the highest rate recorders offer
+    # Decoded samples, all channels together: 10 minutes of stereo at 48 kHz (230 MB as float32). Compressed silence
+    # (FLAC) is small enough to pass the byte cap at any length and channel count: this caps what it decodes to.
+    audio_samples: int = 600 * 48_000 * 2
+    texts: int = 64  # texts in one group or term list
+    text_chars: int = 1_000  # characters in one text
+
+
+# What each image extension must hold: PIL picks a decoder by content, and a .png must not reach, say, Ghostscript.
+IMAGE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 def store(name: str, data: BinaryIO, folder: Path, index: int, limits: Limits) -> Path:
@@ -86,12 +104,17 @@ def embed_upload(path: Path, name: str, space: Space, limits: Limits) -> tuple[s
 
 
 def check_image(path: Path, name: str, limits: Limits) -> None:
-    """Refuse an image that is not one, or whose header claims more pixels than the limit, before decoding it."""
+    """Refuse an image that is not what its extension says, or whose header claims more pixels than the limit, before
+    decoding it."""
+    expected = IMAGE_FORMATS.get(path.suffix.lower())
     try:
-        with Image.open(path) as image:
+        if expected is None:
+            raise UnidentifiedImageError(f"no decoder for {path.suffix!r}")
+        with Image.open(path, formats=[expected]) as image:
             width, height = image.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise InputError(f"{name!r} is not an image this server can read ({error}). Upload a PNG or JPEG.") from error
+        what = f"a {expected} image" if expected else "an image this server reads"
+        raise InputError(f"{name!r} is not {what} ({error}). Upload a PNG or JPEG.") from error
     if width * height > limits.pixels:
         raise InputError(
             f"{name!r} is {width} x {height} pixels, more than this server's limit of {limits.pixels / 1e6:g} megapixels. "
@@ -118,6 +141,22 @@ def check_audio(path: Path, name: str, limits: Limits) -> None:
             f"{name!r} lasts {info.frames / info.samplerate:.0f} s, longer than this server's limit of {limits.audio_seconds:g} s. "
             "Cut the part you want to read."
         )
+    if info.frames * info.channels > limits.audio_samples:
+        raise InputError(
+            f"{name!r} holds {info.channels} channels of {info.frames:,} samples, more than this server decodes "
+            f"({limits.audio_samples:,} samples in all). Mix it down to mono or stereo, or cut it."
+        )
+
+
+def check_texts(texts: list[str], what: str, limits: Limits) -> list[str]:
+    """`texts` stripped, empty ones dropped; refused when there are too many or one is too long."""
+    kept = [text.strip() for text in texts if text.strip()]
+    if len(kept) > limits.texts:
+        raise InputError(f"{what} holds {len(kept)} texts; this server takes at most {limits.texts}. Give fewer.")
+    for text in kept:
+        if len(text) > limits.text_chars:
+            raise InputError(f"a text in {what} is {len(text):,} characters long; this server takes at most {limits.text_chars:,}.")
+    return kept
 
 
 def describe_size(count: int) -> str:

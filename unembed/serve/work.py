@@ -24,7 +24,7 @@ from ..spaces import Space
 from ..vectors import load_vectors
 from .jobs import Job
 from .models import Models
-from .uploads import check_upload, embed_upload
+from .uploads import check_texts, check_upload, embed_upload
 
 SHOWN = 8  # candidates listed per step on the page
 
@@ -86,7 +86,8 @@ def run_invert(form: InvertForm, models: Models, job: Job) -> dict:
         modality, embedding = embed_upload(form.upload.path, form.upload.name, space, models.settings.limits)
         modality = "image" if modality == "vector" else modality  # a bare vector is read with the picture prompt, as the CLI does
     else:
-        modality, embedding = "text", space.embed_text([form.text.strip()])[0]
+        [sentence] = check_texts([form.text], "the text", models.settings.limits)
+        modality, embedding = "text", space.embed_text([sentence])[0]
     generator_spec = models.generator_spec(form.generator, space)
     bank = models.bank(space, form.bank, modality)
     label = _bank_label(form.bank, space, modality, bank)
@@ -121,21 +122,24 @@ def run_arith(form: ArithForm, models: Models, job: Job) -> dict:
     for mode in MODES:
         job.check()
         try:
+            # The merging LLM is loaded for the mode that merges: embedding mode works where none is installed.
+            merging = {"merge_generator": models.generator(models.settings.merge_generator)} if mode == "text" else {}
             result = arith(
                 terms,
                 space=space,
                 mode=mode,
+                bank=models.bank(space, "", "image") if mode == "embedding" else None,
                 generator=models.generator(generator_spec),
-                merge_generator=models.generator(models.settings.merge_generator),
                 steps=DEFAULT_STEPS,
                 requested=DEFAULT_REQUESTED,
                 seed=form.seed,
                 timeout=models.settings.timeout,
                 cache=models.cache(space),
                 on_step=lambda step, records: job.check(),
+                **merging,
             )
             job.check()
-            drawing = draw(result, space, seed=form.seed)
+            drawing = draw(result, space, renderer=models.renderer(space), seed=form.seed)
         except UnembedError as error:  # one mode failing (no LLM to merge) leaves the other's answer on the page
             job.emit({"type": "mode", "mode": mode, "error": str(error)})
             continue
@@ -166,8 +170,8 @@ def run_explain(form: ExplainForm, models: Models, job: Job) -> dict:
         _, direction = embed_upload(form.direction.path, form.direction.name, space, models.settings.limits)
         objective = load_objective("direction:centred", direction=direction, baseline=bank_baseline(bank, space), space=space.spec)
     else:
-        positive = _group(form.positive, form.positive_texts, space, models)
-        negative = _group(form.negative, form.negative_texts, space, models)
+        positive = _group(form.positive, check_texts(form.positive_texts, "the positive texts", models.settings.limits), space, models)
+        negative = _group(form.negative, check_texts(form.negative_texts, "the negative texts", models.settings.limits), space, models)
         objective = group_objective(positive, negative, baseline=bank_baseline(bank, space) if len(negative) else None)
     generator_spec = models.generator_spec(form.generator, space)
     label = _bank_label(form.bank, space, "image", bank)
@@ -221,7 +225,8 @@ def _terms(fields: list[TermField], space: Space, models: Models) -> list[Term]:
         if (each.upload is not None) == bool(each.text.strip()):
             raise InputError(f"term {place} needs one thing: a file or a text.")
         if each.upload is None:
-            terms.append(text(each.text.strip(), each.weight))
+            [words] = check_texts([each.text], f"term {place}", models.settings.limits)
+            terms.append(text(words, each.weight))
             continue
         modality = check_upload(each.upload.path, each.upload.name, models.settings.limits)
         # Pictures and sounds by their stored path (labelled with the visitor's file name), embedded by arith.

@@ -71,6 +71,7 @@ async function runJob(url, body, on) {
     if (error.name === "AbortError") {
       $("status").textContent = "Cancelled.";
     } else {
+      controller.abort(); // a page that cannot show the job's events stops it
       $("status").textContent = "";
       $("error").textContent = `Error: ${error.message}`;
     }

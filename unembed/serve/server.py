@@ -1,0 +1,54 @@
+"""Running the app: uvicorn on a host and port, a warning when the page is reachable from the network, and a stop
+that cancels the jobs first (their streams then end, so the server does not wait for the line to drain)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from ..registry import require
+from .models import Models, ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ServeSettings, models: Models | None = None, *, host: str = "127.0.0.1"):
+    """The ASGI app (FastAPI) for `settings`, listening on `host`."""
+    for module in ("fastapi", "uvicorn", "python_multipart"):
+        require(module, extra="serve", needed_by="unembed serve")
+    from .app import create_app as wire
+
+    return wire(settings, models, host=host)
+
+
+def serve(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Load the default space and banks, then serve the pages on host:port until interrupted."""
+    app = create_app(settings, host=host)
+    if not is_local(host):
+        log.warning(
+            "serving on %s: the page is reachable from the network, by anyone who can reach this machine. "
+            "It has no login; use --host 127.0.0.1 unless that is what you want.",
+            host,
+        )
+    log.info("loading %s and its caption banks", settings.spaces[0])
+    app.state.models.warm()
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.queue.close()  # running jobs stop at their next step, waiting ones leave the line
+            super().handle_exit(sig, frame)
+
+    shown = f"[{host}]" if ":" in host else host
+    log.info("ready: http://%s:%d/ (Ctrl-C stops)", shown, port)
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)).run()
+
+
+def is_local(host: str) -> bool:
+    """Whether `host` is only reachable from this machine (a loopback address or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
