@@ -9,8 +9,8 @@ arithmetic, explain), `app` (the FastAPI wiring and the pages in `static/`), `se
 driven from Python). FastAPI, uvicorn and python-multipart come with the `serve` extra.
 """
 
-from .models import Models, ServeSettings
-from .server import create_app, is_local, serve
+from .models import Models, ServeSettings, is_local
+from .server import create_app, serve
 from .uploads import Limits
 
 __all__ = ["Limits", "Models", "ServeSettings", "create_app", "is_local", "serve"]

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -29,8 +30,7 @@ from fastapi import Request, responses
 
 from ..errors import InputError, UnembedError
 from .jobs import Job, JobQueue
-from .models import Models, ServeSettings
-from .server import is_local
+from .models import Models, ServeSettings, is_local
 from .uploads import describe_size, store
 from .work import ArithForm, ExplainForm, InvertForm, TermField, Upload, run_arith, run_explain, run_invert
 
@@ -49,10 +49,10 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: ServeSettings, models: Models | None = None, *, host: str = "127.0.0.1"):
-    """The ASGI app for `settings` (uvicorn runs it; `unembed.serve.serve` starts both). `host`: the address it listens
-    on; on a loopback address, requests must name a loopback host, so a web page elsewhere cannot reach it through a
-    DNS name that points here (DNS rebinding)."""
+def create_app(settings: ServeSettings, models: Models | None = None, *, local_only: bool = True):
+    """The ASGI app for `settings` (uvicorn runs it; `unembed.serve.serve` starts both). local_only: it listens on a
+    loopback address, so requests must name a loopback host: a web page elsewhere cannot reach it through a DNS name
+    that points here (DNS rebinding)."""
     models = models or Models(settings)
     queue = JobQueue(workers=settings.workers, waiting=settings.waiting, deadline=settings.timeout)
     static = resources.files("unembed.serve") / "static"
@@ -72,7 +72,7 @@ def create_app(settings: ServeSettings, models: Models | None = None, *, host: s
 
     @app.middleware("http")
     async def guard(request, call_next):
-        refusal = _refused(request, host)
+        refusal = _refused(request, local_only)
         if refusal is not None:
             return responses.JSONResponse({"message": refusal}, status_code=403)
         if request.method == "POST":
@@ -204,9 +204,9 @@ async def _follow(job: Job) -> AsyncIterator[bytes]:
             return
 
 
-def _refused(request, bound: str) -> str | None:
+def _refused(request, local_only: bool) -> str | None:
     """Why a request is refused: a foreign Host on a loopback server (DNS rebinding), or a POST from another site."""
-    if is_local(bound) and not is_local(_hostname(request.headers.get("host", ""))):
+    if local_only and not is_local(_hostname(request.headers.get("host", ""))):
         return "this server answers requests for this machine only (Host must be 127.0.0.1, localhost or ::1)."
     origin = request.headers.get("origin")
     if request.method == "POST" and origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
@@ -249,8 +249,6 @@ def _scrubbed(run, folder: Path, form, models: Models, job: Job) -> dict:
 
 
 def _remove(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
 
 

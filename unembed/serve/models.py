@@ -9,6 +9,7 @@ cache of each space is bounded, so a server's memory stays flat however many tex
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from dataclasses import dataclass, field
 
@@ -111,3 +112,13 @@ class Models:
         for modality in ("image", "audio"):
             if modality in space.modalities and modality in space.caption_sources:
                 self.bank(space, "", modality)
+
+
+def is_local(host: str) -> bool:
+    """Whether `host` is only reachable from this machine (a loopback address or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

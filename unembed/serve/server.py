@@ -3,11 +3,10 @@ that cancels the jobs first (their streams then end, so the server does not wait
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 from ..registry import require
-from .models import Models, ServeSettings
+from .models import Models, ServeSettings, is_local
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +17,7 @@ def create_app(settings: ServeSettings, models: Models | None = None, *, host: s
         require(module, extra="serve", needed_by="unembed serve")
     from .app import create_app as wire
 
-    return wire(settings, models, host=host)
+    return wire(settings, models, local_only=is_local(host))
 
 
 def serve(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -42,13 +41,3 @@ def serve(settings: ServeSettings, *, host: str = "127.0.0.1", port: int = 7860)
     shown = f"[{host}]" if ":" in host else host
     log.info("ready: http://%s:%d/ (Ctrl-C stops)", shown, port)
     Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)).run()
-
-
-def is_local(host: str) -> bool:
-    """Whether `host` is only reachable from this machine (a loopback address or localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
