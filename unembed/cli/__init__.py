@@ -10,6 +10,7 @@ import warnings
 from tqdm import tqdm
 
 from ..errors import LicenceWarning, UnembedError
+from ..terminal import printable, printable_stdout, quiet_broken_pipe, warn
 from ..version import __version__
 from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
 
@@ -47,13 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = command_line
     configure_logging(vars(args).pop("log_level"))  # taken off: sub-commands pass their settings on whole (unembed bench)
     try:
-        return args.run(args) or 0
+        with printable_stdout():
+            return args.run(args) or 0
     except UnembedError as error:
-        print(f"unembed: error: {error}", file=sys.stderr)
+        warn(f"unembed: error: {error}")
         return 2
     except KeyboardInterrupt:
-        print("unembed: interrupted. Run the same command again to resume where it stopped.", file=sys.stderr)
+        warn("unembed: interrupted. Run the same command again to resume where it stopped.")
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
 
 
 class _StderrHandler(logging.Handler):
@@ -61,7 +65,7 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record), file=sys.stderr)
+            tqdm.write(printable(self.format(record)), file=sys.stderr)
         except Exception:
             self.handleError(record)
 

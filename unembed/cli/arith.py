@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
 from ..spaces import load_space
+from ..terminal import warn
 from .options import GENERATOR_HELP, add_timeout_option, report_generator
 
 
@@ -107,8 +106,7 @@ def run(args) -> int:
     if args.json:
         atomic.write_json(args.json, data)
     if result.merge is not None and result.merge.error:
-        print(
-            f"unembed: the merge generator {args.merge_generator} failed ({result.merge.error}); the rule-based joins were the candidates.",
-            file=sys.stderr,
+        warn(
+            f"unembed: the merge generator {args.merge_generator} failed ({result.merge.error}); the rule-based joins were the candidates."
         )
     return report_generator([inversion for inversion in [result.inversion, *result.inversions] if inversion is not None])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..evaluation import METRICS, evaluate
+from ..terminal import warn
 
 
 def add_parser(subparsers) -> None:
@@ -40,7 +39,7 @@ def run(args) -> int:
         args.predictions, args.references, columns=args.column.split(","), metrics=args.metrics.split(","), allow_failed=args.allow_failed
     )
     for note in report.notes:
-        print(f"unembed: {note}", file=sys.stderr)
+        warn(f"unembed: {note}")
     print(report.markdown())
     if args.json:
         report.save(args.json)

@@ -4,10 +4,10 @@ once, and how every inverting command reports a generator that failed."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from ..inverter import InversionConfig, InversionResult
+from ..terminal import warn
 
 GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit where unembed ships a decoder for it, else edit)"
 
@@ -103,23 +103,20 @@ def report_generator(results: Sequence[InversionResult]) -> int:
             if len(failed) == len(steps)
             else "the text printed comes from the steps that worked"
         )
-        print(
+        warn(
             f"unembed: error: the generator {config.generator} failed in {len(failed)} of {len(steps)} step(s) "
             f"({failed[-1].error}): {what}. Check the generator (is its server up? --timeout long enough?), "
-            "or pass --fallback mutate.",
-            file=sys.stderr,
+            "or pass --fallback mutate."
         )
         return GENERATOR_FAILED
     if rescued:
-        print(
+        warn(
             f"unembed: the generator {config.generator} failed in {len(rescued)} of {len(steps)} step(s) "
-            f"({rescued[-1].error}); the fallback {config.fallback} proposed the texts of those steps.",
-            file=sys.stderr,
+            f"({rescued[-1].error}); the fallback {config.fallback} proposed the texts of those steps."
         )
     if partial:
-        print(
+        warn(
             f"unembed: warning: part of the generator {config.generator} failed in {len(partial)} of {len(steps)} "
-            f"step(s) ({partial[-1].error}); the texts of the rest were used.",
-            file=sys.stderr,
+            f"step(s) ({partial[-1].error}); the texts of the rest were used."
         )
     return 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..runner import run_job
+from ..terminal import warn
 from .options import GENERATOR_FAILED, add_generation_options, inversion_options
 
 
@@ -73,8 +72,6 @@ def run(args) -> int:
         f"in {report.seconds:.1f} s, {report.failed} failed"
     )
     if report.failed:
-        print(
-            f"unembed: {report.failed} row(s) record an error (column 'error'); run the same command again to retry them.", file=sys.stderr
-        )
+        warn(f"unembed: {report.failed} row(s) record an error (column 'error'); run the same command again to retry them.")
         return GENERATOR_FAILED
     return 0
