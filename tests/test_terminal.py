@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from unembed.cli import main
-from unembed.terminal import printable
+from unembed.cli.terminal import printable
 
 
 def test_printable_escapes_controls_and_keeps_text():

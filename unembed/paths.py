@@ -9,7 +9,10 @@ its cache folder, where downloads go.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from .errors import InputError
 
 
 def cache_dir(name: str) -> Path:
@@ -45,3 +48,20 @@ def exists(path: str | os.PathLike) -> bool:
         return Path(path).exists()
     except (OSError, ValueError):
         return False
+
+
+def refuse_special(path: str | os.PathLike, what: str = "input") -> Path:
+    """`path`, unless it names something that is neither a regular file nor a folder (a FIFO, a device, a socket):
+    reading one can block forever or never end, so every door that reads a caller's file asks here first. A path
+    that does not exist, or a folder, is left to the caller's own message."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return path
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(
+            f"{what} {str(path)!r} is not a regular file (a FIFO, a device or a socket): unembed reads only regular "
+            "files, which cannot block it. Save the data to a file first."
+        )
+    return path

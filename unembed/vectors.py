@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .paths import refuse_special
 
 
 def unit_rows(vectors, dim: int | None = None, *, what: str = "embedding") -> np.ndarray:
@@ -58,7 +58,7 @@ def unit_rows(vectors, dim: int | None = None, *, what: str = "embedding") -> np
 
 def load_vectors(path: str | os.PathLike) -> np.ndarray:
     """A float vector (dim,) or batch (n, dim) from a .npy file; pickles are refused (allow_pickle=False)."""
-    path = Path(path)
+    path = refuse_special(path, "vector file")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a vector file. Give the .npy file saved with numpy.save().")
     if zipfile.is_zipfile(path):  # np.load would hand back an archive of arrays, not one

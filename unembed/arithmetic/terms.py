@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, SpaceMismatchError
-from ..paths import exists, is_file
+from ..paths import exists, is_file, refuse_special
 from ..spaces import Space, input_of, modality_of
 from ..vectors import load_vectors, unit_rows
 
@@ -74,7 +74,7 @@ def vector(value, weight: float = 1.0, *, space: str | None = None) -> Term:
 
 def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
     """An image, audio or .npy vector file; the modality comes from the extension."""
-    path = Path(path)
+    path = refuse_special(path)
     if path.suffix.lower() == ".npy":
         if not is_file(path):
             raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")

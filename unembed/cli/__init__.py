@@ -10,9 +10,9 @@ import warnings
 from tqdm import tqdm
 
 from ..errors import LicenceWarning, UnembedError
-from ..terminal import printable, printable_stdout, quiet_broken_pipe, warn
 from ..version import __version__
 from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
+from .terminal import printable, printable_stdout, quiet_broken_pipe, warn
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
 COMMANDS = [bank, invert, train_decoder, explain, run, eval, eval_set, bench, minibind, arith, serve, demo]

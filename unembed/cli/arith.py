@@ -6,8 +6,8 @@ from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
 from ..spaces import load_space
-from ..terminal import warn
 from .options import GENERATOR_HELP, add_timeout_option, report_generator
+from .terminal import warn
 
 
 def add_parser(subparsers) -> None:

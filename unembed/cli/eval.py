@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..evaluation import METRICS, evaluate
-from ..terminal import warn
+from .terminal import warn
 
 
 def add_parser(subparsers) -> None:

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from ..inverter import InversionConfig, InversionResult
-from ..terminal import warn
+from .terminal import warn
 
 GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit where unembed ships a decoder for it, else edit)"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..runner import run_job
-from ..terminal import warn
 from .options import GENERATOR_FAILED, add_generation_options, inversion_options
+from .terminal import warn
 
 
 def add_parser(subparsers) -> None:

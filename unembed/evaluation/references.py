@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..index import normalise_caption
+from ..paths import refuse_special
 
 FORMATS = {".json": "coco", ".csv": "clotho", ".jsonl": "jsonl"}
 _FORMATS_HELP = (
@@ -37,7 +38,7 @@ def reference_format(path: str | os.PathLike) -> str:
 
 def read_references(path: str | os.PathLike) -> dict[str, list[str]]:
     """`{id: [reference caption, ...]}` from a COCO `.json`, a Clotho `.csv` or a `.jsonl` file."""
-    path = Path(path)
+    path = refuse_special(path, "references file")
     kind = reference_format(path)
     if not path.is_file():
         raise InputError(f"references file {str(path)!r} does not exist. Give the path of {_FORMATS_HELP}.")

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..index import Bank
 from ..inverter import InversionResult, cache_for, invert_many
 from ..objectives import Direction, Objective, Probe, Set, SparseAutoencoder
+from ..paths import refuse_special
 from ..registry import require
 from ..spaces import Space, load_space
 
@@ -223,6 +224,7 @@ def write_report(explanations: Sequence[Explanation], path, **context) -> Path:
 def _read_safetensors(path: Path, what: str, holds: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     safetensors = require("safetensors", extra="sae", needed_by=f"reading a {what} file")
     numpy_io = require("safetensors.numpy", extra="sae", needed_by=f"reading a {what} file")
+    refuse_special(path, f"{what} file")
     if not path.is_file():
         raise InputError(f"no {what} file at {path}. Give a .safetensors file holding {holds}.")
     try:

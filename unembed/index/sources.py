@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..download import download_file
 from ..errors import BankError, InputError, LicenceWarning
-from ..paths import data_dirs
+from ..paths import data_dirs, refuse_special
 from ..registry import Registry, split_spec
 
 MILS_COMMIT = "2843135178cadf45ebbf6914418a4b9065f91d8d"
@@ -114,6 +114,7 @@ def normalise_caption(text: str) -> str:
 
 def read_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file; a byte-order mark is dropped, binary and UTF-16 files are refused."""
+    refuse_special(path, "text file")
     try:
         raw = path.read_bytes()
     except OSError as error:

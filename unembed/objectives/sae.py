@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError
+from ..paths import refuse_special
 from ..registry import require
 from .base import Objective
 
@@ -135,6 +136,7 @@ class SAEFeature(Objective):
 
 def _read(path: Path) -> dict[str, np.ndarray]:
     numpy_io = require("safetensors.numpy", extra="sae", needed_by="the sae_feature objective")
+    refuse_special(path, "SAE file")
     if not path.is_file():
         raise InputError(f"no SAE file at {path}. Give the path of a .safetensors file holding W_enc and b_enc.")
     try:

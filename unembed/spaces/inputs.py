@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
-from ..paths import is_file
+from ..paths import is_file, refuse_special
 from ..registry import require
 
 MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
@@ -58,7 +58,7 @@ def modality_of(path: str | os.PathLike) -> str:
 
 def input_of(path: str | os.PathLike) -> tuple[str, Path]:
     """(modality, path) for an existing file: what `space.embed(modality, [path])` takes."""
-    path = Path(path)
+    path = refuse_special(path)
     modality = modality_of(path)
     if not is_file(path):
         raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
@@ -70,6 +70,7 @@ def load_image(item: Any):
     if isinstance(item, Image.Image):
         return item.convert("RGB")
     if isinstance(item, (str, os.PathLike)):
+        refuse_special(item, "image file")
         try:
             with open(item, "rb") as file:
                 return Image.open(file).convert("RGB")
@@ -113,6 +114,7 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
     """(mono float32 samples, sample rate) from a path or an (array, sample_rate) pair; channels averaged."""
     if isinstance(item, (str, os.PathLike)):
         soundfile = require("soundfile", extra="minibind", needed_by="reading audio files")
+        refuse_special(item, "audio file")
         if not Path(item).is_file():
             raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
         try:
