@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..errors import LicenceWarning, UnembedError
 from ..version import __version__
 from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
+from .files import refuse_outputs_over_inputs
 from .terminal import printable, printable_stdout, quiet_broken_pipe, warn
 
 # Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = command_line
     configure_logging(vars(args).pop("log_level"))  # taken off: sub-commands pass their settings on whole (unembed bench)
     try:
+        refuse_outputs_over_inputs(args)
         with printable_stdout():
             return args.run(args) or 0
     except UnembedError as error:

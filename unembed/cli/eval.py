@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
         "--allow-failed", action="store_true", help="score the rows that succeeded when some failed (default: stop and say which)"
     )
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the report as JSON")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, reads=("predictions", "references"), writes=("json",))
 
 
 def run(args) -> int:

@@ -53,7 +53,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top", type=int, default=5, help="texts listed per explanation (default 5)")
     add_generation_options(parser)
     parser.add_argument("--json", help="write the report here: JSON, or Parquet (one row per explanation) for a .parquet name")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, reads=("positive", "negative", "probe", "sae", "bank"), writes=("json",))
 
 
 def run(args) -> int:

@@ -46,7 +46,7 @@ def add_parser(subparsers) -> None:
         "\"glue: 'in the left'\"; or, where none does, whether TEXT is one edit away and its score "
         "beside the answer's",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, reads=("input", "vector"), writes=("json", "plot"))
 
 
 def run(args) -> int:
