@@ -49,3 +49,18 @@ def test_audio_from_files_and_arrays(tmp_path):
     np.testing.assert_allclose(samples, stereo.mean(axis=1), atol=1e-7)
     from_array, _ = load_audio((stereo.T, 8000))
     np.testing.assert_array_equal(from_array, samples)
+
+
+def test_16_bit_pictures_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+
+    from unembed.spaces.inputs import load_image
+
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    pixels = np.asarray(load_image(tmp_path / "ramp16.png"))
+    assert pixels.shape == (64, 64, 3)
+    assert abs(pixels[..., 0].mean() - 127.5) < 2  # clipped, nearly every pixel would be 255
+    np.testing.assert_array_equal(pixels[..., 0], np.round(ramp / 65535 * 255).astype(np.uint8))
+    floats = Image.fromarray(np.full((4, 4), 0.5, np.float32))
+    assert np.asarray(load_image(floats))[0, 0, 0] == 128

@@ -3,8 +3,9 @@
 One policy for every space that takes images or sounds:
 
 Images: a file path, a PIL image, or an array or torch tensor (H, W), (H, W, 1|3|4) of uint8, or of
-floats in [0, 1]. Channels go last: a (3, H, W) array is refused with the transpose that fixes it,
-because a guess would silently swap axes of arrays such as (3, 4, 4).
+floats in [0, 1]. 16-bit (and 32-bit) greyscale pictures are scaled to 8 bits, not clipped. Channels go
+last: a (3, H, W) array is refused with the transpose that fixes it, because a guess would silently swap
+axes of arrays such as (3, 4, 4).
 Audio: a file path (read with soundfile), or a pair (array or tensor, sample_rate) with the rate a
 positive whole number of Hz (16000 or 16000.0). Arrays of floats (-1..1) or integer PCM (scaled
 from their type's full range) may be 1-D (mono) or 2-D; in 2-D the shorter axis is taken as
@@ -68,12 +69,12 @@ def input_of(path: str | os.PathLike) -> tuple[str, Path]:
 def load_image(item: Any):
     """An RGB PIL image from a path, a PIL image or an array (see the module docstring)."""
     if isinstance(item, Image.Image):
-        return item.convert("RGB")
+        return _to_rgb(item)
     if isinstance(item, (str, os.PathLike)):
         refuse_special(item, "image file")
         try:
             with open(item, "rb") as file:
-                return Image.open(file).convert("RGB")
+                return _to_rgb(Image.open(file))
         except FileNotFoundError as error:
             raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
         except Image.DecompressionBombError as error:
@@ -90,6 +91,26 @@ def load_image(item: Any):
     if isinstance(item, np.ndarray):
         return Image.fromarray(_image_array_to_uint8(item)).convert("RGB")
     raise InputError(f"cannot use a {type(item).__name__} as an image. Pass a file path, a PIL image or a numpy array (H, W, 3).")
+
+
+# PIL's modes of one channel of more than 8 bits: 16-bit PNG and TIFF greyscale, 32-bit integer and float.
+_WIDE_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """An RGB image. PIL's own conversion clips wide greyscale to 0..255, so a 16-bit picture would turn almost white:
+    its values are scaled to 8 bits instead, from the smallest of the ranges 0..1 (floats), 0..255 and 0..65535 that
+    holds them (else from 0 to their maximum)."""
+    if image.mode not in _WIDE_GREY:
+        return image.convert("RGB")
+    values = np.asarray(image, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise InputError("the image holds NaN or infinite values. Save it as an 8- or 16-bit PNG.")
+    peak = float(values.max())
+    ranges = ([1.0] if image.mode == "F" else []) + ([255.0] if image.mode in ("I", "F") else []) + [65535.0]
+    top = next((each for each in ranges if peak <= each), peak)
+    grey = np.round(np.clip(values, 0, top) / top * 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
 
 
 def _image_array_to_uint8(array: np.ndarray) -> np.ndarray:
