@@ -2,7 +2,8 @@
 
 The real client code talks to it over HTTP. Each route answers as its `mode` says: `ok` (a numbered
 list of `lines` lines), `500`, `garbage` (not JSON), `empty` (no choices), `hang` (answers nothing
-until the test ends, at most `HANG_LIMIT` seconds), `redirect` (302 to `redirect_to`). Every request
+until the test ends, at most `HANG_LIMIT` seconds), `redirect` (302 to `redirect_to`), `echo-key` (500 with the
+request's Authorization header in its error message, as careless servers do). Every request
 is recorded with its headers (names in lower case), so a test can see what reached which server.
 """
 
@@ -55,6 +56,9 @@ class FakeOpenAI:
         if mode == "hang":
             self.release.wait(HANG_LIMIT)
             return
+        if mode == "echo-key":
+            mode = "500"
+            ok_body = {"error": {"message": f"rejected request with Authorization: {handler.headers.get('Authorization')}"}}
         if mode == "redirect":
             handler.send_response(302)
             handler.send_header("Location", self.redirect_to + handler.path.removeprefix("/v1"))
@@ -63,7 +67,7 @@ class FakeOpenAI:
             return
         status, body = {
             "ok": (200, json.dumps(ok_body).encode()),
-            "500": (500, b'{"error": {"message": "internal failure"}}'),
+            "500": (500, json.dumps(ok_body).encode() if "error" in ok_body else b'{"error": {"message": "internal failure"}}'),
             "garbage": (200, b"<html>this is not json"),
             "empty": (200, json.dumps({**ok_body, "choices": []}).encode()),
             "404": (404, b'{"error": {"message": "not found"}}'),

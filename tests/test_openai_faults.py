@@ -77,3 +77,28 @@ def test_answers_are_capped_at_what_was_asked():
         generator = OpenAIGenerator("fake", server.url, retries=0, timeout=10)
         [proposal] = generator.propose([request(requested=5)])
     assert proposal.error is None and len(proposal.texts) == 5
+
+
+def test_a_server_that_echoes_the_key_gets_it_printed_and_stored_nowhere(caption_file, tmp_path, capsys, monkeypatch):
+    """The key a server sends back in its error is redacted from the message, the result JSON and a run's Parquet."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FakeOpenAI("echo-key") as server:
+        generator = OpenAIGenerator("fake", server.url, retries=0, timeout=5)
+        [proposal] = generator.propose([request()])
+        assert "HTTP 500" in proposal.error and "[redacted]" in proposal.error and SECRET not in proposal.error
+        spec = f"openai:fake@{server.url},backoff=0.05,retries=0"
+        options = ["--space", "minilm", "--bank", str(caption_file), "--generator", spec, "--steps", "1", "--requested", "5",
+                   "--keep", "5", "--patience", "0"]
+        assert main(["invert", "--text", "a dog on a beach", *options, "--json", str(tmp_path / "result.json")]) == 3
+        from unembed.spaces import load_space
+
+        np.save(tmp_path / "targets.npy", load_space("minilm").embed_text(["a dog on a beach", "a red car"]))
+        assert main(["run", str(tmp_path / "targets.npy"), "--out", str(tmp_path / "run"), *options]) == 3
+    captured = capsys.readouterr()
+    assert "[redacted]" in captured.err and SECRET not in captured.err + captured.out
+    assert SECRET not in (tmp_path / "result.json").read_text()
+    errors = [row["error"] for path in (tmp_path / "run").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
+    assert errors and all(error and SECRET not in error and "[redacted]" in error for error in errors)

@@ -1,7 +1,8 @@
 """What the `unembed` command prints is safe for a terminal: text from outside (captions, LLM answers, file names,
 servers' error messages) cannot clear the screen, retitle the window or ring the bell.
 
-`printable(text)` writes every control character but newline and tab as a visible escape (`\\x1b`, `\\x07`, `\\r`);
+`printable(text)` takes secrets out (`unembed.secrets.redact`) and writes every control character but newline and tab
+as a visible escape (`\\x1b`, `\\x07`, `\\r`);
 `printable_stdout()` applies it to everything a command prints on stdout. Messages on stderr go through
 `printable` where they are written (the error line, log records, the generator report), since progress bars on
 stderr need their carriage returns.
@@ -16,13 +17,15 @@ import re
 import sys
 from collections.abc import Iterator
 
+from ..secrets import redact
+
 # C0 controls but tab and newline, DEL, and C1 controls (U+0080-U+009F: 8-bit CSI among them).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str) -> str:
-    """`text` with each control character (but newline and tab) as a visible escape."""
-    return _CONTROL.sub(lambda match: match[0].encode("unicode_escape").decode("ascii"), text)
+    """`text` without secrets (unembed.secrets) and with each control character (but newline and tab) as a visible escape."""
+    return _CONTROL.sub(lambda match: match[0].encode("unicode_escape").decode("ascii"), redact(text))
 
 
 def warn(message: str) -> None:

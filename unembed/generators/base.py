@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import checks
+from ..secrets import redact
 from .parsing import parse_numbered_lines
 
 
@@ -190,7 +191,7 @@ class ChatGenerator(Generator):
                 proposal, request = proposals[index], requests[index]
                 proposal.calls += 1
                 if isinstance(answer, Exception):
-                    errors[index] = f"{type(answer).__name__}: {answer}"
+                    errors[index] = redact(f"{type(answer).__name__}: {answer}")
                     retry.append(job)
                     continue
                 proposal.prompt_tokens += answer.prompt_tokens
@@ -198,7 +199,7 @@ class ChatGenerator(Generator):
                 proposal.raw.append(answer.text)
                 texts = parse_numbered_lines(answer.text, max_words=request.max_words, limit=lines)
                 if not texts:
-                    errors[index] = f"no usable numbered line in the answer {answer.text[:80]!r}"
+                    errors[index] = redact(f"no usable numbered line in the answer {answer.text[:80]!r}")
                     retry.append(job)
                     continue
                 succeeded.add(index)

@@ -18,19 +18,10 @@ import openai
 
 from .. import checks
 from ..errors import GeneratorError
+from ..secrets import redact, redact_url, remember
 from .base import Call, ChatGenerator, Completion
 
 CHECK_SECONDS = 10.0  # the up-front model-list request: a live server answers it at once
-
-
-def redact(url: str) -> str:
-    """`url` without user:password, so a spec, a result or an error never carries credentials."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")))
 
 
 class OpenAIGenerator(ChatGenerator):
@@ -55,18 +46,21 @@ class OpenAIGenerator(ChatGenerator):
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise GeneratorError(
-                f"{redact(base_url)!r} is not an http(s) URL. Give the server's base URL: --generator openai:MODEL@http://host:port/v1."
+                f"{redact_url(base_url)!r} is not an http(s) URL. Give the server's base URL: --generator openai:MODEL@http://host:port/v1."
             )
         self.base_url, self.model = base_url, model
-        self.spec = f"openai:{model}@{redact(base_url)}"
+        self.spec = f"openai:{model}@{redact_url(base_url)}"
         self.temperature, self.top_p, self.presence_penalty = temperature, top_p, presence_penalty
         self.lines_per_call = checks.count(lines_per_call, "lines_per_call")
         self.concurrency = checks.count(concurrency, "concurrency")
         self.retries, self.backoff = checks.count(retries, "retries", minimum=0), backoff
         self.set_timeout(timeout)
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        remember(key)  # whatever the server sends back, the key is taken out of what unembed writes
+        remember(urllib.parse.urlsplit(base_url).password)
         # Retries are ours (ChatGenerator: new seed, bounded by the step's time budget), not the client's.
         self.client = openai.OpenAI(
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
+            api_key=key or "no-key",
             base_url=base_url,
             max_retries=0,
             timeout=self.timeout,
@@ -81,11 +75,11 @@ class OpenAIGenerator(ChatGenerator):
             self.client.models.list(timeout=min(CHECK_SECONDS, self.timeout))
         except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             raise GeneratorError(
-                f"{redact(self.base_url)} refused the API key (HTTP {error.status_code}). Set OPENAI_API_KEY or pass api_key."
+                f"{redact_url(self.base_url)} refused the API key (HTTP {error.status_code}). Set OPENAI_API_KEY or pass api_key."
             ) from None
         except openai.APIConnectionError as error:  # timeouts included
             raise GeneratorError(
-                f"no OpenAI-compatible server answers at {redact(self.base_url)} ({_describe(error)}). Start the server, "
+                f"no OpenAI-compatible server answers at {redact_url(self.base_url)} ({_describe(error)}). Start the server, "
                 "or fix the URL in --generator openai:MODEL@http://host:port/v1."
             ) from None
         except (openai.OpenAIError, ValueError, TypeError):
@@ -124,11 +118,11 @@ class OpenAIGenerator(ChatGenerator):
 def _describe(error: openai.OpenAIError) -> str:
     """A short, credential-free account of a client error: HTTP status and message, or the connection problem."""
     status = getattr(error, "status_code", None)
-    message = " ".join(str(getattr(error, "message", "") or error).split())[:200]
+    message = redact(" ".join(str(getattr(error, "message", "") or error).split()))[:200]
     if status is not None:
         return f"HTTP {status}: {message}"
     cause = error.__cause__
-    return f"{message} ({type(cause).__name__}: {cause})" if cause is not None and str(cause) not in message else message
+    return f"{message} ({type(cause).__name__}: {redact(str(cause))})" if cause is not None and str(cause) not in message else message
 
 
 def load_openai(argument: str, **options) -> OpenAIGenerator:

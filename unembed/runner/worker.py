@@ -15,6 +15,7 @@ from ..errors import UnembedError
 from ..generators import load_generator, with_timeout
 from ..index import resolve_bank
 from ..inverter import InversionResult, TextEmbeddingCache, invert_many
+from ..secrets import redact
 from ..spaces import Space, load_space
 from .job import Job
 
@@ -83,7 +84,7 @@ def _row(target: str, result: InversionResult) -> dict:
         "steps": len(result.history) - 1,
         "seconds": result.seconds,
         "llm_calls": result.llm_calls,
-        "error": error,
+        "error": None if error is None else redact(error),
     }
 
 
@@ -97,5 +98,5 @@ def _failed(target: str, error: str) -> dict:
         "steps": 0,
         "seconds": 0.0,
         "llm_calls": 0,
-        "error": error,
+        "error": redact(error),
     }

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 
 from ..errors import UnembedError
+from ..secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,12 @@ class JobQueue:
             log.info("job %s cancelled after %.1f s: its page went away or asked to stop", job.id, time.monotonic() - job.started)
             event = {"type": "cancelled"}
         except UnembedError as error:
-            event = {"type": "error", "message": str(error)}
+            event = {"type": "error", "message": redact(str(error))}
         except Exception as error:  # a bug must not end the worker, nor show the page a traceback
             log.exception("job %s failed", job.id)
-            event = {"type": "error", "message": f"internal error ({type(error).__name__}: {error}); the server's log has the details."}
+            event = {
+                "type": "error",
+                "message": redact(f"internal error ({type(error).__name__}: {error}); the server's log has the details."),
+            }
         event["seconds"] = time.monotonic() - job.started
         job.finish(event)
