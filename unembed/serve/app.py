@@ -36,7 +36,7 @@ from .work import ArithForm, ExplainForm, InvertForm, TermField, Upload, run_ari
 
 log = logging.getLogger(__name__)
 
-PAGES = {"/": "invert.html", "/arith": "arith.html", "/explain": "explain.html"}
+PAGES = {"/": ("invert", "Invert"), "/arith": ("arith", "Arithmetic"), "/explain": ("explain", "Explain")}  # path: page, link
 FINAL = ("result", "error", "cancelled")
 MAX_TERMS = 8
 MAX_FILES = 16
@@ -92,14 +92,14 @@ def create_app(settings: ServeSettings, models: Models | None = None, *, local_o
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def page(name: str):
+    def page(html: str):
         async def show():
-            return responses.HTMLResponse((static / name).read_text(encoding="utf-8"))
+            return responses.HTMLResponse(html)
 
         return show
 
-    for path, name in PAGES.items():
-        app.get(path, include_in_schema=False)(page(name))
+    for path, (name, _) in PAGES.items():
+        app.get(path, include_in_schema=False)(page(_page(static, name)))
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
@@ -163,6 +163,25 @@ def create_app(settings: ServeSettings, models: Models | None = None, *, local_o
         return await start(request, _explain_form, run_explain)
 
     return app
+
+
+def _page(static, name: str) -> str:
+    """A page: its own `static/NAME.html` (with the parts it includes: `<!-- include PART.html -->`) inside the layout
+    all pages share (head, the links between pages)."""
+    body = re.sub(
+        r"<!-- include ([\w-]+\.html) -->\n",
+        lambda match: (static / match[1]).read_text(encoding="utf-8"),
+        (static / f"{name}.html").read_text(encoding="utf-8"),
+    )
+    current = ' aria-current="page"'
+    links = " ".join(f'<a href="{path}"{current if page == name else ""}>{text}</a>' for path, (page, text) in PAGES.items())
+    layout = (static / "layout.html").read_text(encoding="utf-8")
+    return (
+        layout.replace("<!-- title -->", name)
+        .replace("<!-- page -->", name)
+        .replace("<!-- nav -->", links)
+        .replace("<!-- main -->\n", body)
+    )
 
 
 async def _store_uploads(form, folder: Path, settings: ServeSettings) -> dict[str, list[Upload]]:

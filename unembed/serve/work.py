@@ -36,12 +36,18 @@ class Upload:
 
 
 @dataclass
-class InvertForm:
+class Choices:
+    """What a page picks among the server's offers, and the loop's length and seed (invert and explain)."""
+
     space: str = ""
     bank: str = ""
     generator: str = ""
     steps: int | None = None
     seed: int = 0
+
+
+@dataclass
+class InvertForm(Choices):
     text: str = ""
     upload: Upload | None = None
 
@@ -64,12 +70,7 @@ class ArithForm:
 
 
 @dataclass
-class ExplainForm:
-    space: str = ""
-    bank: str = ""
-    generator: str = ""
-    steps: int | None = None
-    seed: int = 0
+class ExplainForm(Choices):
     positive: list[Upload] = field(default_factory=list)
     positive_texts: list[str] = field(default_factory=list)
     negative: list[Upload] = field(default_factory=list)
