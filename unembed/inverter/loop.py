@@ -151,6 +151,7 @@ def invert_many(
     before = [each.stats() for each in embedders]
 
     states = _bootstrap(objectives, bank, config, exclude)
+    place = {id(state): i for i, state in enumerate(states)}  # a target's index, for on_step
     if on_step is not None:
         on_step(0, {i: state.history[0] for i, state in enumerate(states)})
     if gate is not None:
@@ -175,7 +176,6 @@ def invert_many(
         if progress:
             _say_failures(step, records, generator, fallback)
         if on_step is not None:
-            place = {id(state): i for i, state in enumerate(states)}
             on_step(step, {place[id(state)]: record for state, record in zip(active, records, strict=True)})
 
     hits, misses = (sum(each.stats(since=then)[key] for each, then in zip(embedders, before, strict=True)) for key in ("hits", "misses"))

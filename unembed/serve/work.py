@@ -89,22 +89,7 @@ def run_invert(form: InvertForm, models: Models, job: Job) -> dict:
     else:
         [sentence] = check_texts([form.text], "the text", models.settings.limits)
         modality, embedding = "text", space.embed_text([sentence])[0]
-    generator_spec = models.generator_spec(form.generator, space)
-    bank = models.bank(space, form.bank, modality)
-    label = _bank_label(form.bank, space, modality, bank)
-    job.emit({"type": "input", "modality": modality, "space": space.spec, "bank": label, "generator": generator_spec})
-    result = invert(
-        embedding,
-        space=space,
-        bank=bank,
-        generator=models.generator(generator_spec),
-        cache=models.cache(space),
-        modality=modality,
-        steps=_steps(form.steps, models),
-        seed=form.seed,
-        timeout=models.settings.timeout,
-        on_step=lambda step, records: _report_step(job, records[0]),
-    )
+    result = invert(embedding, **_loop(form, models, job, space, modality, {"modality": modality}), modality=modality)
     return {
         "type": "result",
         "text": result.text,
@@ -174,21 +159,26 @@ def run_explain(form: ExplainForm, models: Models, job: Job) -> dict:
         positive = _group(form.positive, check_texts(form.positive_texts, "the positive texts", models.settings.limits), space, models)
         negative = _group(form.negative, check_texts(form.negative_texts, "the negative texts", models.settings.limits), space, models)
         objective = group_objective(positive, negative, baseline=bank_baseline(bank, space) if len(negative) else None)
-    generator_spec = models.generator_spec(form.generator, space)
-    label = _bank_label(form.bank, space, "image", bank)
-    job.emit({"type": "input", "objective": objective.spec, "space": space.spec, "bank": label, "generator": generator_spec})
-    [explanation] = explain(
-        objective,
+    [explanation] = explain(objective, **_loop(form, models, job, space, "image", {"objective": objective.spec}))
+    return {"type": "result", **explanation.to_dict()}
+
+
+def _loop(form: Choices, models: Models, job: Job, space: Space, modality: str, shown: dict) -> dict:
+    """The loop's settings from a page's choices (invert and explain), each step reported to the page; what the job
+    runs with is reported first (`shown`: what it reads, beside the space, bank and generator)."""
+    spec = models.generator_spec(form.generator, space)
+    bank = models.bank(space, form.bank, modality)
+    job.emit({"type": "input", **shown, "space": space.spec, "bank": _bank_label(form.bank, space, modality, bank), "generator": spec})
+    return dict(
         space=space,
         bank=bank,
-        generator=models.generator(generator_spec),
+        generator=models.generator(spec),
         cache=models.cache(space),
         steps=_steps(form.steps, models),
         seed=form.seed,
         timeout=models.settings.timeout,
         on_step=lambda step, records: _report_step(job, records[0]),
     )
-    return {"type": "result", **explanation.to_dict()}
 
 
 def _report_step(job: Job, record: StepRecord) -> None:

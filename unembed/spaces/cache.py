@@ -45,7 +45,8 @@ class TextEmbeddingCache:
         """Unit rows (len(texts), dim); texts not seen before are encoded in one batch."""
         texts = list(texts)
         if not self.enabled:
-            self.misses += len(texts)
+            with self._lock:
+                self.misses += len(texts)
             return self.encode(texts)
         with self._lock:
             found = {text: self._vectors[text] for text in texts if text in self._vectors}
