@@ -93,6 +93,8 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
     terms = parse_expression([str(red_circle), "-", "0.5*red", "+", "a blue sky"])
     assert [(t.weight, t.modality) for t in terms] == [(1.0, "image"), (-0.5, "text"), (1.0, "text")]
     assert terms[2].item == "a blue sky"
+    assert [(t.item, t.modality) for t in parse_expression(["text:one.pgn", "+", "e.g.", "+", "Mr. Smith"])] == [
+        ("one.pgn", "text"), ("e.g.", "text"), ("Mr. Smith", "text")]
 
 
 @pytest.mark.parametrize(
@@ -104,6 +106,10 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
         (["red", "+", "-", "blue"], InputError, "two operators"),
         (["red", "blue"], InputError, r"missing \+ or -"),
         (["missing.png"], InputError, "does not exist"),
+        (["red", "+", "one.pgn"], InputError, "looks like a file name, but no such file exists.*text:one.pgn"),  # a typo, not a text
+        (["red", "-", "media/rain"], InputError, "looks like a file name"),
+        (["1/2*red"], InputError, r"the weight '1/2' in '1/2\*red' is not a number"),
+        (["(0.5)*red"], InputError, "is not a number. Write it as one, e.g. 0.5"),
     ],
 )
 def test_bad_expressions_say_what_to_fix(space, tokens, error, words):
@@ -182,6 +188,10 @@ def test_cli_arith_reads_a_minus_glued_to_its_term(tmp_path, renderer, red_circl
 def test_cli_arith_errors_exit_2(capsys):
     assert main(["arith", "red", "-", "red", "--space", "minibind", "--steps", "0"]) == 2
     assert "cancel out" in capsys.readouterr().err
+    for seed in ("-1", "4294967296", "x"):  # every RNG takes 0..2**32-1: refused by argparse, not deep in numpy
+        with pytest.raises(SystemExit) as exit:
+            main(["arith", "red", "+", "blue", "--space", "minibind", "--render", "never.png", "--seed", seed])
+        assert exit.value.code == 2 and f"{seed!r} is not a seed" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -173,6 +173,23 @@ def test_failed_rows_stop_unless_allowed(tmp_path, captions):
     assert any("scored 4 of the 20 ids" in note for note in report.notes)
 
 
+def test_nothing_to_score_and_a_damaged_shard_end_with_a_message(tmp_path, captions, capsys):
+    references = write_jsonl(tmp_path / "refs.jsonl", captions)
+    ids = list(captions)[:2]
+    write_predictions(tmp_path / "empty.parquet", [], [])
+    write_predictions(tmp_path / "failed.parquet", ids, [None, None], errors=["GeneratorError: down"] * 2)
+    for name, said in (("empty.parquet", r"no answered rows to score \(0 failed, of 0\)"), ("failed.parquet", r"\(2 failed, of 2\)")):
+        with pytest.raises(InputError, match=said):  # not a table of zeros that reads as a score
+            evaluate(tmp_path / name, references, metrics=["bleu"], allow_failed=True)
+    folder = tmp_path / "run.parquet"
+    folder.mkdir()
+    write_predictions(folder / "shard-00000.parquet", ids, [captions[key][0] for key in ids])
+    (folder / "shard-00001.parquet").write_bytes((folder / "shard-00000.parquet").read_bytes()[:200])  # cut short
+    assert main(["eval", str(folder), "--references", str(references), "--metrics", "bleu"]) == 2
+    error = capsys.readouterr().err
+    assert "could not be read" in error and "shard-00001.parquet" in error and "Traceback" not in error
+
+
 def test_missing_java_names_the_runtime_to_install(tmp_path, captions, monkeypatch):
     references = write_jsonl(tmp_path / "refs.jsonl", captions)
     write_predictions(tmp_path / "p.parquet", list(captions), ["x"] * 20)

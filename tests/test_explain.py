@@ -15,6 +15,7 @@ from unembed.explain import (
     bank_baseline, directions, explain, group_objective, parse_features, probe_objectives, read_items, sae_objectives, train_sae,
 )
 from unembed.index import Bank
+from unembed.objectives import SparseAutoencoder
 from unembed.minibind import world
 from unembed.minibind.ground_truth import embedded_scenes, labels, named_right
 from unembed.objectives import Direction
@@ -139,8 +140,17 @@ def test_bad_input_stops_before_the_loop(minibind, tmp_path):
     with pytest.raises(InputError, match="W_enc holds NaN"):
         sae_objectives(sae)
     with pytest.raises(InputError, match="not a feature number or range"):
-        parse_features("1,x")
-    assert parse_features("0-2,9") == [0, 1, 2, 9]
+        parse_features("1,x", 16)
+    assert parse_features("0-2,9,1", 16) == [0, 1, 2, 9]
+    for too_many in ("0-999999999", "16", "3-" + "9" * 5000):  # refused before any list is built
+        with pytest.raises(InputError, match="past this SAE's 16 features"):
+            parse_features(too_many, 16)
+    with pytest.raises(InputError, match="runs backwards"):
+        parse_features("9-3", 16)
+    with pytest.raises(InputError, match="not a feature number"):
+        parse_features("²", 16)  # a digit to str.isdigit, not to int()
+    with pytest.raises(InputError, match=r"k \(the features TopK keeps, of this SAE's 4\) must be at most 4"):
+        SparseAutoencoder(sae, activation="topk", k=5)
 
 
 @pytest.fixture()

@@ -13,10 +13,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import torch
+
+from unembed import checks
 from unembed.arithmetic import combine_vectors, parse_expression, vector
 from unembed.errors import BankError, InputError, SpaceMismatchError
+from unembed.explain import parse_features
 from unembed.index import build_bank, collect_captions, load_bank
 from unembed.inverter import InversionConfig
+from unembed.registry import format_spec, parse_spec
 from unembed.spaces.inputs import load_image
 from unembed.vectors import load_vectors, unit_rows
 
@@ -47,15 +52,18 @@ def test_any_float_array_is_unit_rows_or_an_input_error(array):
         assert np.isfinite(rows).all() and math.isclose(float(np.linalg.norm(rows[0])), 1.0, rel_tol=1e-5)
 
 
-@pytest.mark.parametrize("value, problem", [
-    (np.array(["a", "b"]), "real numbers"),
-    (np.array([1 + 2j, 3j]), "real numbers"),
-    (np.array([True, False]), "real numbers"),
-    ([[1.0, 2.0], [3.0]], "rectangular"),
-    (None, "real numbers"),
-    (np.zeros((0, 3)), "shape"),
-    (np.zeros((2, 0)), "shape"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (np.array(["a", "b"]), "real numbers"),
+        (np.array([1 + 2j, 3j]), "real numbers"),
+        (np.array([True, False]), "real numbers"),
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+        (None, "real numbers"),
+        (np.zeros((0, 3)), "shape"),
+        (np.zeros((2, 0)), "shape"),
+    ],
+)
 def test_values_that_are_not_vectors_are_named(value, problem):
     with pytest.raises(InputError, match=problem):
         unit_rows(value)
@@ -66,8 +74,13 @@ def test_vector_files_that_are_not_one_npy_array_are_named(tmp_path):
     np.save(tmp_path / "words.npy", np.array(["a", "b"]))
     (tmp_path / "folder.npy").mkdir()
     (tmp_path / "text.npy").write_text("not numpy")
-    for name, problem in [("both.npz", "npz archive.*a, b"), ("words.npy", "not numbers"), ("folder.npy", "is a folder"),
-                          ("text.npy", "not a plain .npy"), ("missing.npy", "no such vector file")]:
+    for name, problem in [
+        ("both.npz", "npz archive.*a, b"),
+        ("words.npy", "not numbers"),
+        ("folder.npy", "is a folder"),
+        ("text.npy", "not a plain .npy"),
+        ("missing.npy", "no such vector file"),
+    ]:
         with pytest.raises(InputError, match=problem):
             load_vectors(tmp_path / name)
 
@@ -109,19 +122,22 @@ def test_huge_weights_and_vectors_keep_their_direction():
     assert np.allclose(vector(np.eye(4)[2] * 1e300).item, np.eye(4)[2])
 
 
-@pytest.mark.parametrize("settings_, problem", [
-    (dict(steps=-1), "steps must be at least 0"),
-    (dict(requested=0), "requested must be at least 1"),
-    (dict(requested=-5), "requested must be at least 1"),
-    (dict(keep=-1), "keep must be at least 1"),
-    (dict(keep=0), "keep must be at least 1"),
-    (dict(shown=0), "shown must be at least 1"),
-    (dict(steps=2.5), "whole number"),
-    (dict(keep=True), "whole number"),
-    (dict(patience=0), "patience"),
-    (dict(fluency_margin=float("nan")), "fluency_margin"),
-    (dict(modality=["image"]), "modality"),
-])
+@pytest.mark.parametrize(
+    "settings_, problem",
+    [
+        (dict(steps=-1), "steps must be at least 0"),
+        (dict(requested=0), "requested must be at least 1"),
+        (dict(requested=-5), "requested must be at least 1"),
+        (dict(keep=-1), "keep must be at least 1"),
+        (dict(keep=0), "keep must be at least 1"),
+        (dict(shown=0), "shown must be at least 1"),
+        (dict(steps=2.5), "whole number"),
+        (dict(keep=True), "whole number"),
+        (dict(patience=0), "patience"),
+        (dict(fluency_margin=float("nan")), "fluency_margin"),
+        (dict(modality=["image"]), "modality"),
+    ],
+)
 def test_inversion_counts_are_checked_not_defaulted(settings_, problem):
     with pytest.raises(InputError, match=problem):
         InversionConfig.resolve(space="minilm", generator="mutate", preferred_shown=None, **settings_)
@@ -182,3 +198,43 @@ def test_any_manifest_loads_a_whole_bank_or_is_a_bank_error(small_bank, changes,
             return
     # Loaded: then it is the bank that was saved, whatever the edit touched.
     assert bank.texts == ["a dog", "a cat", "a cow"] and bank.index.ntotal == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789-, x²", max_size=40), st.integers(1, 5000))
+def test_any_feature_list_is_features_of_the_sae_or_an_input_error(text, count):
+    try:
+        numbers = parse_features(text, count)
+    except InputError:
+        return
+    assert numbers and len(numbers) == len(set(numbers)) and all(0 <= number < count for number in numbers)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.text(max_size=5)))
+def test_any_seed_is_one_every_generator_takes_or_an_input_error(value):
+    try:
+        seed = checks.seed(value)
+    except InputError:
+        return
+    np.random.RandomState(seed)  # the narrowest: 0..2**32-1
+    np.random.default_rng(seed)
+    torch.Generator().manual_seed(seed)
+
+
+spec_parts = st.text(alphabet=st.sampled_from("abc:,=+/.-_0123456789 \u00e9"), max_size=30) | st.builds(
+    lambda name, key, digits: f"{name},{key}={digits}",
+    st.sampled_from(["edit", "minilm", "st:/m"]),
+    st.sampled_from(["beam", "k"]),
+    st.text(alphabet="0123456789", min_size=1, max_size=6000),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec_parts)
+def test_any_spec_parses_and_reads_back_or_is_an_input_error(spec):
+    try:
+        name, argument, options = parse_spec(spec)
+    except InputError:
+        return
+    assert parse_spec(format_spec(name, argument, options)) == (name, argument, options)

@@ -13,8 +13,8 @@ import operator
 from .errors import InputError
 
 
-def count(value, name: str, *, minimum: int | None = 1) -> int:
-    """`value` as an int of at least `minimum` (a whole float such as 5.0 is accepted; None: no bound)."""
+def count(value, name: str, *, minimum: int | None = 1, maximum: int | None = None) -> int:
+    """`value` as an int in `minimum`..`maximum` (a whole float such as 5.0 is accepted; None: no bound)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{name} must be a whole number; got {value!r}.")
     if isinstance(value, numbers.Integral):
@@ -25,7 +25,17 @@ def count(value, name: str, *, minimum: int | None = 1) -> int:
         raise InputError(f"{name} must be a whole number; got {value!r}.")
     if minimum is not None and number < minimum:
         raise InputError(f"{name} must be at least {minimum}; got {number}.")
+    if maximum is not None and number > maximum:
+        raise InputError(f"{name} must be at most {maximum}; got {number}.")
     return number
+
+
+SEED_LIMIT = 2**32  # numpy's legacy RandomState, the narrowest of the generators a seed reaches, takes 0..2**32-1
+
+
+def seed(value, name: str = "seed") -> int:
+    """A seed every random generator unembed uses accepts: a whole number in 0..2**32-1."""
+    return count(value, name, minimum=0, maximum=SEED_LIMIT - 1)
 
 
 def seconds(value, name: str = "timeout") -> float:

@@ -135,9 +135,9 @@ def _parse(spec: str) -> tuple[str, str, dict[str, Any]]:
 def _value(text: str) -> Any:
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
-    if _INT.fullmatch(text):
+    if _INT.fullmatch(text) and len(text) <= 40:  # longer is no setting (and Python refuses int() of 4,300 digits)
         return int(text)
-    if _FLOAT.fullmatch(text):
+    if _FLOAT.fullmatch(text) and len(text) <= 40:
         return float(text)
     return text
 

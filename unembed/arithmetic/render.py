@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..errors import InputError
+from .. import checks
 from ..index import resolve_bank
 from ..inverter import InversionResult, invert_many
 from ..objectives import load_objective
@@ -80,8 +80,7 @@ def draw(
     With `render_steps`, render-and-score first looks for a prompt whose picture lands nearer the
     combination (options go to it); its prompt is drawn instead when its picture scores higher.
     """
-    if render_steps < 0:
-        raise InputError(f"render_steps must be 0 or more; got {render_steps}.")
+    render_steps, seed = checks.count(render_steps, "render_steps", minimum=0), checks.seed(seed)
     renderer = load_renderer(renderer or space.renderer)
     prompt, picture = result.text, renderer.render(result.text, seed=seed)
     if "image" not in space.modalities:

@@ -87,6 +87,11 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
 
 # `W*operand`: W is whatever Python reads as a float (1, .5, 2., 1e-3, 1_000, nan, inf), checked by `checks.weight`.
 _WEIGHTED = re.compile(r"^\s*([^\s*]+)\s*\*\s*(.+)$", re.S)
+# What was meant as a weight but is not a float (`1/2*red`, `(0.5)*red`): digits and arithmetic, no words.
+_WEIGHT_ATTEMPT = re.compile(r"[\d.+\-/()eE_]*\d[\d.+\-/()eE_]*")
+# A file name rather than words: no spaces, and a folder or an extension of letters (`one.pgn`, `out/a`).
+_PATH_LIKE = re.compile(r"\S*[/\\]\S*|[^\s.]\S*\.[A-Za-z][A-Za-z0-9]{1,4}")
+TEXT_PREFIX = "text:"  # `text:one.pgn`: a text however it looks
 
 
 def parse_expression(tokens: Sequence[str]) -> list[Term]:
@@ -115,6 +120,8 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
         match = _WEIGHTED.match(token)
         if match and not exists(token) and _is_float(match.group(1)):
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
+        elif match and not exists(token) and _WEIGHT_ATTEMPT.fullmatch(match.group(1)):
+            raise InputError(f"the weight {match.group(1)!r} in {raw!r} is not a number. Write it as one, e.g. 0.5*{match.group(2).strip()}.")
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
         terms.append(term_of(operand, sign * weight))
@@ -135,7 +142,13 @@ def _is_float(text: str) -> bool:
 
 
 def term_of(operand: str, weight: float = 1.0) -> Term:
-    """A command-line operand as a term: a file when it names one or ends in a known extension, else a text."""
+    """A command-line operand as a term: a file when it names one or ends in a known extension, else a text.
+
+    `text:...` is always a text. An operand shaped like a file name that names no file (`one.pgn`: a typo) is an
+    error, not the text "one.pgn".
+    """
+    if operand.startswith(TEXT_PREFIX):
+        return text(operand[len(TEXT_PREFIX) :], weight)
     path = Path(operand)
     if path.suffix.lower() == ".npy":
         return file(path, weight)
@@ -145,6 +158,11 @@ def term_of(operand: str, weight: float = 1.0) -> Term:
     try:
         modality_of(path)
     except InputError:
+        if _PATH_LIKE.fullmatch(operand):
+            raise InputError(
+                f"{operand!r} looks like a file name, but no such file exists. Check the name; for the text itself, "
+                f"write {TEXT_PREFIX}{operand}."
+            ) from None
         return text(operand, weight)
     return file(path, weight)  # a known extension: a missing file is an error, not a text
 

@@ -6,7 +6,7 @@ from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
 from ..spaces import load_space
-from .options import GENERATOR_HELP, add_timeout_option, report_generator
+from .options import GENERATOR_HELP, add_timeout_option, report_generator, seed
 from .terminal import warn
 
 
@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--merge-generator", default="llama.cpp", help="text mode: the LLM that merges (default llama.cpp)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"MILS steps per inversion (default {DEFAULT_STEPS})")
     parser.add_argument("--requested", type=int, default=DEFAULT_REQUESTED, help=f"texts asked per step (default {DEFAULT_REQUESTED})")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument(
         "--render",
         help="draw the result into this PNG (the renderer the space names: minibind for "

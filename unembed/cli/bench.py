@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import atomic, bench
 from ..bench import bank, decoder, invert, scale
-from .options import GENERATOR_HELP, add_generation_options, inversion_options
+from .options import GENERATOR_HELP, add_generation_options, inversion_options, seed
 
 
 def add_parser(subparsers) -> None:
@@ -120,7 +120,7 @@ def _add_bank(benches) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="FAISS OpenMP threads for the timed queries (default 1; building uses all cores)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -148,7 +148,7 @@ def _add_space(benches) -> None:
     parser.add_argument("--modalities", default=None, help="comma list (default: all of the space's)")
     parser.add_argument("--batches", type=int, default=3, help="timed batches per setting (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def _bench(settings: dict) -> dict:
@@ -230,7 +230,7 @@ def _add_decoder(benches) -> None:
     )
     parser.add_argument("--limit", type=int, default=50, help="seeded sample of this many targets per set")
     parser.add_argument("--samples", type=int, default=20, help="texts decoded per target (the first is the greedy one)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def _add_minibind(benches) -> None:
@@ -251,7 +251,7 @@ def _add_minibind(benches) -> None:
         show,
     )
     parser.add_argument("--n", type=int, default=500, help="held-out samples per modality (default 500)")
-    parser.add_argument("--seed", type=int, default=12345, help="sampling seed (training used 0..1001)")
+    parser.add_argument("--seed", type=seed, default=12345, help="sampling seed (training used 0..1001)")
     parser.add_argument("--space", default="minibind", help="space spec, e.g. minibind:/folder/with/weights")
     parser.add_argument(
         "--distractors", type=int, default=2000, help="MILS caption lines added to each baseline bank (0: world captions only)"
@@ -285,7 +285,7 @@ def _add_arith(benches) -> None:
         show,
     )
     parser.add_argument("--n", type=int, default=50, help="cases per task (default 50)")
-    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--seed", type=seed, default=2024)
     parser.add_argument("--space", default="minibind")
     parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument("--steps", type=int, default=3, help="MILS steps per inversion (default 3)")
@@ -323,7 +323,7 @@ def _add_explain(benches) -> None:
         default=400,
         help="scenes per modality (rendered, or paraphrased for minilm), half to train, half to test (default 400)",
     )
-    parser.add_argument("--seed", type=int, default=777, help="render and training seed (MiniBind's training used 0..1001 for renders)")
+    parser.add_argument("--seed", type=seed, default=777, help="render and training seed (MiniBind's training used 0..1001 for renders)")
     parser.add_argument(
         "--bank",
         choices=["world", "mils"],
@@ -396,4 +396,4 @@ def _add_serve(benches) -> None:
     parser.add_argument("--sessions", type=int, default=20, help="clients at once, each with its own MiniBind picture (default 20)")
     parser.add_argument("--requests", type=int, default=200, help="requests in all for the memory run (default 200)")
     parser.add_argument("--workers", type=int, default=1, help="the server's --workers (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="draws the scenes and seeds the loop")
+    parser.add_argument("--seed", type=seed, default=0, help="draws the scenes and seeds the loop")

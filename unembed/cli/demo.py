@@ -22,7 +22,7 @@ from ..minibind import world
 from ..minibind.renderer import MiniBindRenderer
 from ..renderers import load_renderer
 from ..spaces import load_space
-from .options import GENERATOR_HELP
+from .options import GENERATOR_HELP, seed
 
 DEMO_IMAGE = ("circle", "green", "left", "large")  # green circles are held out of MiniBind's training
 DEMO_SOUND = ("rain", "loud")
@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--generator", default=None, help=GENERATOR_HELP)
     parser.add_argument("--steps", type=int, default=2, help="MILS steps per inversion (default 2: a quick demo)")
     parser.add_argument("--requested", type=int, default=10, help="texts asked per step (default 10)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     parser.set_defaults(run=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..evaluation import available_eval_sets, make_eval_set
+from .options import seed
 
 
 def add_parser(subparsers) -> None:
@@ -14,7 +15,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder to write into (created if missing)")
     parser.add_argument("--n", type=int, default=100, help="targets (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="sampling seed (default 0)")
     parser.add_argument(
         "--space", default=None, help="space to embed the targets in (default: the set's own: minibind, or minilm for captions)"
     )

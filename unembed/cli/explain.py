@@ -8,7 +8,6 @@ from ..explain import (
     bank_baseline,
     explain,
     group_objective,
-    parse_features,
     probe_objectives,
     read_items,
     sae_objectives,
@@ -66,8 +65,7 @@ def run(args) -> int:
     space = load_space(args.space)
     bank = resolve_bank(args.bank, space, args.modality)
     if args.sae:
-        features = parse_features(args.features) if args.features else None
-        names, objectives = sae_objectives(args.sae, features=features, activation=args.activation, k=args.k)
+        names, objectives = sae_objectives(args.sae, features=args.features or None, activation=args.activation, k=args.k)
     elif args.probe:
         names, objectives = probe_objectives(args.probe)
     else:

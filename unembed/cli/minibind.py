@@ -10,6 +10,7 @@ from PIL import Image
 from .. import atomic
 from ..errors import InputError
 from ..minibind import world
+from .options import seed
 
 
 def add_parser(subparsers) -> None:
@@ -18,7 +19,7 @@ def add_parser(subparsers) -> None:
     sample = commands.add_parser("sample", help="write a few scenes (PNG) and sounds (WAV) with their true captions (JSON)")
     sample.add_argument("--out", required=True, type=Path, help="folder to write into (created if missing)")
     sample.add_argument("--n", type=int, default=4, help="images and sounds each (default 4)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=seed, default=0)
     sample.add_argument("--held-out", action="store_true", help="only combinations never seen in training")
     sample.set_defaults(run=run_sample)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from .. import checks
+from ..errors import InputError
 from ..inverter import InversionConfig, InversionResult
 from .terminal import warn
 
@@ -14,6 +16,14 @@ GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit w
 # Exit code of a command whose generator failed in some step with no fallback to make up for it:
 # the command ran to the end, but its answer holds less than was asked (the caption bank's best, at worst).
 GENERATOR_FAILED = 3
+
+
+def seed(text: str) -> int:
+    """The type of every command's --seed: a whole number in 0..2**32-1, or argparse's usage error (exit 2)."""
+    try:
+        return checks.seed(int(text))
+    except (ValueError, InputError) as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number from 0 to {checks.SEED_LIMIT - 1}.") from error
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +61,7 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
         help="the answer stays the bank's best text unless the loop's best beats it by at least this "
         f"(default {InversionConfig.min_gain:g}: smaller gains are ties the space cannot resolve)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     add_timeout_option(parser)
 
 

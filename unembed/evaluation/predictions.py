@@ -51,7 +51,13 @@ def read_predictions(path: str | os.PathLike, columns: list[str] | tuple[str, ..
             "Give a file `unembed run` wrote (id, text, bootstrap_text, ..., error), or --column with one of its columns."
         )
     wanted = ["id", *columns] + (["error"] if "error" in names else [])
-    rows = table.to_table(columns=list(dict.fromkeys(wanted))).to_pydict()
+    try:  # a shard is read only now: one damaged file in a folder of shards surfaces here
+        rows = table.to_table(columns=list(dict.fromkeys(wanted))).to_pydict()
+    except (arrow.ArrowInvalid, OSError) as error:
+        raise InputError(
+            f"predictions {str(path)!r} could not be read ({error}). Remove the damaged file; `unembed run` with the same "
+            "command redoes the targets it held."
+        ) from error
     unnamed = sum(key is None for key in rows["id"])
     if unnamed:
         raise InputError(f"predictions {str(path)!r}: {unnamed} row(s) have no id. Every row needs one.")

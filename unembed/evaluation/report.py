@@ -100,6 +100,11 @@ def _check(runs: list[Predictions], truth: dict[str, list[str]], references, all
     """Stop on ids without references, runs over different ids, and (unless allowed) failed rows."""
     notes = []
     for run in runs:
+        if not run.texts:  # scores of nothing would print as 0.0, which reads as a result
+            raise InputError(
+                f"{run.path!r} holds no answered rows to score ({len(run.failed)} failed, of {len(run.ids)}). "
+                "Run `unembed run` to the end (the same command resumes and retries failed rows), then evaluate."
+            )
         unknown = sorted(run.ids - truth.keys())
         if unknown:
             raise InputError(

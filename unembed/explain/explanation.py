@@ -8,6 +8,7 @@ batch per step for all of them).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -180,9 +181,14 @@ def probe_objectives(path, *, names: Sequence[str] | None = None) -> tuple[list[
     return labels, [Probe(row, value) for row, value in zip(weights, bias, strict=True)]
 
 
-def sae_objectives(path, *, features: Sequence[int] | None = None, **options) -> tuple[list[str], list[Objective]]:
-    """(names, one objective per feature) of the SAE in `path` (all features by default); options: SparseAutoencoder's."""
+def sae_objectives(path, *, features: str | Sequence[int] | None = None, **options) -> tuple[list[str], list[Objective]]:
+    """(names, one objective per feature) of the SAE in `path` (all features by default); options: SparseAutoencoder's.
+
+    `features` may be the command line's text (`1,5,9`, `0-15`): it is read against the SAE's size.
+    """
     sae = SparseAutoencoder(path, **options)
+    if isinstance(features, str):
+        features = parse_features(features, sae.d_sae)
     numbers = range(sae.d_sae) if features is None else features
     if not len(numbers):
         raise InputError("no SAE features were asked for. Give feature numbers, e.g. --features 1,5,9, or none for all.")
@@ -191,17 +197,29 @@ def sae_objectives(path, *, features: Sequence[int] | None = None, **options) ->
     return [f"feature {n}" for n in numbers], [sae.feature(n) for n in numbers]
 
 
-def parse_features(text: str) -> list[int]:
-    """`1,5,9` or `0-15` (or both: `0-3,9`) as feature numbers."""
-    numbers: list[int] = []
+_FEATURES = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+
+
+def parse_features(text: str, count: int) -> list[int]:
+    """`1,5,9` or `0-15` (or both: `0-3,9`) as feature numbers of an SAE with `count` features.
+
+    Every number is checked against `count` before a range is expanded, so `0-999999999` is refused, not built.
+    """
+    spans: list[tuple[int, int]] = []
     for part in filter(None, (piece.strip() for piece in text.split(","))):
-        low, dash, high = part.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
+        match = _FEATURES.fullmatch(part)
+        if match is None:
             raise InputError(f"--features: {part!r} is not a feature number or range. Write e.g. 1,5,9 or 0-15.")
-        numbers.extend(range(int(low), int(high) + 1) if dash else [int(low)])
-    if not numbers:
+        low, high = match.group(1), match.group(2) or match.group(1)
+        # Lengths first: Python refuses int() of thousands of digits.
+        if any(len(number.lstrip("0")) > len(str(count)) or int(number) >= count for number in (low, high)):
+            raise InputError(f"--features: {part!r} goes past this SAE's {count} features (0-{count - 1}). Pick numbers below {count}.")
+        if int(low) > int(high):
+            raise InputError(f"--features: {part!r} runs backwards. Write the smaller number first, e.g. {high}-{low}.")
+        spans.append((int(low), int(high)))
+    if not spans:
         raise InputError("--features is empty. Write e.g. 1,5,9 or 0-15, or leave it out for every feature.")
-    return numbers
+    return list(dict.fromkeys(number for low, high in spans for number in range(low, high + 1)))  # each once, in order
 
 
 def table(explanations: Sequence[Explanation]) -> str:

@@ -72,7 +72,8 @@ class SparseAutoencoder:
             else:
                 raise InputError(f"JumpReLU needs a threshold: SAE file {path} has no 'threshold' tensor; pass threshold=.")
         if activation == "topk":
-            self.k = checks.count(k if k is not None else 0, "k (the features TopK keeps)", minimum=1)
+            kept = f"k (the features TopK keeps, of this SAE's {self.d_sae})"
+            self.k = checks.count(k if k is not None else 0, kept, minimum=1, maximum=self.d_sae)
         for name, values in (("W_enc", self.encoder), ("b_enc", self.bias), ("b_dec", self.decoder_bias), ("threshold", self.threshold)):
             if not np.isfinite(values).all():
                 raise InputError(f"SAE file {path}: {name} holds NaN or inf. Check the file that was trained or converted.")
