@@ -257,6 +257,8 @@ def test_inverting_a_red_circle_streams_each_step_then_the_answer(client, tmp_pa
         ("noise.wav", b"RIFF not a sound", "not a sound"),
         ("big.png", "big", "megapixels"),
         ("slow.wav", "1hz", "1 Hz"),
+        ("fast.wav", "2**31-1 Hz", "'fast.wav' is sampled at 2,147,483,647 Hz; this server takes 4,000-192,000 Hz"),
+        ("click.wav", "1 sample", "'click.wav' holds only 1 sample; this server needs at least 1 ms"),
         ("notes", b"hello", "no extension"),
         ("surround.wav", "8ch", "8 channels"),
         ("drawing.png", "gif", "not a PNG image"),
@@ -292,6 +294,13 @@ def test_bad_uploads_get_a_message_and_the_server_goes_on(client, tmp_path, name
         buffer = io.BytesIO()
         soundfile.write(buffer, np.zeros(16, np.float32), 1, format="WAV")
         content = buffer.getvalue()
+    elif content in ("2**31-1 Hz", "1 sample"):
+        buffer = io.BytesIO()
+        soundfile.write(buffer, np.zeros(16_000 if content == "2**31-1 Hz" else 1, np.float32), 16_000, format="WAV")
+        wav = bytearray(buffer.getvalue())
+        if content == "2**31-1 Hz":
+            wav[24:28] = (2**31 - 1).to_bytes(4, "little")  # the rate the WAV header gives
+        content = bytes(wav)
     events = events_of(client.post("/api/invert", files={"file": (name, content)}))
     assert events[-1]["type"] == "error" and message in events[-1]["message"]
     assert "Traceback" not in events[-1]["message"] and "/tmp/" not in events[-1]["message"]

@@ -64,3 +64,147 @@ def test_16_bit_pictures_are_scaled_not_clipped(tmp_path):
     np.testing.assert_array_equal(pixels[..., 0], np.round(ramp / 65535 * 255).astype(np.uint8))
     floats = Image.fromarray(np.full((4, 4), 0.5, np.float32))
     assert np.asarray(load_image(floats))[0, 0, 0] == 128
+
+
+# --- sounds: one check of rate and length before anything is decoded, and resampling bounded for any rate ---------
+
+
+def tone(rate, seconds=1.0, frequency=440.0):
+    return (0.3 * np.sin(2 * np.pi * frequency * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
+
+
+def write_wav(path, samples, rate, claimed_rate=None):
+    """A real WAV written by soundfile; `claimed_rate` then overwrites the rate its header gives (bytes 24-27)."""
+    import soundfile
+
+    soundfile.write(path, samples, rate, subtype="PCM_16")
+    if claimed_rate is not None:
+        data = bytearray(path.read_bytes())
+        assert data[24:28] == rate.to_bytes(4, "little")
+        data[24:28] = claimed_rate.to_bytes(4, "little")
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def minibind():
+    from unembed import load_space
+
+    return load_space("minibind")
+
+
+def test_a_header_claiming_2_31_hz_is_refused_from_the_header(tmp_path, minibind):
+    from unembed.serve.uploads import Limits, check_audio
+
+    path = write_wav(tmp_path / "fast.wav", tone(16000), 16000, claimed_rate=2**31 - 1)
+    with pytest.raises(InputError, match=r"sampled at 2,147,483,647 Hz; unembed takes 4,000-384,000 Hz\. Resample it"):
+        load_audio(path)
+    with pytest.raises(InputError, match="2,147,483,647 Hz"):
+        minibind.embed("audio", [path])
+    with pytest.raises(InputError, match=r"'fast\.wav' is sampled at 2,147,483,647 Hz; this server takes 4,000-192,000 Hz"):
+        check_audio(path, "fast.wav", Limits())
+
+
+@pytest.mark.parametrize(
+    ("samples", "rate", "message"),
+    [
+        (tone(16000)[:1], 16000, r"holds only 1 sample; unembed needs at least 1 ms \(16 samples at 16,000 Hz\)"),
+        (tone(44100)[:44], 44100, r"holds only 44 samples; unembed needs at least 1 ms \(45 samples"),
+        (np.zeros(16, np.float32), 1, "sampled at 1 Hz"),
+        (np.zeros(160, np.float32), 400_000, "sampled at 400,000 Hz"),
+    ],
+)
+def test_sounds_too_short_or_at_absurd_rates_are_refused_as_files_and_arrays(tmp_path, samples, rate, message):
+    with pytest.raises(InputError, match=message):
+        load_audio(write_wav(tmp_path / "bad.wav", samples, rate))
+    with pytest.raises(InputError, match=message):
+        load_audio((samples, rate))
+
+
+@pytest.mark.parametrize(("rate", "message"), [(0, "positive whole number"), (1, "1 Hz"), (16, "16 Hz.*16000, not 16")])
+def test_arrays_at_a_rate_of_0_or_1_hz_are_refused(rate, message):
+    with pytest.raises(InputError, match=message):
+        load_audio((tone(16000), rate))
+
+
+def test_limits_name_the_sound_and_the_fix():
+    from unembed.spaces.inputs import AudioLimits, check_sound
+
+    check_sound(44100, 44100 * 3600, 2, "'long.wav'")  # an hour of stereo: the library's most
+    with pytest.raises(InputError, match=r"'long\.wav' lasts 3,601 s, longer than unembed's limit of 3600 s\. Cut"):
+        check_sound(16000, 16000 * 3601, 1, "'long.wav'")
+    with pytest.raises(InputError, match=r"holds 8 channels of 48,000 samples, more than this server decodes \(100,000 .*Mix it down"):
+        check_sound(48000, 48000, 8, "'wide.wav'", AudioLimits(samples=100_000, holder="this server"))
+    with pytest.raises(InputError, match="has no samples"):
+        check_sound(16000, 0, 1, "'empty.wav'")
+
+
+def test_any_rate_is_resampled_with_a_small_kernel_and_common_ones_exactly_as_torchaudio_does():
+    import torch
+    import torchaudio
+
+    from unembed.spaces.inputs import resample
+
+    for rate in (44100, 48000, 22050, 11025, 8000, 4000, 384000):
+        waveform = torch.from_numpy(tone(rate, 0.25))
+        assert torch.equal(resample(waveform, rate, 16000), torchaudio.functional.resample(waveform, rate, 16000))
+    # 44,101 Hz is resampled by 119/328, not 16000/44101: a 440 Hz tone comes out 0.0004% faster, and otherwise as
+    # exactly as torchaudio resamples 44,100 Hz (away from the edges, where the filter meets the ends).
+    resampled = resample(torch.from_numpy(tone(44101)), 44101, 16000).numpy()
+    assert resampled.shape == (16001,)
+    faster = 0.3 * np.sin(2 * np.pi * 440 * np.arange(16001) / 16000 * (16000 / 44101) / (119 / 328))
+    np.testing.assert_allclose(resampled[200:-200], faster[200:-200], atol=1e-4)
+    with pytest.raises(InputError, match="cannot resample 1,000,000 Hz to 1 Hz precisely"):
+        resample(torch.zeros(10), 1_000_000, 1)
+
+
+def test_ordinary_rates_give_the_vector_they_gave_before(tmp_path, minibind):
+    """What MiniBind embeds from a file is torchaudio's own resampling of it, as before the bound on resampling."""
+    import soundfile
+    import torch
+    import torchaudio
+
+    for rate in (44100, 48000, 22050, 16000):
+        path = write_wav(tmp_path / f"{rate}.wav", tone(rate, 1.5), rate)
+        samples = torch.from_numpy(soundfile.read(path, dtype="float32")[0])
+        direct = samples if rate == 16000 else torchaudio.functional.resample(samples, rate, 16000)
+        vectors = minibind.embed("audio", [path, (direct.numpy(), 16000)])
+        np.testing.assert_array_equal(vectors[0], vectors[1])
+
+
+# A fresh interpreter, so that its peak resident memory (ru_maxrss) before and after is the resampling's alone.
+_MEASURE = """
+import json, resource, sys, time
+import numpy as np
+from unembed import load_space
+space = load_space("minibind")
+usual = space.embed("audio", [sys.argv[1]])  # 44,100 Hz: loads the model and torchaudio
+before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+odd = space.embed("audio", [sys.argv[2]])  # 44,101 Hz: the kernel torchaudio builds for 16000/44101 is 12.7 GB
+seconds, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"megabytes": (after - before) / 1024, "seconds": seconds, "cosine": float(usual[0] @ odd[0])}))
+"""
+
+
+def test_a_44101_hz_recording_is_embedded_by_minibind_in_bounded_memory(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    usual = write_wav(tmp_path / "usual.wav", tone(44100), 44100)
+    odd = write_wav(tmp_path / "odd.wav", tone(44101), 44101)
+    run = subprocess.run([sys.executable, "-c", _MEASURE, str(usual), str(odd)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    measured = json.loads(run.stdout.splitlines()[-1])
+    print(f"44,101 Hz, 1 s, embedded by MiniBind: {measured['megabytes']:.1f} MB more peak memory, {measured['seconds']:.3f} s")
+    assert measured["megabytes"] < 500
+    assert measured["cosine"] > 0.99  # the same tone, 1 Hz apart in rate, is heard as the same sound
+
+
+def test_the_command_line_refuses_a_bad_sound_with_exit_status_2(tmp_path, capsys, monkeypatch):
+    from unembed.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = write_wav(tmp_path / "click.wav", tone(16000)[:1], 16000)
+    assert main(["invert", str(path), "--space", "minibind"]) == 2
+    assert "click.wav' holds only 1 sample; unembed needs at least 1 ms" in capsys.readouterr().err

@@ -121,7 +121,8 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
         if match and not exists(token) and _is_float(match.group(1)):
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
         elif match and not exists(token) and _WEIGHT_ATTEMPT.fullmatch(match.group(1)):
-            raise InputError(f"the weight {match.group(1)!r} in {raw!r} is not a number. Write it as one, e.g. 0.5*{match.group(2).strip()}.")
+            example = f"0.5*{match.group(2).strip()}"
+            raise InputError(f"the weight {match.group(1)!r} in {raw!r} is not a number. Write it as one, e.g. {example}.")
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
         terms.append(term_of(operand, sign * weight))

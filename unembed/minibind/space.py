@@ -3,8 +3,9 @@
 Inputs follow the one policy of `unembed.spaces.inputs` (files, PIL images, channels-last arrays
 and tensors; audio files or `(array, sample_rate)` pairs, float or integer PCM, any channel layout).
 Images are converted to RGB (alpha dropped) and resized to 64x64 (aspect ratio not kept). Audio is
-averaged to mono and resampled to 16 kHz with torchaudio. Clips up to 2 s are zero-padded at the
-end; longer clips are cut into ceil(length / 2 s) evenly spaced 2-s windows whose embeddings are averaged.
+averaged to mono and resampled to 16 kHz with torchaudio (`inputs.resample`, bounded for any rate).
+Clips up to 2 s are zero-padded at the end; longer clips are cut into ceil(length / 2 s) evenly spaced
+2-s windows whose embeddings are averaged.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchaudio
 from PIL import Image
 
-from ..errors import InputError, WeightsNotFoundError
+from ..errors import WeightsNotFoundError
 from ..spaces import Space, inputs, load_space, normalise_rows
 from . import world
 from .models import CONFIG_FILE, WEIGHTS_DIR, WEIGHTS_FILE, load_weights
@@ -38,12 +38,11 @@ def load_image(item: Any) -> np.ndarray:
 
 
 def load_audio(item: Any) -> np.ndarray:
-    """One audio input (see spaces.inputs) -> float32 mono waveform at 16 kHz (any length > 0)."""
+    """One audio input (see spaces.inputs, whose limits make it at least 16 samples at 16 kHz) -> float32 mono waveform
+    at 16 kHz."""
     samples, sample_rate = inputs.load_audio(item)
     if sample_rate != world.SAMPLE_RATE:
-        samples = torchaudio.functional.resample(torch.from_numpy(samples), sample_rate, world.SAMPLE_RATE).numpy()
-        if samples.size == 0:
-            raise InputError("audio is shorter than one sample at 16 kHz. Give a longer clip.")
+        samples = inputs.resample(torch.from_numpy(samples), sample_rate, world.SAMPLE_RATE).numpy()
     return samples
 
 

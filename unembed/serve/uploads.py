@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import InputError
 from ..registry import require
 from ..spaces import Space, modality_of
+from ..spaces.inputs import AudioLimits, check_sound
 from ..vectors import load_vectors
 
 _CHUNK = 1 << 20
@@ -38,6 +39,12 @@ class Limits:
     audio_samples: int = 600 * 48_000 * 2
     texts: int = 64  # texts in one group or term list
     text_chars: int = 1_000  # characters in one text
+
+    def audio(self) -> AudioLimits:
+        """The limits on sounds, as the library's one check takes them (the shortest sound is the library's)."""
+        return AudioLimits(
+            self.lowest_rate, self.highest_rate, longest_seconds=self.audio_seconds, samples=self.audio_samples, holder="this server"
+        )
 
 
 # What each image extension must hold: PIL picks a decoder by content, and a .png must not reach, say, Ghostscript.
@@ -123,29 +130,13 @@ def check_image(path: Path, name: str, limits: Limits) -> None:
 
 
 def check_audio(path: Path, name: str, limits: Limits) -> None:
-    """Refuse a sound that is not one, or whose rate or length is out of bounds, before decoding it."""
+    """Refuse a sound that is not one, or whose rate, length or samples are out of bounds, from its header."""
     soundfile = require("soundfile", extra="minibind", needed_by="reading uploaded sounds")
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise InputError(f"{name!r} is not a sound this server can read ({error}). Upload a WAV or FLAC recording.") from error
-    if not limits.lowest_rate <= info.samplerate <= limits.highest_rate:
-        raise InputError(
-            f"{name!r} says it was sampled at {info.samplerate} Hz; this server takes {limits.lowest_rate}-{limits.highest_rate} Hz. "
-            "Resample it (e.g. `ffmpeg -i in.wav -ar 16000 out.wav`)."
-        )
-    if info.frames == 0:
-        raise InputError(f"{name!r} holds no samples. Upload a recording at least a few milliseconds long.")
-    if info.frames / info.samplerate > limits.audio_seconds:
-        raise InputError(
-            f"{name!r} lasts {info.frames / info.samplerate:.0f} s, longer than this server's limit of {limits.audio_seconds:g} s. "
-            "Cut the part you want to read."
-        )
-    if info.frames * info.channels > limits.audio_samples:
-        raise InputError(
-            f"{name!r} holds {info.channels} channels of {info.frames:,} samples, more than this server decodes "
-            f"({limits.audio_samples:,} samples in all). Mix it down to mono or stereo, or cut it."
-        )
+    check_sound(info.samplerate, info.frames, info.channels, repr(name), limits.audio())
 
 
 def check_texts(texts: list[str], what: str, limits: Limits) -> list[str]:

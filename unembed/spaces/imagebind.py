@@ -15,8 +15,10 @@ tests/test_spaces_imagebind.py:
 
 Where this differs from the reference, on inputs the reference cannot take: channels are averaged
 (the reference reads the first channel only); a recording shorter than one 25 ms window (400
-samples at 16 kHz) is padded with silence to one window (the reference fails). Recordings shorter
-than 2 s are handled as the reference does: the whole recording is each clip, its fbank padded.
+samples at 16 kHz) is padded with silence to one window (the reference fails); a rate whose ratio to
+16 kHz has large terms (44,101 Hz) is resampled by a ratio within 0.05% of it (`inputs.resample`: the
+reference's kernel would take gigabytes). Recordings shorter than 2 s are handled as the reference
+does: the whole recording is each clip, its fbank padded.
 
 Outputs are re-normalised to unit rows: the model multiplies text by its learnt logit scale and
 audio by 20, and the mean of 3 unit clip embeddings is shorter than 1.
@@ -53,7 +55,7 @@ from ..download import download_file
 from ..errors import InputError, MissingDependencyError, SpaceError, WeightsNotFoundError
 from ..registry import require
 from .base import Space
-from .inputs import load_audio, load_image
+from .inputs import load_audio, load_image, resample
 from .runtime import RandomWeights, TorchRuntime, read_random_weights, seeded
 
 CHECKPOINT_URL = "https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth"
@@ -258,7 +260,7 @@ def audio_clips(samples: np.ndarray, sample_rate: int) -> torch.Tensor:
     """(3, 1, 128, 204) normalised log-mel clips of one mono recording."""
     waveform = torch.tensor(samples, dtype=torch.float32)[None]
     if sample_rate != SAMPLE_RATE:
-        waveform = torchaudio.functional.resample(waveform, orig_freq=sample_rate, new_freq=SAMPLE_RATE)
+        waveform = resample(waveform, sample_rate, SAMPLE_RATE)
     if waveform.shape[1] < MIN_SAMPLES:
         waveform = torch.nn.functional.pad(waveform, (0, MIN_SAMPLES - waveform.shape[1]))
     clips = []

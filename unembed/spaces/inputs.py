@@ -10,7 +10,9 @@ Audio: a file path (read with soundfile), or a pair (array or tensor, sample_rat
 positive whole number of Hz (16000 or 16000.0). Arrays of floats (-1..1) or integer PCM (scaled
 from their type's full range) may be 1-D (mono) or 2-D; in 2-D the shorter axis is taken as
 channels (at most 8), so (channels, frames) from torchaudio and (frames, channels) from soundfile
-both work. Channels are averaged to mono.
+both work. Channels are averaged to mono. Every sound, file or array, is checked against `AUDIO_LIMITS` (its
+rate, length and number of samples, from a file's header before it is decoded), and `resample` changes its rate
+with a kernel of bounded size whatever the two rates are.
 
 `modality_of(path)` maps a file to "image", "audio" or "video" by its extension, so a command line
 can pick the modality (and MILS's prompt for it) from the file alone.
@@ -18,8 +20,11 @@ can pick the modality (and MILS's prompt for it) from the file alone.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,27 @@ from ..paths import is_file, refuse_special
 from ..registry import require
 
 MAX_AUDIO_CHANNELS = 8  # 7.1 surround; a wider 2-D array is more likely a spectrogram than a recording
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What a sound may be: checked from a file's header, or an array's shape, before anything large is allocated."""
+
+    # Below telephone quality a rate is a mistake: a 1 Hz header, or kHz given for Hz (16 for 16000).
+    lowest_rate: int = 4_000
+    # Studio converters and ultrasonic (bat) recorders go up to 384 kHz. A rate is cheap to resample whatever it is
+    # (see `resample`); past this it is more likely a damaged or hostile header than a recording.
+    highest_rate: int = 384_000
+    # One period of a 1 kHz tone, 16 samples at the encoders' 16 kHz: shorter is a click with nothing to hear.
+    shortest_seconds: float = 0.001
+    longest_seconds: float = 3_600.0  # an hour: a talk or a podcast episode
+    # Decoded samples, all channels together: an hour of stereo at 48 kHz, 1.4 GB as float32. It also caps a short
+    # header with many channels, or compressed silence (FLAC) that decodes to far more than its file size.
+    samples: int = 3_600 * 48_000 * 2
+    holder: str = "unembed"  # whose limits, as the messages name it ("this server")
+
+
+AUDIO_LIMITS = AudioLimits()  # the library's and the command line's; `unembed serve` has narrower ones
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # What the libsndfile bundled with the soundfile wheels decodes.
@@ -132,14 +158,19 @@ def _image_array_to_uint8(array: np.ndarray) -> np.ndarray:
 
 
 def load_audio(item: Any) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, sample rate) from a path or an (array, sample_rate) pair; channels averaged."""
+    """(mono float32 samples, sample rate) from a path or an (array, sample_rate) pair; channels averaged.
+    Its rate and length are checked against `AUDIO_LIMITS` first: a file's from its header, before it is decoded."""
     if isinstance(item, (str, os.PathLike)):
         soundfile = require("soundfile", extra="minibind", needed_by="reading audio files")
         refuse_special(item, "audio file")
         if not Path(item).is_file():
             raise InputError(f"audio file {str(item)!r} does not exist. Check the path.")
         try:
-            samples, sample_rate = soundfile.read(str(item), dtype="float32", always_2d=True)
+            with soundfile.SoundFile(str(item)) as sound:  # opened once: the header checked is the one decoded
+                check_sound(sound.samplerate, sound.frames, sound.channels, repr(str(item)))
+                samples, sample_rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
+        except InputError:
+            raise
         except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
             raise InputError(
                 f"cannot read {str(item)!r} as audio ({error}): the file is corrupt or not a sound libsndfile reads. "
@@ -148,8 +179,64 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
         return _mono(samples.T, str(item)), int(sample_rate)
     if isinstance(item, tuple) and len(item) == 2:
         array, sample_rate = item
-        return _mono(np.atleast_2d(_audio_array(array)), "audio array"), _sample_rate(sample_rate)
+        channels_first, rate = np.atleast_2d(_audio_array(array)), _sample_rate(sample_rate)
+        check_sound(rate, channels_first.shape[1], channels_first.shape[0], "the audio array")
+        return _mono(channels_first, "audio array"), rate
     raise InputError(f"cannot use a {type(item).__name__} as audio. Pass a file path or a pair (samples, sample_rate).")
+
+
+def check_sound(rate: int, frames: int, channels: int, what: str, limits: AudioLimits = AUDIO_LIMITS) -> None:
+    """Refuse a sound `what` (a file's name in quotes, "the audio array") whose rate, length or number of samples is
+    outside `limits`. Takes what a header says, so that nothing is decoded or resampled before it is checked."""
+    if not limits.lowest_rate <= rate <= limits.highest_rate:
+        raise InputError(
+            f"{what} is sampled at {rate:,} Hz; {limits.holder} takes {limits.lowest_rate:,}-{limits.highest_rate:,} Hz. "
+            "Resample it (e.g. `ffmpeg -i in.wav -ar 16000 out.wav`); a rate is given in Hz (16000, not 16)."
+        )
+    seconds = frames / rate
+    if seconds < limits.shortest_seconds:
+        needed = math.ceil(limits.shortest_seconds * rate)
+        held = "has no samples (it is empty)" if frames == 0 else f"holds only {frames} sample{'s' * (frames > 1)}"
+        raise InputError(
+            f"{what} {held}; {limits.holder} needs at least {limits.shortest_seconds * 1000:g} ms "
+            f"({needed:,} samples at {rate:,} Hz). Pass a longer recording."
+        )
+    if seconds > limits.longest_seconds:
+        raise InputError(
+            f"{what} lasts {seconds:,.0f} s, longer than {limits.holder}'s limit of {limits.longest_seconds:g} s. "
+            "Cut the part you want to read (e.g. `ffmpeg -i in.wav -t 60 out.wav`)."
+        )
+    if frames * channels > limits.samples:
+        raise InputError(
+            f"{what} holds {channels} channels of {frames:,} samples, more than {limits.holder} decodes "
+            f"({limits.samples:,} samples in all). Mix it down to mono or stereo, or cut it."
+        )
+
+
+# The largest numerator or denominator of the rate ratio given to torchaudio. Its sinc kernel holds about
+# numerator x denominator taps, the rates divided by their gcd: 160 x 441 for 44,100 -> 16,000, but 16,000 x 44,101
+# for 44,101 -> 16,000 (12.7 GB while it is built). The ratios of common rates (8-384 kHz to 16 kHz and back: at most
+# 640 x 441) are within it, so they are resampled exactly as torchaudio does.
+RESAMPLE_TERMS = 1_000
+RESAMPLE_ERROR = 0.001  # the most an approximated ratio may be off: 0.1%, under 2 cents of pitch and tempo
+
+
+def resample(waveform: Any, rate: int, new_rate: int) -> Any:
+    """A torch `waveform` (..., time) at `rate` Hz, resampled to `new_rate` Hz by torchaudio, with a kernel of at most
+    about RESAMPLE_TERMS^2 taps (4 MB as float32) whatever the two rates are."""
+    import torchaudio
+
+    ratio = Fraction(new_rate, rate)
+    if max(ratio.numerator, ratio.denominator) > RESAMPLE_TERMS:
+        # The ratio, or its inverse if that is the one under 1, becomes the nearest fraction whose denominator is at
+        # most RESAMPLE_TERMS (its numerator is smaller still). From any rate within AUDIO_LIMITS to 16 kHz it is off by
+        # 0.05% at most, less than ears tell apart: 44,101 Hz becomes 119/328 of itself, not 16000/44101, 0.0004% apart.
+        under_one = min(ratio, 1 / ratio)
+        near = under_one.limit_denominator(RESAMPLE_TERMS)
+        if abs(near / under_one - 1) > RESAMPLE_ERROR:  # rates hundreds of times apart
+            raise InputError(f"cannot resample {rate:,} Hz to {new_rate:,} Hz precisely. Resample it first, e.g. with ffmpeg.")
+        rate, new_rate = (near.denominator, near.numerator) if ratio < 1 else (near.numerator, near.denominator)
+    return torchaudio.functional.resample(waveform, rate, new_rate)
 
 
 def _as_numpy(item: Any) -> Any:
@@ -191,8 +278,6 @@ def _audio_array(array: Any) -> np.ndarray:
 
 
 def _mono(channels_first: np.ndarray, what: str) -> np.ndarray:
-    if channels_first.shape[1] == 0:
-        raise InputError(f"{what} has no samples (it is empty). Pass a recording at least a few milliseconds long.")
     if not np.isfinite(channels_first).all():
         raise InputError(f"{what} contains NaN or inf samples. Clean the recording first.")
     return np.ascontiguousarray(channels_first.mean(axis=0, dtype=np.float32))
