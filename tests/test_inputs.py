@@ -1,6 +1,7 @@
 """Every input path ends in the right result or a clear InputError: property tests on the parsers of
 vectors, expression weights and bank manifests, and the odd files and numbers users hand in."""
 
+import io
 import json
 import math
 import shutil
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -22,7 +24,7 @@ from unembed.explain import parse_features
 from unembed.index import build_bank, collect_captions, load_bank
 from unembed.inverter import InversionConfig
 from unembed.registry import format_spec, parse_spec
-from unembed.spaces.inputs import load_image
+from unembed.spaces.inputs import load_audio, load_image
 from unembed.vectors import load_vectors, unit_rows
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -238,3 +240,25 @@ def test_any_spec_parses_and_reads_back_or_is_an_input_error(spec):
     except InputError:
         return
     assert parse_spec(format_spec(name, argument, options)) == (name, argument, options)
+
+
+def _wav_bytes() -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.sin(np.linspace(0, 440, 1600)).astype(np.float32), 16000, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.integers(0, 43), st.integers(0, 255), min_size=1, max_size=8))
+def test_any_wav_header_is_read_within_its_limits_or_is_an_input_error(patches):
+    data = bytearray(_wav_bytes())
+    for offset, value in patches.items():
+        data[offset] = value
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sound.wav"
+        path.write_bytes(bytes(data))
+        try:
+            samples, rate = load_audio(path)
+        except InputError:
+            return
+    assert 4_000 <= rate <= 384_000 and len(samples) >= math.ceil(0.001 * rate) and np.isfinite(samples).all()
