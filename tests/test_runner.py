@@ -17,7 +17,7 @@ import pytest
 from helpers import InterruptingSpace
 from unembed.cli import main
 from unembed.errors import InputError, RunnerError
-from unembed.index import collect_captions
+from unembed.index import build_bank, collect_captions
 from unembed.inverter import TextEmbeddingCache, invert_many
 from unembed.runner import PREDICTIONS, read_run, run_job
 
@@ -167,6 +167,97 @@ def test_cli_runs_a_npy_of_vectors(data, complete, tmp_path, capsys):
     assert [_texts(out)[str(i)] for i in range(4)] == [complete[1][f"t{i}"]["text"] for i in range(4)]
     assert main(["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", data["bank"], *FLAGS]) == 2
     assert "another job" in capsys.readouterr().err
+
+
+def test_resuming_against_a_rebuilt_bank_is_refused(data, minilm, tmp_path, capsys):
+    """A run is tied to its bank's content, not its path: rebuilt with other captions, it is another job."""
+    captions = collect_captions([data["bank"]])
+    bank = build_bank(texts=captions[:300], space=minilm, out=tmp_path / "bank")
+    np.save(tmp_path / "targets.npy", data["vectors"][:2])
+    out = tmp_path / "out"
+    options = dict(space=minilm, bank=str(bank.path), **SETTINGS)
+    assert run_job(tmp_path / "targets.npy", out, **options).inverted == 2
+    build_bank(texts=captions[:300], space=minilm, out=bank.path, overwrite=True)  # the same captions: the same answers
+    assert run_job(tmp_path / "targets.npy", out, **options).skipped == 2
+    build_bank(texts=captions[300:], space=minilm, out=bank.path, overwrite=True)
+    with pytest.raises(RunnerError, match=r"the bank '.*bank' is not the one it used: it was rebuilt or replaced.*new --out"):
+        run_job(tmp_path / "targets.npy", out, **options)
+    command = ["run", str(tmp_path / "targets.npy"), "--out", str(out), "--bank", str(bank.path), *FLAGS]
+    assert main(command) == 2
+    assert "rebuilt or replaced" in capsys.readouterr().err
+    assert read_run(out).num_rows == 2
+
+
+def _unembed(*arguments):
+    """`python -m unembed ...` started in a fresh interpreter; the test bounds its wait (communicate's timeout)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "unembed", *map(str, arguments)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
+
+
+@pytest.mark.slow
+def test_two_runs_into_one_folder_do_each_target_once(data, tmp_path):
+    """The second run of an --out waits for the first (`.OUT.lock`), then finds its targets done."""
+    out = tmp_path / "out"
+    command = ["run", data["targets"], "--out", out, "--bank", data["bank"], "--exclude", data["exclude"], *FLAGS]
+    runs = [_unembed(*command) for _ in range(2)]
+    try:
+        ended = [run.communicate(timeout=600) for run in runs]
+    finally:
+        for run in runs:
+            run.kill()
+    assert [run.returncode for run in runs] == [0, 0], [stderr[-2000:] for _, stderr in ended]
+    inverted = [int(re.search(r"(\d+) inverted now", stdout).group(1)) for stdout, _ in ended]
+    assert sum(inverted) == N, f"both runs computed targets: {inverted}"
+    ids = read_run(out).column("id").to_pylist()
+    assert sorted(ids) == sorted(f"t{i}" for i in range(N))
+    for (_, stderr), count in zip(ended, inverted, strict=True):
+        if f"another run of {out} is running; waiting" in stderr:  # it started while the first held the folder
+            assert count == 0
+
+
+def test_an_unreachable_ray_address_stops_at_once(data, tmp_path, capsys):
+    pytest.importorskip("ray")
+    started = time.monotonic()
+    command = ["run", str(data["targets"]), "--out", str(tmp_path / "out"), "--bank", data["bank"], "--ray", "127.0.0.1:1", *FLAGS]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "nothing answers at the Ray address 127.0.0.1:1" in error and "ray start --head" in error
+    assert "Traceback" not in error and time.monotonic() - started < 60
+
+
+@pytest.mark.slow
+def test_a_gpu_that_no_node_has_stops_with_a_message(data, tmp_path):
+    """Ray keeps an actor that asks for a missing GPU pending for ever; the run checks the nodes first."""
+    pytest.importorskip("ray")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    run = _unembed("run", data["targets"], "--out", tmp_path / "out", "--bank", data["bank"], "--ray", "--gpus-per-worker", "1", *FLAGS)
+    try:
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    assert run.returncode == 2, stderr[-2000:]
+    assert "asks for 1 CPU, 1 GPU, but no Ray node has that" in stderr and "GPU missing" in stderr
+    assert "--gpus-per-worker 0" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.slow
+def test_workers_the_cluster_cannot_place_stop_at_the_deadline(data, minilm, tmp_path):
+    """Each worker fits the node, two do not: the second would wait for ever, so the run stops at the deadline."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        started = time.monotonic()
+        refused = r"[12] of 2 Ray worker\(s\) were not started within 20 s: each asks for 1 CPU.*--ray-start-timeout"
+        with pytest.raises(RunnerError, match=refused):
+            run_job(data["targets"], tmp_path / "out", space=minilm, bank=data["bank"], ray=True, workers=2, ray_start_timeout=20,
+                    **SETTINGS)
+        assert time.monotonic() - started < 120
+    finally:
+        ray.shutdown()
 
 
 @pytest.mark.slow

@@ -3,16 +3,26 @@
 Cache root: $UNEMBED_CACHE_DIR, else $XDG_CACHE_HOME/unembed, else ~/.cache/unembed. It holds
 cached banks (`banks/`), downloaded MILS caption files (`mils/`) and MiniBind's caption embeddings
 (`minibind/`). A data folder (`data_dirs`) is looked up in its environment variable first, then in
-its cache folder, where downloads go.
+its cache folder, where downloads go. `exclusive` is the one lock for a destination that a command fills
+(a bank, a run's output folder); `named_paths` finds the places on this machine a spec names.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
+
+from . import atomic
 from .errors import InputError
+from .registry import parse_spec
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir(name: str) -> Path:
@@ -65,3 +75,37 @@ def refuse_special(path: str | os.PathLike, what: str = "input") -> Path:
             "files, which cannot block it. Save the data to a file first."
         )
     return path
+
+
+@contextlib.contextmanager
+def exclusive(destination: str | os.PathLike, doing: str) -> Iterator[None]:
+    """Hold `.NAME.lock` beside `destination` while the caller fills it: one writer per destination, and a second
+    one says it waits (`doing` names the work: "build", "run") and goes on when the first ends. The lock file stays
+    (removing it would let a third writer lock a new file while the second holds the old); the system releases
+    the lock when a process dies."""
+    path = Path(os.path.abspath(Path(destination).expanduser()))
+    lock_file = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file.touch()  # filelock takes a folder it cannot write in for a held lock, and would wait forever
+    except OSError as error:
+        raise atomic.write_error(lock_file, error) from error
+    lock = filelock.FileLock(lock_file)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        log.info("another %s of %s is running; waiting for it to finish.", doing, path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def named_paths(spec: str) -> list[str]:
+    """The parts of a component spec (its ARGUMENT, its option values) that name a place on this machine: an
+    absolute, home or ./ path, or a name that exists here (`st:models/mine`). Loading such a spec reads that
+    place (a model, weights, code it ships), so a spec found in a file is loaded only where the caller named it."""
+    _, argument, options = parse_spec(spec)
+    parts = [argument, *(value for value in options.values() if isinstance(value, str))]
+    return [part for part in parts if part and (part.startswith(("/", "~", "./", "../")) or exists(part))]

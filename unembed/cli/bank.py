@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..index import build_bank, load_bank
-from ..spaces import load_space
+from ..errors import BankError
+from ..index import Bank, build_bank, load_bank
+from ..paths import named_paths
+from ..spaces import Space, load_space
 from ..vectors import load_vectors
 
 
@@ -46,6 +49,11 @@ def add_parser(subparsers) -> None:
     query = search.add_mutually_exclusive_group(required=True)
     query.add_argument("--text", help="embed this text with the bank's space and search")
     query.add_argument("--vector", type=Path, metavar="FILE.npy", help="a (dim,) or (n, dim) float array")
+    search.add_argument(
+        "--space",
+        default=None,
+        help="the space that embeds --text; must be the bank's (default: the bank's own, unless it names a path on this machine)",
+    )
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--search-params", default=None, metavar="PARAMS", help="override, e.g. nprobe=64")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -72,11 +80,11 @@ def run_build(args) -> int:
 
 
 def run_search(args) -> int:
-    bank = load_bank(args.bank, search_params=args.search_params)
+    bank = load_bank(args.bank, args.space, search_params=args.search_params)
     if args.gpu:
         bank.to_gpu()
     if args.text is not None:
-        queries, labels = load_space(bank.space_spec).embed_text([args.text]), [args.text]
+        queries, labels = _text_space(bank, args.space).embed_text([args.text]), [args.text]
     else:
         queries = load_vectors(args.vector)
         labels = [f"{args.vector}[{i}]" for i in range(len(np.atleast_2d(queries)))]
@@ -101,6 +109,19 @@ def run_search(args) -> int:
         for hit in row["results"]:
             print(f"{hit['rank']:>4}  {hit['score']:.4f}  {hit['text']}")
     return 0
+
+
+def _text_space(bank: Bank, named: str | None) -> Space:
+    """The space named with --space, else the bank's own, unless its spec names a place on this machine: a bank is
+    a folder anyone can hand over, and its manifest must not choose which model files (code, pickles) get loaded."""
+    places = named_paths(bank.space_spec)
+    if named is None and places:
+        raise BankError(
+            f"{bank.path} was built with space {bank.space_spec!r}, which loads {places[0]} from this machine; unembed "
+            f"loads a space from a path only when you name it. If you trust that path, pass --space {shlex.quote(bank.space_spec)}; "
+            "or search with --vector."
+        )
+    return load_space(named or bank.space_spec)
 
 
 def run_info(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..runner import run_job
+from ..runner.engines import START_SECONDS
 from .options import GENERATOR_FAILED, add_generation_options, inversion_options
 from .terminal import warn
 
@@ -46,6 +47,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1, help="Ray workers (actors), each holding the space and generator once")
     parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each Ray worker asks for; its torch threads")
     parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs each Ray worker asks for")
+    parser.add_argument(
+        "--ray-start-timeout",
+        type=float,
+        default=START_SECONDS,
+        metavar="SECONDS",
+        help=f"how long the Ray workers may wait to be placed on a node before the run stops (default {START_SECONDS:g})",
+    )
     add_generation_options(parser)
     parser.set_defaults(run=run)
 
@@ -64,6 +72,7 @@ def run(args) -> int:
         workers=args.workers,
         cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker,
+        ray_start_timeout=args.ray_start_timeout,
         progress=True,
         **inversion_options(args),
     )

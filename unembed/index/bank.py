@@ -16,11 +16,10 @@ other texts. Loading checks every file against the manifest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -29,20 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
-import filelock
 import numpy as np
 from tqdm.auto import tqdm
 
 from .. import atomic, checks
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..integrity import file_record, sha256_file
-from ..paths import cache_dir, safe_name
+from ..paths import cache_dir, exclusive, safe_name
 from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from ..version import __version__
 from .sources import collect_captions, normalise_caption
-
-log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -50,6 +46,9 @@ TEXTS = "texts.txt"
 INDEX = "index.faiss"
 BANK_FILES = (MANIFEST, TEXTS, INDEX)
 REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
+# Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
+# when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
+ALLOW_UNVERIFIED = "UNEMBED_ALLOW_UNVERIFIED_BANKS"
 DEFAULT_TRAIN_SIZE = 200_000  # FAISS wants >= 39 points per IVF list: enough for IVF4096
 
 
@@ -177,6 +176,14 @@ class Bank:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def digest(self) -> str:
+        """sha256 of what this bank answers with, which a run records: its captions (their sha256), the space that
+        encodes them, its index and search settings. Not the files' bytes: they hold the build time, and FAISS and
+        the space may write other low bits on another node or after a rebuild, for the same answers. A bank
+        in memory (`from_texts`) and the same bank saved have one digest."""
+        answers = {key: self.manifest.get(key) for key in ("space", "dim", "count", "index", "search_params", "texts_sha256")}
+        return hashlib.sha256(json.dumps(answers, sort_keys=True).encode("utf-8")).hexdigest()
+
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
         return f"Bank(space={self.space_spec!r}, count={len(self)}, index={self.manifest['index']!r}{where})"
@@ -223,7 +230,7 @@ class Bank:
         or a folder holding anything that is not a bank's, is refused and left as it is.
         """
         path = _destination(path)
-        with _build_lock(path):
+        with exclusive(path, "build"):
             return self._write(path, overwrite=overwrite)
 
     def _write(self, path: Path, *, overwrite: bool) -> Path:
@@ -312,27 +319,6 @@ def _claim(path: Path) -> str:
     return "bank"
 
 
-@contextlib.contextmanager
-def _build_lock(path: Path):
-    """One writer per destination: a second build of the same --out waits for the first, then goes on."""
-    lock_file = path.with_name(f".{path.name}.lock")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock_file.touch()  # filelock takes a folder it cannot write in for a held lock, and would wait forever
-    except OSError as error:
-        raise atomic.write_error(lock_file, error) from error
-    lock = filelock.FileLock(lock_file)
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        log.info("another build of %s is running; waiting for it to finish.", path)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def _swap_into_place(staging: Path, path: Path) -> None:
     if not path.exists():
         os.replace(staging, path)
@@ -384,7 +370,7 @@ def build_bank(
     out = _destination(out)
     _claim(out)  # refuse a file or a foreign folder before taking the lock or encoding anything
     digest = texts_sha256(captions)
-    with _build_lock(out):
+    with exclusive(out, "build"):
         if _claim(out) == "bank":
             existing = _read_manifest(out)
             if (existing["space"], existing["texts_sha256"], existing["index"]) == (space.spec, digest, index):
@@ -509,11 +495,16 @@ def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) ->
         )
 
 
-def load_bank(path: str | os.PathLike, space: Space | str | None = None, *, search_params: str | None = None) -> Bank:
+def load_bank(
+    path: str | os.PathLike, space: Space | str | None = None, *, search_params: str | None = None, allow_unverified: bool = False
+) -> Bank:
     """Open a saved bank, checking it is whole (every file against its manifest checksum) and, if
-    `space` is given, that it was built with it."""
+    `space` is given, that it was built with it. A bank of format 1 (only its texts checksummed) is refused
+    unless `allow_unverified` (or $UNEMBED_ALLOW_UNVERIFIED_BANKS=1); then its texts are checked."""
     path = Path(path)
     manifest = _read_manifest(path)
+    if manifest["format"] < 2 and not (allow_unverified or os.environ.get(ALLOW_UNVERIFIED) == "1"):
+        raise BankError(_unverified(path, manifest))
     if space is not None:
         spec, dim = (space.spec, space.dim) if isinstance(space, Space) else (str(space), None)
         if manifest["space"] != spec or (dim is not None and dim != manifest["dim"]):
@@ -551,6 +542,19 @@ def load_bank(path: str | os.PathLike, space: Space | str | None = None, *, sear
     if search_params is not None:
         manifest["search_params"] = search_params
     return Bank(index, texts, manifest, path)
+
+
+def _unverified(path: Path, manifest: dict) -> str:
+    rebuild = ["unembed", "bank", "build", "--from", str(path / TEXTS), "--space", manifest["space"], "--index", manifest["index"]]
+    if manifest.get("search_params"):
+        rebuild += ["--search-params", manifest["search_params"]]
+    rebuild += ["--out", str(path), "--overwrite"]
+    return (
+        f"{path} is a bank of format {manifest['format']}, which checksummed only {TEXTS}: an {INDEX} damaged or swapped "
+        f"for another bank's would be searched without a word, so it is not loaded unless you say so. Rebuild it from "
+        f"its own captions: `{shlex.join(rebuild)}`; or load it unverified with {ALLOW_UNVERIFIED}=1 "
+        "(in Python, load_bank(..., allow_unverified=True))."
+    )
 
 
 def resolve_bank(bank, space: Space, modality: str = "image") -> Bank:

@@ -11,7 +11,7 @@ from .. import atomic, checks
 from ..errors import RunnerError
 
 MANIFEST = "_job.json"  # "_" first: pyarrow skips it when it reads the folder as one table
-FORMAT = 1
+FORMAT = 2  # 2: the job records its bank's digest, so a bank rebuilt at the same path is another job
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class Job:
     """space/bank/generator/fallback: specs, as `invert_many` takes them; modality: the prompt and MILS's
     defaults; settings: the rest of `invert_many`'s (steps, requested, keep, seed, fluency, ...);
     exclude: bank captions the bootstrap skips; batch_size: targets per `invert_many` call and per shard
-    (the targets' order cut into batches of this size, so a batch holds the same targets in every run)."""
+    (the targets' order cut into batches of this size, so a batch holds the same targets in every run);
+    bank_sha256: the digest (`Bank.digest`) of the bank the spec resolved to when the job began, which every
+    worker checks, because a path names a bank only until it is rebuilt (None: not checked)."""
 
     space: str
     bank: str | None
@@ -29,6 +31,7 @@ class Job:
     settings: dict = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
     batch_size: int = 16
+    bank_sha256: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "batch_size", checks.count(self.batch_size, "batch_size"))
@@ -60,8 +63,8 @@ def claim(out: Path, job: Job, targets_digest: str, count: int) -> None:
         if found != json.loads(json.dumps(wanted)):
             changed = _differences(found, wanted)
             raise RunnerError(
-                f"{out} holds the output of another job ({'; '.join(changed)}). Run with the settings and targets that "
-                "made it to resume it, or give a new --out folder for this job."
+                f"{out} holds the output of another job ({'; '.join(changed)}). Run with the bank, settings and targets "
+                "that made it to resume it, or give a new --out folder for this job."
             )
         return
     if out.is_dir() and any(out.iterdir()):
@@ -71,11 +74,19 @@ def claim(out: Path, job: Job, targets_digest: str, count: int) -> None:
 
 def _differences(found: dict, wanted: dict) -> list[str]:
     wanted = json.loads(json.dumps(wanted))
+    if found.get("format") != FORMAT:
+        return [f"run format {found.get('format')!r} then, {FORMAT} now; format 1 did not record its bank"]
     changed = []
     if found.get("targets") != wanted["targets"]:
         changed.append("other targets")
     old, new = found.get("job", {}), wanted["job"]
     for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
+        if key == "bank_sha256" and old.get(key) != new.get(key):
+            bank = repr(new["bank"]) if new.get("bank") else "the space's caption bank"
+            changed.append(
+                f"the bank {bank} is not the one it used: it was rebuilt or replaced since (digest "
+                f"{str(old.get(key))[:12]} then, {str(new.get(key))[:12]} now), and its answers would mix with the other's"
+            )
+        elif old.get(key) != new.get(key):
             changed.append(f"{key}: {old.get(key)!r} then, {new.get(key)!r} now")
     return changed or [f"manifest format {found.get('format')!r}"]

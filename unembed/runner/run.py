@@ -15,8 +15,9 @@ from ..errors import InputError
 from ..generators import default_generator
 from ..index import collect_captions, resolve_bank
 from ..inverter import InversionConfig
+from ..paths import exclusive
 from ..spaces import Space, load_space
-from .engines import EngineStats, in_process, on_ray
+from .engines import START_SECONDS, EngineStats, in_process, on_ray
 from .job import Job, claim
 from .shards import read_shards, write_shard
 from .targets import read_targets
@@ -55,6 +56,7 @@ def run_job(
     workers: int = 1,
     cpus_per_worker: float = 1,
     gpus_per_worker: float = 0,
+    ray_start_timeout: float = START_SECONDS,
     progress: bool = False,
     **settings,
 ) -> RunReport:
@@ -67,17 +69,21 @@ def run_job(
     modality: the prompt and MILS's defaults (default: the media's, image for vectors);
     exclude: a caption file (or the captions) the bank bootstrap skips, for held-out evaluation;
     ray: run on Ray, started here with `workers` actors of `cpus_per_worker` CPUs (torch threads) and
-    `gpus_per_worker` GPUs, or on the cluster at `address`; settings: `invert_many`'s (steps, seed, ...).
+    `gpus_per_worker` GPUs, or on the cluster at `address`, its workers placed within `ray_start_timeout`
+    seconds; settings: `invert_many`'s (steps, seed, ...). One run at a time per `out`: a second waits for it.
     """
     started = time.perf_counter()
     out = Path(out)
     workers = checks.count(workers, "workers")
+    ray_start_timeout = checks.seconds(ray_start_timeout, "ray_start_timeout")
     space = load_space(space)
     excluded = _excluded(exclude)
     found = read_targets(targets, space, progress=progress)
     modality = modality or found.modality or "image"
     generator = generator or default_generator(space)  # recorded in the job, so a resume uses the same one
     _check_settings(space, generator, modality, settings)
+    # Built (and cached) once here, not by every worker at once; its digest ties the output to this very bank.
+    resolved = resolve_bank(bank, space, modality)
     job = Job(
         space=space.spec,
         bank=None if bank is None else str(bank),
@@ -87,45 +93,38 @@ def run_job(
         settings=settings,
         exclude=excluded,
         batch_size=batch_size,
+        bank_sha256=resolved.digest(),
     )
-    claim(out, job, found.digest, len(found.ids))
+    with exclusive(out, "run"):  # a second run of the same --out waits, then finds the targets done
+        claim(out, job, found.digest, len(found.ids))
+        shards = read_shards(out)
+        done = {row["id"] for table in shards.values() for row in table.select(["id", "error"]).to_pylist() if row["error"] is None}
+        report = RunReport(out=out, total=len(found.ids), skipped=len(done & set(found.ids)))
+        groups: dict[int, list[int]] = {}
+        for position, target in enumerate(found.ids):
+            if target not in done:
+                groups.setdefault(position // job.batch_size, []).append(position)
+        batches = [(number, [found.ids[i] for i in positions], found.vectors[positions]) for number, positions in groups.items()]
+        if not batches:
+            report.startup_seconds = time.perf_counter() - started
+            return report
 
-    shards = read_shards(out)
-    done = {row["id"] for table in shards.values() for row in table.select(["id", "error"]).to_pylist() if row["error"] is None}
-    report = RunReport(out=out, total=len(found.ids), skipped=len(done & set(found.ids)))
-    groups: dict[int, list[int]] = {}
-    for position, target in enumerate(found.ids):
-        if target not in done:
-            groups.setdefault(position // job.batch_size, []).append(position)
-    batches = [(number, [found.ids[i] for i in positions], found.vectors[positions]) for number, positions in groups.items()]
-    if not batches:
-        report.startup_seconds = time.perf_counter() - started
-        return report
-
-    stats = EngineStats()
-    if ray:
-        resolve_bank(job.bank, space, modality)  # built (and cached) once here, not by every worker at once
-        results = on_ray(
-            job,
-            batches,
-            stats,
-            address=address,
-            workers=workers,
-            cpus_per_worker=cpus_per_worker,
-            gpus_per_worker=gpus_per_worker,
-            progress=progress,
-        )
-    else:
-        results = in_process(job, batches, stats, space=space)
-    bar = tqdm(total=report.total, initial=report.skipped, desc="run", unit="row", disable=not progress, dynamic_ncols=True)
-    try:
-        for number, rows in results:
-            shards[number] = write_shard(out, number, rows, shards.get(number))
-            report.inverted += len(rows)
-            report.failed += sum(row["error"] is not None for row in rows)
-            bar.update(len(rows))
-    finally:
-        bar.close()
+        stats = EngineStats()
+        if ray:
+            del resolved  # each worker loads its own (and checks its digest): the driver need not hold it meanwhile
+            engine = {"cpus_per_worker": cpus_per_worker, "gpus_per_worker": gpus_per_worker, "start_timeout": ray_start_timeout}
+            results = on_ray(job, batches, stats, address=address, workers=workers, progress=progress, **engine)
+        else:
+            results = in_process(job, batches, stats, space=space, bank=resolved)
+        bar = tqdm(total=report.total, initial=report.skipped, desc="run", unit="row", disable=not progress, dynamic_ncols=True)
+        try:
+            for number, rows in results:
+                shards[number] = write_shard(out, number, rows, shards.get(number))
+                report.inverted += len(rows)
+                report.failed += sum(row["error"] is not None for row in rows)
+                bar.update(len(rows))
+        finally:
+            bar.close()
     report.pids, report.peak_rss = stats.pids, stats.peak_rss
     report.startup_seconds = stats.ready_at - started
     report.seconds = time.perf_counter() - stats.ready_at

@@ -1,6 +1,8 @@
 """One worker of a job: loads the space, bank and generator once, then inverts batch after batch.
 
-The same class runs in the driver's process and as a Ray actor, so both engines make the same rows.
+The same class runs in the driver's process and as a Ray actor, so both engines make the same rows. It loads
+its components at `load()` or its first batch, not when it is made: a Ray actor is then alive as soon as it is
+placed, so the engine can bound the wait for resources apart from the loading (which may download a model).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import resource
 import numpy as np
 import torch
 
-from ..errors import UnembedError
+from ..errors import RunnerError, UnembedError
 from ..generators import load_generator, with_timeout
-from ..index import resolve_bank
+from ..index import Bank, resolve_bank
 from ..inverter import InversionResult, TextEmbeddingCache, invert_many
 from ..secrets import redact
 from ..spaces import Space, load_space
@@ -23,25 +25,41 @@ Batch = tuple[int, list[str], np.ndarray]  # batch number, ids, vectors
 
 
 class BatchInverter:
-    """`invert(ids, vectors)` -> one predictions row per target. threads: torch threads (the worker's CPU share)."""
+    """`invert(ids, vectors)` -> one predictions row per target. threads: torch threads (the worker's CPU share);
+    space, bank: the job's, already loaded by the caller (in process)."""
 
-    def __init__(self, job: Job, *, space: Space | None = None, threads: int | None = None):
+    def __init__(self, job: Job, *, space: Space | None = None, bank: Bank | None = None, threads: int | None = None):
         if threads:
             torch.set_num_threads(threads)
         self.job = job
+        self.given = space, bank
+        self.loaded = False
+
+    def load(self) -> None:
+        """Load the components, once (a Ray actor restarted after its process died loads them at its next batch)."""
+        if self.loaded:
+            return
+        job, (space, bank) = self.job, self.given
         self.space = space or load_space(job.space)
-        self.bank = resolve_bank(job.bank, self.space, job.modality)
+        self.bank = bank if bank is not None else resolve_bank(job.bank, self.space, job.modality)
+        if job.bank_sha256 is not None and self.bank.digest() != job.bank_sha256:
+            raise RunnerError(
+                f"the bank {job.bank or 'of the space'} changed after the job began (rebuilt or replaced), so this worker "
+                "would answer from another bank than the rows written. Put back the bank the job began with, or give a new --out."
+            )
         settings = dict(job.settings)
         timeout = settings.pop("timeout", None)
         self.generator = with_timeout(load_generator(job.generator), timeout)
         self.fallback = with_timeout(load_generator(job.fallback), timeout) if job.fallback else None
         self.settings = settings
+        self.loaded = True
 
     def run(self, batch: Batch) -> tuple[int, list[dict]]:
         number, ids, vectors = batch
         return number, self.invert(ids, vectors)
 
     def invert(self, ids: list[str], vectors: np.ndarray) -> list[dict]:
+        self.load()
         try:
             # A fresh embedding cache per batch: a batch's texts are encoded in the same groups whatever
             # this worker inverted before, so its rows do not depend on which worker it ran on.
