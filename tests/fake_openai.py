@@ -3,17 +3,28 @@
 The real client code talks to it over HTTP. Each route answers as its `mode` says: `ok` (a numbered
 list of `lines` lines), `500`, `garbage` (not JSON), `empty` (no choices), `hang` (answers nothing
 until the test ends, at most `HANG_LIMIT` seconds), `redirect` (302 to `redirect_to`), `echo-key` (500 with the
-request's Authorization header in its error message, as careless servers do). Every request
-is recorded with its headers (names in lower case), so a test can see what reached which server.
+request's Authorization header in its error message, as careless servers do). Hostile ones: `trickle` (the headers,
+then the `ok` body one byte a second: every read is quick, the whole answer takes minutes), `trickle-headers` (the
+status line and headers one byte a second too), `endless` (a body with no Content-Length and no end), `huge-length`
+(claims `Content-Length: 2000000000`, then sends without end), `gzip` (the `ok` answer gzip-compressed, though the
+client asked for none), `ansi` (the `ok` answer with escape and BEL characters in its lines). A hostile handler stops
+when the client goes away, when the test ends, or after `TRICKLE_LIMIT` seconds or `ENDLESS_LIMIT` bytes. Every
+request is recorded with its headers (names in lower case), so a test can see what reached which server.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HANG_LIMIT = 20.0  # a hung handler gives up by itself, so no test can hang on it
+TRICKLE_SECONDS = 1.0  # between two bytes of a trickle
+TRICKLE_LIMIT = 120.0  # a trickle ends by itself after this long (its whole answer would take ten minutes)
+ENDLESS_LIMIT = 2**30  # an "endless" body stops after this many bytes, so a client without a cap cannot exhaust the machine
+HOSTILE = ("trickle", "trickle-headers", "endless", "huge-length", "gzip")
 
 
 class FakeOpenAI:
@@ -36,12 +47,13 @@ class FakeOpenAI:
                 payload = json.loads(body or b"{}")
                 fake._record(self, payload)
                 asked = fake.lines
-                text = "\n".join(f"{n}. a photo of a dog number {n} on a beach" for n in range(1, asked + 1))
+                controls = "\x07 \x1b]0;pwned\x07 \x1b[2J" if fake.mode == "ansi" else ""
+                text = "\n".join(f"{n}. a photo of a dog{controls} number {n} on a beach" for n in range(1, asked + 1))
                 fake._answer(self, fake.mode, {
                     "id": "x", "object": "chat.completion", "created": 0, "model": payload.get("model", "fake"),
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": 11, "completion_tokens": 22, "total_tokens": 33},
-                })
+                })  # fmt: skip
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -49,13 +61,18 @@ class FakeOpenAI:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _record(self, handler, payload):
-        self.requests.append({"method": handler.command, "path": handler.path, "headers": {name.lower(): value for name, value in handler.headers.items()},
-                              "payload": payload})
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        self.requests.append({"method": handler.command, "path": handler.path, "headers": headers, "payload": payload})
 
     def _answer(self, handler, mode, ok_body):
         if mode == "hang":
             self.release.wait(HANG_LIMIT)
             return
+        if mode in HOSTILE:
+            self._hostile(handler, mode, json.dumps(ok_body).encode())
+            return
+        if mode == "ansi":  # the controls are in the text already
+            mode = "ok"
         if mode == "echo-key":
             mode = "500"
             ok_body = {"error": {"message": f"rejected request with Authorization: {handler.headers.get('Authorization')}"}}
@@ -79,7 +96,36 @@ class FakeOpenAI:
         handler.end_headers()
         handler.wfile.write(body)
 
-    def __enter__(self) -> "FakeOpenAI":
+    def _hostile(self, handler, mode, body):
+        length = {"huge-length": "Content-Length: 2000000000\r\n", "endless": ""}.get(mode, f"Content-Length: {len(body)}\r\n")
+        if mode == "gzip":
+            body = gzip.compress(body)
+            length = f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n"
+        # HTTP/1.0: without a Content-Length the body runs until the connection closes.
+        head = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n{length}\r\n".encode()
+        handler.close_connection = True
+        try:
+            if mode == "trickle-headers":
+                body, head = head + body, b""
+            handler.wfile.write(head)
+            if mode.startswith("trickle"):
+                started = time.monotonic()
+                for byte in body:
+                    if self.release.wait(TRICKLE_SECONDS) or time.monotonic() - started > TRICKLE_LIMIT:
+                        return
+                    handler.wfile.write(bytes([byte]))
+            elif mode in ("endless", "huge-length"):
+                block = b" " * 65536  # JSON whitespace: the answer only ever gets longer
+                for _ in range(ENDLESS_LIMIT // len(block)):
+                    if self.release.is_set():
+                        return
+                    handler.wfile.write(block)
+            else:
+                handler.wfile.write(body)
+        except OSError:  # the client hung up, as a client that refuses the answer does
+            return
+
+    def __enter__(self) -> FakeOpenAI:
         self.thread.start()
         return self
 

@@ -1,14 +1,18 @@
-"""Downloads are checked against a pinned sha256: a wrong file is deleted, never used."""
+"""Downloads are checked against a pinned sha256: a wrong file is deleted, never used. A stalled download stops (to
+resume later), and one larger than its cap is refused."""
 
 import hashlib
+import http.server
 import os
+import time
 from pathlib import Path
 
 import pytest
-
 from helpers import file_server
-from unembed.download import download_file
-from unembed.errors import IntegrityError
+
+from unembed import download
+from unembed.download import DownloadTooLarge, download_file
+from unembed.errors import InputError, IntegrityError
 from unembed.index.sources import MILS_SHA256, _download
 from unembed.integrity import sha256_file
 
@@ -38,3 +42,66 @@ def test_a_download_with_the_pinned_digest_is_kept_and_another_is_deleted(served
     with pytest.raises(IntegrityError, match="not the pinned"):
         _download(f"{url}/other.txt", other, right)
     assert not other.exists() and not other.with_name("other.txt.partial").exists()
+
+
+class Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers every GET as its path says: /trickle (a byte every 0.1 s), /silent (headers, then nothing), /endless
+    (no Content-Length, no end), /huge (claims 20 GB). Each gives up after 20 s or when the client hangs up."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        length = {"/endless": None, "/huge": 20 * 10**9}.get(self.path, 10**6)
+        self.send_response(200)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 20:
+                if self.path == "/trickle":
+                    self.wfile.write(b"x")
+                    time.sleep(0.1)
+                elif self.path == "/silent":
+                    time.sleep(0.1)
+                else:
+                    self.wfile.write(b"x" * 65536)
+        except OSError:  # the client hung up
+            pass
+
+
+@pytest.fixture()
+def hostile(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(download, "STALL_BYTES", 1000)
+    with file_server(tmp_path, handler=Hostile) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("path", "said"), [("/trickle", "less than 1,000 bytes came in 1 s"), ("/silent", "timed out")])
+def test_a_stalled_download_stops_and_keeps_its_partial_to_resume(hostile, tmp_path, path, said):
+    """A per-read timeout alone let a server that sends a byte at a time hold a download for ever."""
+    target = tmp_path / "cache" / "file.bin"
+    started = time.monotonic()
+    with pytest.raises(OSError, match="load again to resume") as raised:
+        download_file(hostile + path, target)
+    assert said in str(raised.value) and time.monotonic() - started < 15
+    assert not target.exists() and (path == "/silent" or target.with_name("file.bin.partial").stat().st_size > 0)
+
+
+def test_an_endless_download_stops_at_its_cap_and_is_deleted(hostile, tmp_path):
+    target = tmp_path / "cache" / "file.bin"
+    with pytest.raises(DownloadTooLarge, match="sent more than the 1,048,576 bytes expected at most"):
+        download_file(hostile + "/endless", target, max_bytes=2**20)
+    assert not target.exists() and not target.with_name("file.bin.partial").exists()
+
+
+def test_a_download_announced_past_its_cap_is_refused_before_a_byte_is_written(hostile, tmp_path):
+    target = tmp_path / "cache" / "file.bin"
+    with pytest.raises(DownloadTooLarge, match=r"20,000,000,000 bytes \(its Content-Length\), more than the 8,589,934,592"):
+        download_file(hostile + "/huge", target)
+    assert not target.exists() and not target.with_name("file.bin.partial").exists()
+    # Through the caption sources, the same refusal is the usual "could not download" error with its fix.
+    with pytest.raises(InputError, match="could not download"):
+        _download(hostile + "/huge", target)

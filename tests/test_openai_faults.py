@@ -1,13 +1,21 @@
-"""The OpenAI-compatible generator against a real fake server on 127.0.0.1: errors, garbage, hangs, redirects."""
+"""The OpenAI-compatible generator against a real fake server on 127.0.0.1: errors, garbage, hangs, redirects,
+and hostile servers (trickling, endless, oversized or compressed answers)."""
+
+import os
+import threading
+import time
+from pathlib import Path
 
 import pytest
-
 from fake_openai import FakeOpenAI
+
 from unembed.cli import main
-from unembed.generators import ProposalRequest
+from unembed.errors import GeneratorError
+from unembed.generators import ProposalRequest, openai_compat
 from unembed.generators.openai_compat import OpenAIGenerator
 
 SECRET = "sk-test-secret-0123456789"
+GUARD = 30.0  # seconds a call against a hostile server may take before the test calls it hung (a trickle lasts 120 s)
 
 
 def request(requested=5, max_words=10, seed=0):
@@ -102,3 +110,104 @@ def test_a_server_that_echoes_the_key_gets_it_printed_and_stored_nowhere(caption
     assert SECRET not in (tmp_path / "result.json").read_text()
     errors = [row["error"] for path in (tmp_path / "run").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
     assert errors and all(error and SECRET not in error and "[redacted]" in error for error in errors)
+
+
+def resident_bytes():
+    """This process's resident memory (Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def bounded(function, *args, rss=False, **kwargs):
+    """Run `function` in a thread and return what it returned or raised; fail, rather than hang, if it has not ended
+    within GUARD seconds. With `rss`, also return the most the process's resident memory grew meanwhile."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # handed to the test
+            outcome["value"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    before = resident_bytes() if rss else 0
+    peak, started = before, time.monotonic()
+    thread.start()
+    while thread.is_alive() and time.monotonic() - started < GUARD:
+        if rss:
+            peak = max(peak, resident_bytes())
+        thread.join(0.01)
+    assert not thread.is_alive(), f"{function.__name__} was still running after {GUARD:g} s"
+    return (outcome["value"], peak - before) if rss else outcome["value"]
+
+
+@pytest.mark.parametrize("mode", ["trickle", "trickle-headers"])
+def test_a_trickling_server_is_cut_at_the_deadline_of_the_step(mode):
+    """httpx's timeout bounds each read, so a byte a second (in the body, or in the headers) held `--timeout 2` for minutes."""
+    with FakeOpenAI(mode) as server:
+        generator = OpenAIGenerator("fake", server.url, timeout=2, backoff=0.05)
+        [proposal] = bounded(generator.propose, [request()])
+        chats = [r for r in server.requests if r["path"].endswith("/chat/completions")]
+    assert proposal.texts == [] and "did not finish within the step's 2 s (the --timeout)" in proposal.error
+    assert len(chats) == 1, "the first try spent the step's time budget: no retry"
+
+
+@pytest.mark.parametrize(("mode", "said"), [
+    ("trickle", "did not send its model list within 2 s"),
+    ("trickle-headers", "did not send its model list within 2 s"),
+    ("hang", "did not send its model list within 2 s"),
+    ("endless", "more than 8 MiB"),
+    ("huge-length", "2,000,000,000 bytes (Content-Length), more than the 8 MiB cap"),
+    ("gzip", "compressed (gzip)"),
+])  # fmt: skip
+def test_a_hostile_model_list_is_an_error_naming_the_server(mode, said):
+    """The start-up request for the model list hung silently on a trickle, and buffered an endless list whole."""
+    with FakeOpenAI("ok", models_mode=mode) as server:
+        error = bounded(OpenAIGenerator, "fake", server.url, timeout=2)
+    assert isinstance(error, GeneratorError), error
+    assert server.url in str(error) and said in str(error)
+
+
+@pytest.mark.parametrize(("mode", "said"), [
+    ("endless", "AnswerRefused: the server sent more than 8 MiB in one answer (the cap)"),
+    ("huge-length", "AnswerRefused: the server announced an answer of 2,000,000,000 bytes (Content-Length), more than the 8 MiB cap"),
+    ("gzip", "AnswerRefused: the server sent a compressed (gzip) answer though unembed asks for none"),
+])  # fmt: skip
+def test_an_answer_past_the_byte_cap_is_refused_and_memory_stays_bounded(mode, said):
+    """An endless body (or one claiming 2 GB) was buffered whole: 7.3 GB at its peak. A compressed one could unpack past the cap."""
+    if not Path("/proc/self/statm").exists():
+        pytest.skip("reads the resident memory from /proc (Linux)")
+    with FakeOpenAI(mode) as server:
+        generator = OpenAIGenerator("fake", server.url, timeout=20, retries=0)
+        [proposal], grew = bounded(generator.propose, [request()], rss=True)
+        assert all(r["headers"].get("accept-encoding") == "identity" for r in server.requests)
+    assert proposal.texts == [] and said in proposal.error
+    assert grew < 200 * 2**20, f"the process grew by {grew / 2**20:.0f} MiB"
+
+
+def test_control_characters_in_an_answer_reach_the_terminal_escaped(caption_file, capsys):
+    """The generator hands on what the server wrote, controls included; the command escapes them (see test_terminal.py)."""
+    with FakeOpenAI("ansi") as server:
+        [proposal] = OpenAIGenerator("fake", server.url, retries=0, timeout=5).propose([request()])
+        assert proposal.error is None and any("\x07" in raw and "\x1b" in raw for raw in proposal.raw)
+        code = main(["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file),
+                     "--generator", f"openai:fake@{server.url}", "--steps", "1", "--requested", "5", "--keep", "5",
+                     "--patience", "0", "--no-fluency", "--timeout", "5"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0 and "a photo of a dog\\x07 \\x1b]0;pwned\\x07" in captured.out  # the answer won, printed escaped
+    assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(("route", "code", "said"), [
+    ("chat", 3, "did not finish within the step's 2 s (the --timeout)"),
+    ("models", 2, "did not send its model list within 3 s (the start-up check"),
+])  # fmt: skip
+def test_a_trickling_server_on_the_cli_ends_at_its_deadline(caption_file, capsys, monkeypatch, route, code, said):
+    """The command sets --timeout on the generator it built, so the start-up check keeps its own CHECK_SECONDS (10 s; 3 here)."""
+    monkeypatch.setattr(openai_compat, "CHECK_SECONDS", 3.0)
+    modes = {"mode": "trickle"} if route == "chat" else {"models_mode": "trickle"}
+    with FakeOpenAI(**modes) as server:
+        returned = bounded(main, ["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file),
+                                  "--generator", f"openai:fake@{server.url}", "--timeout", "2", "--steps", "1",
+                                  "--requested", "5", "--keep", "5", "--patience", "0"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert returned == code and said in " ".join(captured.err.split())  # messages are wrapped

@@ -6,13 +6,25 @@ The key comes from the `api_key` option or OPENAI_API_KEY; the base URL from the
 `base_url` option or OPENAI_BASE_URL. The calls of one step run concurrently; `timeout` bounds the
 whole step, retries included (ChatGenerator). The server is asked for its model list before the
 loop starts, so a server that is down is an error up front rather than a run of failed steps.
+
+httpx's `timeout` bounds each read, not a call: a server that sends a byte a second never trips it. So every
+socket operation of a call (connect, TLS, write, each read) waits at most until the call's deadline, and a
+call reads at most RESPONSE_CAP bytes (`_GuardedBackend`, under httpx's connection pool); an answer whose
+Content-Length says more, or that comes compressed (it could unpack past the cap), is refused from its headers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import time
 import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import openai
 
@@ -21,7 +33,19 @@ from ..errors import GeneratorError
 from ..secrets import redact, redact_url, remember
 from .base import Call, ChatGenerator, Completion
 
+if TYPE_CHECKING:
+    import httpx2 as httpx
+else:
+    try:  # the guard must sit in the HTTP library the client uses: httpx2 for openai 3, httpx for openai 1 and 2
+        import httpx2 as httpx
+
+        if not issubclass(openai.DefaultHttpxClient, httpx.Client):
+            raise ImportError("this openai is on httpx")
+    except ImportError:
+        import httpx
+
 CHECK_SECONDS = 10.0  # the up-front model-list request: a live server answers it at once
+RESPONSE_CAP = 8 * 2**20  # bytes one call may read: an LLM's 50 lines are a few KB, a long model list about 1 MB
 
 
 class OpenAIGenerator(ChatGenerator):
@@ -64,20 +88,35 @@ class OpenAIGenerator(ChatGenerator):
             base_url=base_url,
             max_retries=0,
             timeout=self.timeout,
+            http_client=_guarded_http_client(base_url),
         )
-        self._check_server()
+        try:
+            self._check_server()
+        except BaseException:
+            self.client.close()
+            raise
 
     def __repr__(self) -> str:  # never the client, which holds the key
         return f"OpenAIGenerator(spec={self.spec!r})"
 
     def _check_server(self) -> None:
+        seconds = min(CHECK_SECONDS, self.timeout)
         try:
-            self.client.models.list(timeout=min(CHECK_SECONDS, self.timeout))
+            with _deadline(seconds):
+                self.client.models.list(timeout=seconds)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             raise GeneratorError(
                 f"{redact_url(self.base_url)} refused the API key (HTTP {error.status_code}). Set OPENAI_API_KEY or pass api_key."
             ) from None
-        except openai.APIConnectionError as error:  # timeouts included
+        except openai.APITimeoutError:  # a server that hangs or trickles is no more usable than one that is down
+            raise GeneratorError(
+                f"the server at {redact_url(self.base_url)} did not send its model list within {seconds:g} s "
+                f"(the start-up check; a live server answers it at once). Check the server, or fix the URL in "
+                "--generator openai:MODEL@http://host:port/v1."
+            ) from None
+        except AnswerRefused as error:
+            raise GeneratorError(f"the server at {redact_url(self.base_url)} sent an unusable model list: {error}") from None
+        except openai.APIConnectionError as error:
             raise GeneratorError(
                 f"no OpenAI-compatible server answers at {redact_url(self.base_url)} ({_describe(error)}). Start the server, "
                 "or fix the URL in --generator openai:MODEL@http://host:port/v1."
@@ -87,14 +126,13 @@ class OpenAIGenerator(ChatGenerator):
 
     def _complete_one(self, call: Call) -> Completion | Exception:
         remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
+        if remaining is None:  # called outside propose: one call's worth
+            remaining = self.timeout
+        if remaining <= 0:
             return TimeoutError(f"timed out: the step's time budget of {self.timeout:g} s was spent")
         try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                **self._chat_arguments(call),
-                timeout=remaining if remaining is not None else openai.NOT_GIVEN,
-            )
+            with _deadline(remaining):
+                response = self.client.chat.completions.create(model=self.model, **self._chat_arguments(call), timeout=remaining)
             if not getattr(response, "choices", None):
                 return GeneratorError("the server answered without any choice (an empty `choices` list)")
             usage = response.usage
@@ -104,7 +142,9 @@ class OpenAIGenerator(ChatGenerator):
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             )
         except openai.APITimeoutError:
-            return TimeoutError(f"timed out after {remaining if remaining is not None else self.timeout:.3g} s")
+            return TimeoutError(f"timed out: the call did not finish within the step's {self.timeout:g} s (the --timeout)")
+        except AnswerRefused as error:
+            return error
         except openai.OpenAIError as error:
             return GeneratorError(_describe(error))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:  # answers of the wrong shape
@@ -123,6 +163,115 @@ def _describe(error: openai.OpenAIError) -> str:
         return f"HTTP {status}: {message}"
     cause = error.__cause__
     return f"{message} ({type(cause).__name__}: {redact(str(cause))})" if cause is not None and str(cause) not in message else message
+
+
+class AnswerRefused(GeneratorError):
+    """A server's answer refused unread (or read no further) because it is, or could become, larger than RESPONSE_CAP."""
+
+
+@dataclass
+class _CallLimits:
+    deadline: float  # time.monotonic() by which the call must end
+    received: int = 0  # bytes read from the server during the call
+
+
+# The limits of the call the current thread is making (each call runs in its own thread); None: no call, no limits.
+_CALL: contextvars.ContextVar[_CallLimits | None] = contextvars.ContextVar("unembed_openai_call", default=None)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    token = _CALL.set(_CallLimits(time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
+def _time_left(timeout: float | None, expired: type[httpx.TimeoutException]) -> float | None:
+    """httpx's limit for one socket operation, cut to what is left of the current call; `expired` once nothing is
+    (httpx's own timeout, which its pool passes on as it is and openai reports as APITimeoutError)."""
+    call = _CALL.get()
+    if call is None:
+        return timeout
+    left = call.deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the call's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _GuardedStream:
+    """A connection (httpcore's NetworkStream interface) whose every wait ends by the current call's deadline and whose
+    reads count against its byte cap."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._stream.read(max_bytes, _time_left(timeout, httpx.ReadTimeout))
+        call = _CALL.get()
+        if call is not None:
+            call.received += len(data)
+            if call.received > RESPONSE_CAP:  # the pool closes the connection as the error passes
+                raise AnswerRefused(f"the server sent more than {RESPONSE_CAP / 2**20:g} MiB in one answer (the cap); unembed read no more")
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpx.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> _GuardedStream:
+        return _GuardedStream(self._stream.start_tls(ssl_context, server_hostname, _time_left(timeout, httpx.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _GuardedBackend:
+    """Opens `_GuardedStream`s (httpcore's NetworkBackend interface): below httpx's pool, the one place every byte and
+    every wait of a call passes."""
+
+    def __init__(self, backend: Any):
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None):
+        timeout = _time_left(timeout, httpx.ConnectTimeout)
+        return _GuardedStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None):
+        return _GuardedStream(self._backend.connect_unix_socket(path, _time_left(timeout, httpx.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _refuse_from_headers(response: httpx.Response) -> None:
+    """Refuse an answer before its body is read: one whose Content-Length is past the cap, or a compressed one (the cap
+    counts bytes on the wire, and a few MB of gzip can unpack to GBs; unembed asks for none)."""
+    length = response.headers.get("Content-Length", "").strip()
+    if length.isdigit() and int(length) > RESPONSE_CAP:
+        raise AnswerRefused(
+            f"the server announced an answer of {int(length):,} bytes (Content-Length), more than the {RESPONSE_CAP / 2**20:g} MiB cap"
+        )
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise AnswerRefused(f"the server sent a compressed ({redact(encoding)[:40]}) answer though unembed asks for none")
+
+
+def _guarded_http_client(base_url: str) -> httpx.Client:
+    """openai's default HTTP client on a transport whose sockets are guarded (_GuardedBackend)."""
+    parts = urllib.parse.urlsplit(base_url)
+    # Given a transport, httpx no longer takes a proxy from the environment: take it here as httpx would have.
+    proxies = urllib.request.getproxies()
+    proxy = None if urllib.request.proxy_bypass(parts.hostname or "") else proxies.get(parts.scheme) or proxies.get("all")
+    transport = httpx.HTTPTransport(proxy=proxy)
+    # httpx has no option for its pool's network backend; an AttributeError here, not a silent loss of the deadline.
+    transport._pool._network_backend = _GuardedBackend(transport._pool._network_backend)  # type: ignore[assignment]
+    return openai.DefaultHttpxClient(
+        transport=transport, headers={"Accept-Encoding": "identity"}, event_hooks={"response": [_refuse_from_headers]}
+    )
 
 
 def load_openai(argument: str, **options) -> OpenAIGenerator:
