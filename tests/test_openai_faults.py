@@ -184,16 +184,18 @@ def test_an_answer_past_the_byte_cap_is_refused_and_memory_stays_bounded(mode, s
     assert grew < 200 * 2**20, f"the process grew by {grew / 2**20:.0f} MiB"
 
 
-def test_control_characters_in_an_answer_reach_the_terminal_escaped(caption_file, capsys):
-    """The generator hands on what the server wrote, controls included; the command escapes them (see test_terminal.py)."""
+def test_control_characters_in_an_answer_never_reach_the_terminal(caption_file, capsys):
+    """The generator keeps what the server wrote in `raw`; its candidates lose terminal escapes and control characters
+    (generators.parsing), and the command escapes anything printed from outside (test_terminal.py)."""
     with FakeOpenAI("ansi") as server:
         [proposal] = OpenAIGenerator("fake", server.url, retries=0, timeout=5).propose([request()])
         assert proposal.error is None and any("\x07" in raw and "\x1b" in raw for raw in proposal.raw)
+        assert proposal.texts and not any(ord(character) < 32 for text in proposal.texts for character in text)
         code = main(["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file),
                      "--generator", f"openai:fake@{server.url}", "--steps", "1", "--requested", "5", "--keep", "5",
                      "--patience", "0", "--no-fluency", "--timeout", "5"])  # fmt: skip
     captured = capsys.readouterr()
-    assert code == 0 and "a photo of a dog\\x07 \\x1b]0;pwned\\x07" in captured.out  # the answer won, printed escaped
+    assert code == 0 and "a photo of a dog number 1 on a beach" in captured.out  # the answer won, without its escapes
     assert "\x1b" not in captured.out + captured.err and "\x07" not in captured.out + captured.err
 
 

@@ -19,9 +19,14 @@ _DANGLING = frozenset(
 )
 
 
+# Terminal escapes (ANSI CSI/OSC sequences) and other control characters: no caption holds them, and a server may
+# send them to clear or retitle the terminal of whoever reads the answers.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]")
+
+
 def clean_candidate(text: str) -> str:
-    """One candidate line without markup, echoed score, trailing note or surrounding quotes."""
-    text = _SPECIAL.sub(" ", text)
+    """One candidate line without markup, control characters, echoed score, trailing note or surrounding quotes."""
+    text = _CONTROL.sub(" ", _SPECIAL.sub(" ", text))
     text = " ".join(text.split())
     text = _SCORE_PREFIX.sub("", text)
     text = _TRAILING_NOTE.sub("", text) if "(" in text or "[" in text else text
