@@ -9,6 +9,7 @@ import pytest
 
 from helpers import InterruptingSpace
 from unembed.cli import main
+from unembed.corpus import GRAMMAR_FILES
 from unembed.errors import BankError, SpaceMismatchError
 from unembed.index import Bank, build_bank, load_bank
 
@@ -116,7 +117,8 @@ def test_every_bank_file_is_checksummed_in_the_manifest(tmp_path, minilm):
     build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "bank")
     manifest = json.loads((tmp_path / "bank" / "manifest.json").read_text())
     assert manifest["format"] == 2
-    assert set(manifest["files"]) == {"texts.txt", "index.faiss"}
+    assert set(manifest["files"]) == {"texts.txt", "index.faiss", *GRAMMAR_FILES}
+    assert {path.name for path in (tmp_path / "bank").iterdir()} == {"manifest.json", *manifest["files"]}
     for name, entry in manifest["files"].items():
         data = (tmp_path / "bank" / name).read_bytes()
         assert entry["bytes"] == len(data) and len(entry["sha256"]) == 64

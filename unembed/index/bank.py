@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import atomic, checks
+from ..corpus import GRAMMAR_FILES, CorpusTexts, write_grammar
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..integrity import file_record, sha256_file
 from ..paths import cache_dir, exclusive, safe_name
@@ -44,7 +45,7 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 TEXTS = "texts.txt"
 INDEX = "index.faiss"
-BANK_FILES = (MANIFEST, TEXTS, INDEX)
+BANK_FILES = (MANIFEST, TEXTS, INDEX, *GRAMMAR_FILES)  # the grammar files: edit's corpus statistics (unembed.corpus)
 REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
 # Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
 # when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
@@ -244,12 +245,13 @@ class Bank:
             os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
+            write_grammar(self.texts, staging)  # so no process that edits with this bank builds it again
             manifest = dict(
                 self.manifest,
                 format=FORMAT_VERSION,
                 unembed_version=__version__,
                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                files={name: file_record(staging / name) for name in (TEXTS, INDEX)},
+                files={name: file_record(staging / name) for name in (TEXTS, INDEX, *GRAMMAR_FILES)},
             )
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             _swap_into_place(staging, path)
@@ -259,7 +261,7 @@ class Bank:
                 # RuntimeError: faiss.write_index reports a failed write (disk full) that way.
                 raise atomic.write_error(path, error if isinstance(error, OSError) else OSError(str(error))) from error
             raise
-        self.manifest, self.path = manifest, path
+        self.manifest, self.path, self.texts = manifest, path, CorpusTexts(self.texts, path)
         return path
 
 
@@ -541,6 +543,11 @@ def load_bank(
         )
     if search_params is not None:
         manifest["search_params"] = search_params
+    # A bank written before the grammar files has its grammar built from its texts, as before.
+    if manifest["format"] >= 2 and all(name in manifest["files"] for name in GRAMMAR_FILES):
+        for name in GRAMMAR_FILES:
+            _verify(path, manifest, name)
+        return Bank(index, CorpusTexts(texts, path), manifest, path)
     return Bank(index, texts, manifest, path)
 
 

@@ -43,12 +43,14 @@ word for one of the words nearest the target that can be the same part of speech
 kept only where a language model (SmolLM2) reads it at least as fluently as the text it edits.
 Its tuning numbers are `EditSettings`; a spec sets them: `edit,beam=5`, `edit:lexicon,judge=/models/qwen.gguf`.
 
-Its parts: `grammar` (what the corpus says about word order: `CorpusGrammar`), `rules` (single edits,
-the `RULES` table, `refusal`, `why`) and `generator` (`EditGenerator`, `EditSettings`, `load_edit`).
+Its parts: `rules` (single edits, the `RULES` table, `refusal`, `why`) and `generator` (`EditGenerator`,
+`EditSettings`, `load_edit`). What the corpus says about word order (`CorpusGrammar`) is `unembed.corpus`'s: a
+bank built by unembed ships it as files that every process maps (`MappedGrammar`), a bank without them has it
+built from its texts once per process.
 """
 
+from ...corpus.grammar import CorpusGrammar, join_words, words_of
 from .generator import EDIT_BEAM, LEXICON_BEAM, EditGenerator, EditSettings, load_edit
-from .grammar import CorpusGrammar, join_words, words_of
 from .rules import KINDS, RULES, Edit, Rule, edit_kinds, lexical_edits, parts_of_speech, refusal, single_edits, well_formed, why
 
 __all__ = [

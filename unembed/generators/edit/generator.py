@@ -13,13 +13,13 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ... import checks
+from ...corpus.grammar import SHARED_CONTEXTS, SHARED_SHARE, CorpusGrammar, grammar_for, join_words, phrases_of, words_of
 from ...errors import GeneratorError, InputError, WeightsNotFoundError
 from ...registry import format_spec
 from ..base import Generator, Proposal, ProposalRequest
 from ..fluency import Fluency, default_fluency
 from ..llama_cpp import default_gguf
 from ..parsing import candidate_key
-from .grammar import SHARED_CONTEXTS, SHARED_SHARE, CorpusGrammar, _phrases, join_words, words_of
 from .rules import KINDS, RULES, _candidates, _kept, _lemminflect, _Parent, _trades, why
 
 # edit's beam, and edit:lexicon's, wider: its trades open far more paths than the bank's word pairs allow,
@@ -107,9 +107,10 @@ class EditGenerator(Generator):
         self._grammars: dict[int, tuple[Sequence[str], CorpusGrammar]] = {}
 
     def grammar(self, corpus: Sequence[str]) -> CorpusGrammar:
-        """The corpus's CorpusGrammar, built once per corpus object (a bank's texts do not change)."""
+        """The corpus's CorpusGrammar, found once per corpus object (a bank's texts do not change): the one the corpus
+        carries (`corpus.grammar`: a bank's, opened from its grammar files), else one built from its texts (`grammar_for`)."""
         if id(corpus) not in self._grammars or self._grammars[id(corpus)][0] is not corpus:
-            grammar = CorpusGrammar(corpus, shared_contexts=self.settings.shared_contexts, shared_share=self.settings.shared_share)
+            grammar = grammar_for(corpus, shared_contexts=self.settings.shared_contexts, shared_share=self.settings.shared_share)
             self._grammars[id(corpus)] = (corpus, grammar)
         return self._grammars[id(corpus)][1]
 
@@ -145,7 +146,7 @@ class EditGenerator(Generator):
         wanted = max(settings.vocabulary, settings.trades if self.judge else 0)
         nearest = _nearest_words(score, grammar.words, wanted) if wanted else []
         vocabulary.update(dict.fromkeys(nearest[: settings.vocabulary]))
-        phrases = list(dict.fromkeys(phrase for text in neighbours for phrase in _phrases(words_of(text))))
+        phrases = list(dict.fromkeys(phrase for text in neighbours for phrase in phrases_of(words_of(text))))
         return list(vocabulary), phrases, nearest[: settings.trades] if self.judge else []
 
     def propose(self, requests: Sequence[ProposalRequest]) -> list[Proposal]:

@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ...corpus.grammar import COORDINATORS, FUNCTION_WORDS, JOINS, PUNCTUATION, CorpusGrammar, phrases_of, windows_of, words_of
 from ...registry import require
-from .grammar import _COORDINATORS, _FUNCTION_WORDS, _JOINS, _PUNCTUATION, CorpusGrammar, _phrases, _windows, words_of
 
 # The kinds of edit (module docstring); `trade` only with a judge (edit:lexicon).
 KINDS = ("substitute", "swap", "insert", "delete", "phrase", "trade")
@@ -57,13 +57,13 @@ class _Parent:
 
     @functools.cached_property
     def triples(self) -> Counter:
-        return Counter(_windows(self.words))
+        return Counter(windows_of(self.words))
 
     @functools.cached_property
     def spans(self) -> list[tuple[int, int]]:
-        """Where its phrases (`_phrases`) start and end."""
+        """Where its phrases (`phrases_of`) start and end."""
         spans, start = [], 0
-        for phrase in _phrases(self.words):
+        for phrase in phrases_of(self.words):
             spans.append((start, start + len(phrase)))
             start += len(phrase)
         return spans
@@ -170,14 +170,14 @@ def _show_undrawn(edit: Edit) -> str:
 # function-word: a function word is put only where it has stood, and never deleted or traded on its own.
 def _function_word_placed(edit: Edit) -> bool:
     start, end, new = edit.start, edit.end, edit.new
-    if new[0] not in _FUNCTION_WORDS and (end == start or edit.parent.words[start] not in _FUNCTION_WORDS):
+    if new[0] not in FUNCTION_WORDS and (end == start or edit.parent.words[start] not in FUNCTION_WORDS):
         return True
     padded = edit.parent.padded
     return (padded[start], padded[end + 1]) in edit.parent.corpus.contexts.get(new[0], ())
 
 
 def _content_word_removed(edit: Edit) -> bool:
-    return edit.parent.words[edit.start] not in _FUNCTION_WORDS and all(word not in _FUNCTION_WORDS for word in edit.new)
+    return edit.parent.words[edit.start] not in FUNCTION_WORDS and all(word not in FUNCTION_WORDS for word in edit.new)
 
 
 def _show_function_word(edit: Edit) -> str:
@@ -197,7 +197,7 @@ def _pairs_seen(edit: Edit) -> bool:
     if not new:  # a deletion joins its neighbours
         return (left, right) in pairs
     word, old = new[0], parent.words[start] if end > start else None
-    if old in _FUNCTION_WORDS or word in _FUNCTION_WORDS:
+    if old in FUNCTION_WORDS or word in FUNCTION_WORDS:
         return True  # function-word's
     left_seen, right_seen = (left, word) in pairs, (word, right) in pairs
     if left_seen and right_seen:
@@ -221,8 +221,8 @@ def _phrase_of_its_kind(edit: Edit) -> bool:
     if not new:
         return True
     if start == end:  # added at the end: it must join on
-        return new[0] in _JOINS
-    return (new[0] in _JOINS) == (edit.parent.words[start] in _JOINS)
+        return new[0] in JOINS
+    return (new[0] in JOINS) == (edit.parent.words[start] in JOINS)
 
 
 def _show_phrase(edit: Edit) -> str:
@@ -255,8 +255,8 @@ def _novel_kept(edit: Edit) -> bool:
 
 def _added(edit: Edit, counts: Callable) -> str:
     """The first of the edit's word triples that `counts` (a grammar's per-triple test) flags and the parent does not hold."""
-    before = Counter(triple for triple in _windows(edit.parent.words) if counts(triple))
-    for triple in _windows(edit.words):
+    before = Counter(triple for triple in windows_of(edit.parent.words) if counts(triple))
+    for triple in windows_of(edit.words):
         if counts(triple):
             if before[triple]:
                 before[triple] -= 1
@@ -269,16 +269,16 @@ def _as_attested(edit: Edit) -> bool:
     """The edit puts no word triple rarer in the corpus than the rarest one it takes out of its parent;
     trading content words for content words (what a scene is, not how it is said) is free."""
     if edit.kind in ("substitute", "swap") and all(
-        edit.parent.words[start] not in _FUNCTION_WORDS and new[0] not in _FUNCTION_WORDS for start, _, new in edit.changes
+        edit.parent.words[start] not in FUNCTION_WORDS and new[0] not in FUNCTION_WORDS for start, _, new in edit.changes
     ):
         return True
-    before, after = edit.parent.triples, Counter(_windows(edit.words))
+    before, after = edit.parent.triples, Counter(windows_of(edit.words))
     return edit.parent.corpus.weakest(after - before) >= edit.parent.corpus.weakest(before - after)
 
 
 def _show_rarer(edit: Edit) -> str:
-    grammar, before, after = edit.parent.corpus, edit.parent.triples, Counter(_windows(edit.words))
-    added = [triple for triple in after - before if triple[1] not in _COORDINATORS]
+    grammar, before, after = edit.parent.corpus, edit.parent.triples, Counter(windows_of(edit.words))
+    added = [triple for triple in after - before if triple[1] not in COORDINATORS]
     weakest = min(added, key=lambda triple: grammar.attested(*triple))
     return (
         f"{_shown(weakest)} (held {grammar.attested(*weakest)} times in the corpus; "
@@ -288,7 +288,7 @@ def _show_rarer(edit: Edit) -> str:
 
 def _clean_ends(edit: Edit) -> bool:
     words = edit.words
-    return words[0] not in _PUNCTUATION and words[-1] not in _PUNCTUATION
+    return words[0] not in PUNCTUATION and words[-1] not in PUNCTUATION
 
 
 def _joins_at_ends(edit: Edit) -> list[tuple[str, str, str]]:
@@ -298,7 +298,7 @@ def _joins_at_ends(edit: Edit) -> list[tuple[str, str, str]]:
     return [
         (padded[i - 1], padded[i], padded[i + 1])
         for i in sorted({1, len(words)})
-        if padded[i] in _JOINS and not grammar.stood(padded[i], padded[i - 1], padded[i + 1])
+        if padded[i] in JOINS and not grammar.stood(padded[i], padded[i - 1], padded[i + 1])
     ]
 
 
@@ -308,7 +308,7 @@ def _no_word_twice_in_a_row(edit: Edit) -> bool:
 
 
 def _no_phrase_twice(edit: Edit) -> bool:
-    phrases = _phrases(edit.words)
+    phrases = phrases_of(edit.words)
     return len(set(phrases)) == len(phrases)
 
 
@@ -400,7 +400,7 @@ RULES: tuple[Rule, ...] = (
         "punctuation-at-end",
         "no comma or semicolon starts or ends the text",
         _all(_clean_ends),
-        lambda edit: _shown([word for word in (edit.words[0], edit.words[-1]) if word in _PUNCTUATION][:1]),
+        lambda edit: _shown([word for word in (edit.words[0], edit.words[-1]) if word in PUNCTUATION][:1]),
         text_rule=True,
     ),
     Rule(
@@ -421,7 +421,7 @@ RULES: tuple[Rule, ...] = (
         "repeated-phrase",
         "no phrase twice",
         _all(_no_phrase_twice),
-        lambda edit: next(_shown(phrase) for phrase, count in Counter(_phrases(edit.words)).items() if count > 1),
+        lambda edit: next(_shown(phrase) for phrase, count in Counter(phrases_of(edit.words)).items() if count > 1),
         text_rule=True,
     ),
     Rule(
