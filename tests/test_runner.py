@@ -6,7 +6,9 @@ import re
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
+import venv
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +284,66 @@ def test_ray_run_survives_a_killed_worker(data, complete, tmp_path):
     table = read_run(out)
     assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
     assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
+
+
+@pytest.mark.slow
+def test_a_run_on_a_cluster_survives_a_lost_node(data, complete, tmp_path):
+    """A real 3-node Ray cluster (`LocalCluster`: a head of 0 CPUs, two nodes of 1 CPU, each its own `ray start`),
+    2 workers, one per node; once shards are written, one node is lost whole (SIGKILL of all its processes). The
+    run goes on with the other: every target once, the in-process texts."""
+    pytest.importorskip("ray")
+    from unembed.bench.cluster import LocalCluster
+
+    out, log = tmp_path / "out", tmp_path / "stderr.txt"
+    with LocalCluster(workers=2) as cluster, open(log, "w") as stderr:
+        command = [sys.executable, "-m", "unembed", "run", str(data["targets"]), "--out", str(out), "--bank", data["bank"],
+                   "--exclude", str(data["exclude"]), "--ray", cluster.address, "--workers", "2", *FLAGS,
+                   "--batch-size", "1"]  # many batches, so the lost node holds some; a row does not depend on its batch
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=_with_unembed(cluster.env), text=True,
+                                   cwd=tmp_path)
+        try:
+            pids = _wait_for(lambda: re.search(r"process ids (\d+), (\d+)", log.read_text()), process, "the workers")
+            _wait_for(lambda: list(out.glob("part-*.parquet")), process, "the first shard")
+            # The driver is paused while the node dies, so the node dies with batches left to hand out, however fast
+            # they run: the run has to find the loss.
+            process.send_signal(signal.SIGSTOP)
+            killed = cluster.kill_node("node_1")
+            process.send_signal(signal.SIGCONT)
+            stdout, _ = process.communicate(timeout=300)
+        finally:
+            process.kill()
+    assert process.returncode == 0, log.read_text()[-3000:]
+    assert [int(pid) in killed for pid in pids.groups()].count(True) == 1  # one worker went with its node
+    assert "a Ray worker was lost" in log.read_text() and f"{N} inverted now" in stdout
+    table = read_run(out)
+    assert table.num_rows == N and len(set(table.column("id").to_pylist())) == N
+    assert _texts(out) == {key: row["text"] for key, row in complete[1].items()}
+
+
+@pytest.mark.slow
+def test_a_cluster_node_without_unembed_stops_the_run_with_a_message(data, tmp_path):
+    """A worker node whose Python has Ray but not unembed (a venv of this one's packages, unembed left out)."""
+    pytest.importorskip("ray")
+    from unembed.bench.cluster import LocalCluster
+
+    bare = tmp_path / "bare"
+    venv.EnvBuilder(with_pip=False).create(bare)
+    site = Path(subprocess.check_output([bare / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        text=True).strip())
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():  # links, not .pth files: an editable install is one
+        if not entry.name.startswith(("unembed", "__editable__")) and entry.suffix != ".pth":
+            (site / entry.name).symlink_to(entry)
+    with LocalCluster(workers=1, python=str(bare / "bin" / "python"), env={"PYTHONPATH": ""}) as cluster:
+        command = [sys.executable, "-m", "unembed", "run", str(data["targets"]), "--out", str(tmp_path / "out"), "--bank",
+                   data["bank"], "--ray", cluster.address, *FLAGS]
+        ended = subprocess.run(command, capture_output=True, text=True, env=_with_unembed(cluster.env), cwd=tmp_path, timeout=300)
+    assert ended.returncode == 2, ended.stderr[-3000:]
+    assert "A Ray node cannot import unembed: install unembed" in ended.stderr and "Traceback" not in ended.stderr
+
+
+def _with_unembed(env):
+    """`env` for a driver that imports this checkout's unembed (the nodes' own environment is left as it is)."""
+    return {**env, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
 
 
 def _wait_for(condition, process, what, timeout=300):

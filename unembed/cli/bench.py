@@ -21,7 +21,8 @@ from .options import GENERATOR_HELP, add_generation_options, inversion_options, 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="measure speed, memory and quality; write a JSON report")
     benches = parser.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
-    for add in (_add_bank, _add_space, _add_invert, _add_decoder, _add_minibind, _add_arith, _add_explain, _add_scale, _add_serve):
+    benches_in_order = (_add_bank, _add_space, _add_invert, _add_decoder, _add_minibind, _add_arith, _add_explain, _add_scale, _add_serve)
+    for add in (*benches_in_order, _add_grammar):
         add(benches)
 
 
@@ -344,7 +345,18 @@ def _add_explain(benches) -> None:
 
 
 def _add_scale(benches) -> None:
+    def run(settings: dict) -> dict:
+        cluster = settings.pop("cluster")
+        return (scale.run_scale_cluster if cluster else bench.run_scale)(**_generation(settings))
+
     def show(report: dict) -> None:
+        if "cluster" in report:
+            for name, figures in report["runs"].items():
+                print(f"{name:12s} {figures['wall_seconds']:7.1f} s wall, {figures['inverted']} rows inverted")
+            killed = report["runs"]["cluster"]["killed"]
+            print(f"killed {report['cluster']['killed_node']} ({killed['processes']} processes) after {killed['after_shards']} shard(s)")
+            _print_figures(report, ["rows", "lost_targets", "duplicate_targets", "same_texts_as_in_process"])
+            return
         for name, figures in report["runs"].items():
             memory = ", ".join(f"{mb:.0f}" for mb in figures["peak_rss_mb_per_worker"])
             print(
@@ -358,8 +370,8 @@ def _add_scale(benches) -> None:
     parser = _add(
         benches,
         "scale",
-        "unembed run in process vs 1 and 2 Ray workers: targets per minute, memory",
-        lambda settings: bench.run_scale(**_generation(settings)),
+        "unembed run in process vs 1 and 2 Ray workers: targets per minute, memory (--cluster: on 3 nodes, one killed)",
+        run,
         show,
     )
     parser.add_argument("--n", type=int, default=200, help="held-out targets (default 200)")
@@ -367,6 +379,12 @@ def _add_scale(benches) -> None:
     parser.add_argument("--bank", default="mils-image", help="bank folder, caption file or named source")
     parser.add_argument("--targets", default=None, help="caption file or named source of held-out targets (default: the bank's own source)")
     parser.add_argument("--batch-size", type=int, default=8, help="targets per batch (default 8)")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="instead: in process vs a local Ray cluster of 3 real nodes (a head, 2 nodes of 1 CPU) with one node killed "
+        "mid-run; reports the rows, targets lost and written twice, same texts, wall seconds",
+    )
     add_generation_options(parser)
     parser.set_defaults(
         generator="mutate", fluency=False, steps=scale.BENCH_STEPS, requested=scale.BENCH_REQUESTED, keep=scale.BENCH_KEEP, patience=2
@@ -397,3 +415,29 @@ def _add_serve(benches) -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests in all for the memory run (default 200)")
     parser.add_argument("--workers", type=int, default=1, help="the server's --workers (default 1)")
     parser.add_argument("--seed", type=seed, default=0, help="draws the scenes and seeds the loop")
+
+
+def _add_grammar(benches) -> None:
+    def show(report: dict) -> None:
+        for name, row in report["corpora"].items():
+            mapped = row["mapped"]
+            line = (
+                f"{name:18s} {row['texts']:>9,} texts: files {row['disk_mb']:.1f} MB, written in {row['write']['seconds']:.1f} s; "
+                f"mapped: opens in {mapped['seconds']:.3f} s, RSS +{mapped['rss_after_questions_mb']:.0f} MB "
+                f"(own {mapped['own_rss_after_questions_mb']:.0f} MB)"
+            )
+            if "in_memory" in row:
+                built = row["in_memory"]
+                line += f"; built from the texts: {built['seconds']:.1f} s, RSS +{built['rss_after_questions_mb']:.0f} MB"
+            print(line)
+
+    parser = _add(
+        benches,
+        "grammar",
+        "edit's corpus grammar as a bank's memory-mapped files vs built from the texts: disk, load seconds, RSS",
+        lambda settings: {"n": settings["n"], "seed": settings["seed"], "corpora": bench.run_grammar(**_bench(settings))},
+        show,
+    )
+    parser.add_argument("--n", type=int, default=1_000_000, help="synthetic captions (MILS lines recombined; default 1,000,000)")
+    parser.add_argument("--seed", type=seed, default=0, help="draws the synthetic captions")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the grammar built from the texts")

@@ -36,7 +36,8 @@ class BatchInverter:
         self.loaded = False
 
     def load(self) -> None:
-        """Load the components, once (a Ray actor restarted after its process died loads them at its next batch)."""
+        """Load the components, once (on Ray, the engine calls it on each worker, and on each new worker that
+        replaces a lost one, before giving it a batch)."""
         if self.loaded:
             return
         job, (space, bank) = self.job, self.given
