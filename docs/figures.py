@@ -357,6 +357,23 @@ def scale() -> str:
                  rows) + source("scale-minilm")
 
 
+def scale_cluster() -> str:
+    """`unembed bench scale --cluster`: a local cluster of three real nodes, one worker node killed mid-run."""
+    names = ["scale-cluster-minilm", "scale-cluster-minilm-seed1"]
+    rows = []
+    for name in names:
+        r = report(name)
+        here, there = r["runs"]["in_process"], r["runs"]["cluster"]
+        rows.append([
+            f"seed {r['settings']['seed']}", f"{r['cluster']['killed_node']} ({there['killed']['processes']} processes), after shard "
+            f"{there['killed']['after_shards']}", f"{r['rows']} of {r['n']}", str(r["lost_targets"]), str(r["duplicate_targets"]),
+            pct(r["same_texts_as_in_process"]), f"{there['wall_seconds']:.0f} s ({there['wall_seconds'] / here['wall_seconds']:.2f}x in process)",
+        ])
+    nodes = ", ".join(report(names[0])["cluster"]["nodes"])
+    return table([f"{nodes}; 2 workers", "killed", "rows", "targets lost", "written twice", "same texts as in process",
+                  "wall (vs in process)"], rows) + source(*names)
+
+
 def serve() -> str:
     """`unembed bench serve`: sessions at once, then many requests, on the tuned seed and on one never tuned on."""
     names = ["serve-minibind", "serve-minibind-seed1"]
@@ -377,6 +394,28 @@ def serve() -> str:
     header = [f"{first['workers']} worker", f"{n} at once: finished / own answer / scene", "their latency p50 / p95",
               f"{many} requests: own answer", "latency p50 / p95", "job p50 (vs in process)", "requests / s (vs in process)",
               "RSS warm", f"RSS growth, requests {many // 5}–{many}"]
+    return table(header, rows) + source(*names)
+
+
+def grammar() -> str:
+    """`unembed bench grammar`: the bank's grammar files, mapped, against the grammar built from the texts."""
+    names = ["grammar-1m", "grammar-1m-seed1"]
+    rows = []
+    for name in names:
+        for corpus, row in report(name)["corpora"].items():
+            if corpus == "mils" and name != names[0]:
+                continue  # MILS's lines do not depend on the seed
+            mapped, built, ratio = row["mapped"], row["in_memory"], row["mapped_vs_in_memory"]
+            label = "MILS's image and audio lines" if corpus == "mils" else f"MILS's lines recombined, seed {report(name)['seed']}"
+            rows.append([
+                label, f"{row['texts']:,}", f"{row['write']['seconds']:.1f} s", f"{row['disk_mb']:.1f} MB",
+                f"{mapped['seconds'] * 1000:.0f} ms ({built['seconds']:.1f} s)",
+                f"{mapped['rss_after_questions_mb']:.0f} MB ({built['rss_after_questions_mb']:.0f} MB; {ratio['rss_after_questions']:.3f}x)",
+                f"{mapped['own_rss_after_questions_mb']:.0f} MB ({built['own_rss_after_questions_mb']:.0f} MB)",
+                f"{ratio['questions_seconds']:.2f}x",
+            ])
+    header = ["corpus", "texts", "files written", "on disk", "open mapped (build from texts)", "RSS after 2,000 texts' questions, mapped (built; ratio)",
+              "of it the process's own, mapped (built)", "questions' time, mapped vs built (built: its first question builds its phrase set)"]
     return table(header, rows) + source(*names)
 
 
@@ -406,7 +445,7 @@ FIGURES: dict[str, Callable[..., str]] = {
     "imagebind-speed": imagebind_speed, "minibind": minibind, "minibind-open-world": minibind_open_world, "arith": arith,
     "arith-details": arith_details, "explain": explain, "eval": evaluation, "scale": scale, "measured": measured,
     "decoder": decoder, "decoder-loop": decoder_loop, "decoder-examples": decoder_examples, "decoder-minibind": decoder_minibind,
-    "serve": serve,
+    "serve": serve, "grammar": grammar, "scale-cluster": scale_cluster,
 }
 
 
