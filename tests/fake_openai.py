@@ -48,6 +48,8 @@ class FakeOpenAI:
                 fake._record(self, payload)
                 asked = fake.lines
                 controls = "\x07 \x1b]0;pwned\x07 \x1b[2J" if fake.mode == "ansi" else ""
+                if fake.mode == "echo-key-lines":  # the key in the answer itself, where a candidate holds it
+                    controls = f" {self.headers.get('Authorization')}"
                 text = "\n".join(f"{n}. a photo of a dog{controls} number {n} on a beach" for n in range(1, asked + 1))
                 fake._answer(self, fake.mode, {
                     "id": "x", "object": "chat.completion", "created": 0, "model": payload.get("model", "fake"),
@@ -71,7 +73,7 @@ class FakeOpenAI:
         if mode in HOSTILE:
             self._hostile(handler, mode, json.dumps(ok_body).encode())
             return
-        if mode == "ansi":  # the controls are in the text already
+        if mode in ("ansi", "echo-key-lines"):  # the controls, or the key, are in the text already
             mode = "ok"
         if mode == "echo-key":
             mode = "500"

@@ -93,6 +93,7 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
     terms = parse_expression([str(red_circle), "-", "0.5*red", "+", "a blue sky"])
     assert [(t.weight, t.modality) for t in terms] == [(1.0, "image"), (-0.5, "text"), (1.0, "text")]
     assert terms[2].item == "a blue sky"
+    assert [t.weight for t in parse_expression(["red", "\u2212blue", "\u2212", "green"])] == [1.0, -1.0, -1.0]  # U+2212
     assert [(t.item, t.modality) for t in parse_expression(["text:one.pgn", "+", "e.g.", "+", "Mr. Smith"])] == [
         ("one.pgn", "text"), ("e.g.", "text"), ("Mr. Smith", "text")]
 
@@ -110,6 +111,9 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
         (["red", "-", "media/rain"], InputError, "looks like a file name"),
         (["1/2*red"], InputError, r"the weight '1/2' in '1/2\*red' is not a number"),
         (["(0.5)*red"], InputError, "is not a number. Write it as one, e.g. 0.5"),
+        (["2*"], InputError, "a `\\*` with nothing on one side"),
+        (["*red"], InputError, "a `\\*` with nothing on one side"),
+        (["text:"], InputError, "a text term must have words"),
     ],
 )
 def test_bad_expressions_say_what_to_fix(space, tokens, error, words):

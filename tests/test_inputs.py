@@ -262,3 +262,32 @@ def test_any_wav_header_is_read_within_its_limits_or_is_an_input_error(patches):
         except InputError:
             return
     assert 4_000 <= rate <= 384_000 and len(samples) >= math.ceil(0.001 * rate) and np.isfinite(samples).all()
+
+
+
+def test_json_nested_past_the_parser_is_a_damaged_file_not_a_recursion_error(tmp_path, minilm, capsys):
+    """The probe: `[[[[...` as a bank's manifest or a references file ended in a RecursionError traceback."""
+    from unembed.cli import main
+
+    deep = "[" * 100_000 + "]" * 100_000
+    bank = tmp_path / "bank"
+    build_bank(texts=["a dog", "a cat"], space=minilm, out=bank)
+    (bank / "manifest.json").write_text(deep)
+    with pytest.raises(BankError, match="nested too deeply"):
+        load_bank(bank)
+    (tmp_path / "refs.json").write_text(deep)
+    assert main(["eval", str(bank), "--references", str(tmp_path / "refs.json")]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [1e10, 1e308])
+def test_a_timeout_past_any_deadline_is_refused(value):
+    with pytest.raises(InputError, match="at most 1e"):
+        checks.seconds(value)
+
+
+def test_a_blank_text_is_refused_not_inverted(capsys):
+    from unembed.cli import main
+
+    assert main(["invert", "--text", "   ", "--space", "minilm", "--generator", "mutate", "--steps", "1"]) == 2
+    assert "--text is blank" in capsys.readouterr().err

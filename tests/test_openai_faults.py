@@ -112,6 +112,30 @@ def test_a_server_that_echoes_the_key_gets_it_printed_and_stored_nowhere(caption
     assert errors and all(error and SECRET not in error and "[redacted]" in error for error in errors)
 
 
+def test_a_key_echoed_in_the_answer_reaches_no_result_nor_parquet(caption_file, tmp_path, capsys, monkeypatch):
+    """The probe's leak: a server that writes the request's Authorization header into its numbered lines. The loop
+    cleans every candidate, whatever generator wrote it, before it is scored or kept."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from unembed.spaces import load_space
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FakeOpenAI("echo-key-lines") as server:
+        [proposal] = OpenAIGenerator("fake", server.url, retries=0, timeout=5).propose([request()])
+        assert any(SECRET in raw for raw in proposal.raw)  # the server did echo it
+        options = ["--space", "minilm", "--bank", str(caption_file), "--generator", f"openai:fake@{server.url}", "--steps", "2",
+                   "--requested", "5", "--keep", "5", "--patience", "0", "--no-fluency", "--min-gain", "0"]  # fmt: skip
+        assert main(["invert", "--text", "a dog on a beach", *options, "--json", str(tmp_path / "result.json")]) == 0
+        np.save(tmp_path / "targets.npy", load_space("minilm").embed_text(["a dog on a beach", "a red car"]))
+        assert main(["run", str(tmp_path / "targets.npy"), "--out", str(tmp_path / "run"), *options]) == 0
+    captured = capsys.readouterr()
+    result = (tmp_path / "result.json").read_text()
+    assert "[redacted]" in result and SECRET not in result + captured.out + captured.err
+    rows = [row for path in (tmp_path / "run").glob("*.parquet") for row in pq.read_table(path).to_pylist()]
+    assert rows and not any(SECRET in str(value) for row in rows for value in row.values())
+
+
 def resident_bytes():
     """This process's resident memory (Linux)."""
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")

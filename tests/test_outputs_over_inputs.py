@@ -56,3 +56,37 @@ def _captions(tmp_path):
     path = tmp_path / "captions.txt"
     path.write_text("a dog on a beach\na cat on a sofa\n", encoding="utf-8")
     return path
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path, vector, minilm, capsys):
+    """The probe's data loss: `--json BANK/texts.txt` replaced a bank's captions, and `eval RUN --json RUN/part-...`
+    a run's shard. A bank and a run's folder are inputs; nothing is written inside them."""
+    from unembed.index import build_bank, load_bank
+
+    bank = tmp_path / "bank"
+    build_bank(texts=["a dog on a beach", "a red car"], space=minilm, out=bank)
+    before = (bank / "texts.txt").read_bytes()
+    assert main(["invert", "--vector", str(vector), "--space", "minilm", "--bank", str(bank), "--steps", "0",
+                 "--json", str(bank / "texts.txt")]) == 2  # fmt: skip
+    assert "is inside the input" in capsys.readouterr().err and (bank / "texts.txt").read_bytes() == before
+    load_bank(bank)  # whole
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "part-000000.parquet").write_bytes(b"PAR1 shard")
+    assert main(["eval", str(run), "--references", str(tmp_path / "refs.jsonl"), "--json", str(run / "part-000000.parquet")]) == 2
+    assert "is inside the input" in capsys.readouterr().err and (run / "part-000000.parquet").read_bytes() == b"PAR1 shard"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_an_output_that_is_a_link_or_a_fifo_is_refused_not_replaced(tmp_path, vector, capsys, kind):
+    """Atomic writes rename a new file into place: over /dev/full, a FIFO or a link, that replaced it (as root, the
+    probe turned /dev/full into a file). Every write refuses such a path; the link and what it names are left."""
+    output, target = tmp_path / "out.json", tmp_path / "elsewhere.json"
+    if kind == "symlink":
+        target.write_text("kept")
+        os.symlink(target, output)
+    else:
+        os.mkfifo(output)
+    assert main(["invert", "--vector", str(vector), "--space", "minilm", "--steps", "0", "--json", str(output)]) == 2
+    assert "a link, a device or a FIFO" in capsys.readouterr().err
+    assert output.is_symlink() and target.read_text() == "kept" if kind == "symlink" else output.is_fifo()

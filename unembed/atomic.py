@@ -31,6 +31,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         if path.is_dir():
             raise IsADirectoryError(21, "it is a folder; give a file name")
+        # The new file is renamed into place: over a device, a FIFO or a link that would replace it, not write to it.
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise FileExistsError(17, "it is a link, a device or a FIFO, which unembed would replace; give a regular file's path")
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     except OSError as error:

@@ -38,10 +38,15 @@ def seed(value, name: str = "seed") -> int:
     return count(value, name, minimum=0, maximum=SEED_LIMIT - 1)
 
 
+SECONDS_LIMIT = 1e6  # 11.6 days: longer is no deadline (and 1e10 s overflows the system's clock arithmetic)
+
+
 def seconds(value, name: str = "timeout") -> float:
-    """A positive, finite number of seconds."""
+    """A positive, finite number of seconds, at most SECONDS_LIMIT."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
         raise InputError(f"{name} must be a positive number of seconds; got {value!r}.")
+    if float(value) > SECONDS_LIMIT:
+        raise InputError(f"{name} must be at most {SECONDS_LIMIT:g} s (11.6 days); got {value!r}.")
     return float(value)
 
 

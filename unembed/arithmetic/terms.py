@@ -61,6 +61,8 @@ class Term:
 
 
 def text(value: str, weight: float = 1.0) -> Term:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"a text term must have words; got {value!r}. Give the text, e.g. 'a red circle'.")
     return Term(weight, value, "text")
 
 
@@ -104,7 +106,9 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
     terms: list[Term] = []
     sign, operator = 1.0, None
     for raw in tokens:
-        token = raw.strip()
+        token = raw.strip().replace("\u2212", "-")  # the minus sign (U+2212) that word processors write for "-"
+        if token.startswith("*") or token.endswith("*"):
+            raise InputError(f"{raw!r} has a `*` with nothing on one side. Write WEIGHT*TERM, e.g. 0.5*red.")
         if token in ("+", "-"):
             if operator is not None:
                 raise InputError(f"two operators in a row near {raw!r}. Write `A + B - C`.")

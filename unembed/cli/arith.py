@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--json", help="write the result to this JSON file")
     add_timeout_option(parser)
-    parser.set_defaults(run=run, reads=("terms",), writes=("json", "render"))
+    parser.set_defaults(run=run, reads=("terms", "bank"), writes=("json", "render"))
 
 
 def detach_glued_minus(tokens: list[str]) -> list[str]:

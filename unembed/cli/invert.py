@@ -46,11 +46,13 @@ def add_parser(subparsers) -> None:
         "\"glue: 'in the left'\"; or, where none does, whether TEXT is one edit away and its score "
         "beside the answer's",
     )
-    parser.set_defaults(run=run, reads=("input", "vector"), writes=("json", "plot"))
+    parser.set_defaults(run=run, reads=("input", "vector", "bank"), writes=("json", "plot"))
 
 
 def run(args) -> int:
-    given = [name for name in ("input", "vector", "text") if getattr(args, name)]
+    given = [name for name in ("input", "vector", "text") if getattr(args, name) is not None]
+    if args.text is not None and not args.text.strip():
+        raise InputError("--text is blank: it has no words to embed. Give the text to invert, e.g. --text 'a dog on a beach'.")
     if len(given) != 1:
         raise InputError("give exactly one of: an input FILE, --vector FILE.npy, --text TEXT.")
     space = load_space(args.space)

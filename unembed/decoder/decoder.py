@@ -7,7 +7,6 @@ BPE trained on the same captions). `load_decoder(folder, space)` checks each par
 
 from __future__ import annotations
 
-import json
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -18,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from tokenizers import Tokenizer
 
-from .. import atomic
+from .. import atomic, jsontext
 from ..errors import DecoderError, WeightsNotFoundError
 from ..index.sources import warn_licence
 from .model import Architecture, DecoderNetwork
@@ -114,7 +113,7 @@ def load_decoder(folder: str | os.PathLike, space=None) -> Decoder:
             "(an interrupted training resumes)."
         )
     try:
-        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        config = jsontext.parse((folder / CONFIG).read_text(encoding="utf-8"))
         architecture = Architecture(**config["architecture"])
         str(config["space"])  # a config must name its space
     except (ValueError, KeyError, TypeError) as error:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 
+from .. import jsontext
 from ..errors import InputError
 from ..index import normalise_caption
 from ..paths import refuse_special
@@ -64,8 +64,8 @@ def _add(references: dict[str, list[str]], key, captions, where: str) -> None:
 
 def _coco(text: str, path: Path) -> dict[str, list[str]]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
+        data = jsontext.parse(text)
+    except ValueError as error:
         raise InputError(f"{path} is not valid JSON ({error}). A .json references file is COCO captions: {_FORMATS_HELP}.") from error
     annotations = data.get("annotations") if isinstance(data, dict) else None
     if not isinstance(annotations, list):
@@ -103,8 +103,8 @@ def _jsonl(text: str, path: Path) -> dict[str, list[str]]:
         if not raw.strip():
             continue
         try:
-            entry = json.loads(raw)
-        except json.JSONDecodeError as error:
+            entry = jsontext.parse(raw)
+        except ValueError as error:
             raise InputError(f'{path}, line {line} is not JSON ({error}). Each line is {{"id": ..., "references": [...]}}.') from error
         if not isinstance(entry, dict) or "id" not in entry or not isinstance(entry.get("references"), list):
             raise InputError(f'{path}, line {line}: each line is {{"id": ..., "references": [caption, ...]}}; got {raw[:80]}.')

@@ -16,7 +16,7 @@ from ..registry import Registry
 from .base import Generator, Proposal, ProposalRequest
 from .combined import CombinedGenerator
 from .fluency import Fluency, default_fluency
-from .parsing import candidate_key, parse_numbered_lines
+from .parsing import candidate_key, parse_numbered_lines, plain_text
 
 # Where no decoder exists for the space: `edit` composes held-out MiniBind scenes that `llama.cpp+mutate`
 # does not, lifts held-out MILS captions further and needs no LLM (docs/benchmarks.md).
@@ -79,4 +79,5 @@ __all__ = [
     "default_fluency",
     "candidate_key",
     "parse_numbered_lines",
+    "plain_text",
 ]

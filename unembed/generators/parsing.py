@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..secrets import redact
+
 # A counter, possibly decorated the way small models write it: "1.", "1)", "# 10.", "**3.**", "(4)".
 _COUNTER = re.compile(r"^[\s#*>\-•]*\(?\d{1,3}\s*[.):\]]+\**\s+(?P<text>.*)$")
 # An echoed "0.912: text" score prefix (the prompt shows candidates that way).
@@ -22,6 +24,12 @@ _DANGLING = frozenset(
 # Terminal escapes (ANSI CSI/OSC sequences) and other control characters: no caption holds them, and a server may
 # send them to clear or retitle the terminal of whoever reads the answers.
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]")
+
+
+def plain_text(text: str) -> str:
+    """`text` without terminal escapes, control characters or anything shaped like a secret (unembed.secrets), spaces
+    collapsed: what the loop lets in from any generator (an LLM may echo a key; a decoder may write control bytes)."""
+    return " ".join(redact(_CONTROL.sub(" ", text)).split())
 
 
 def clean_candidate(text: str) -> str:

@@ -31,7 +31,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import atomic, checks
+from .. import atomic, checks, jsontext
 from ..corpus import GRAMMAR_FILES, CorpusTexts, write_grammar
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..integrity import file_record, sha256_file
@@ -445,7 +445,7 @@ def _read_manifest(path: Path) -> dict:
         raise BankError(f"no bank at {path}. Build one with `unembed bank build --from FILE --out {path}`.")
     manifest_file = path / MANIFEST
     try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        manifest = jsontext.parse(manifest_file.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise BankError(
             f"{path} has no {MANIFEST}: it is not a bank. Give the folder a bank was built into (`unembed bank build --out`)."

@@ -34,6 +34,7 @@ from ..generators import (
     default_fluency,
     default_generator,
     load_generator,
+    plain_text,
     with_timeout,
 )
 from ..index import Bank, resolve_bank
@@ -250,6 +251,8 @@ def _propose(active, generator, fallback, template, config, step, gate, corpus) 
             proposal.calls += proposals[i].calls
             proposal.error = proposals[i].error
             proposals[i], fell_back[i] = proposal, True
+    for proposal in proposals:  # whatever wrote them: no control characters or secrets reach a result
+        proposal.texts = [text for text in map(plain_text, proposal.texts) if text]
     return proposals, fell_back
 
 

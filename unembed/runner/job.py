@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import atomic, checks
+from .. import atomic, checks, jsontext
 from ..errors import RunnerError
 
 MANIFEST = "_job.json"  # "_" first: pyarrow skips it when it reads the folder as one table
@@ -57,7 +57,7 @@ def claim(out: Path, job: Job, targets_digest: str, count: int) -> None:
         raise RunnerError(f"--out {out} is a file. Give a folder (new, or one an earlier run of this job wrote).")
     if manifest.is_file():
         try:
-            found = json.loads(manifest.read_text(encoding="utf-8"))
+            found = jsontext.parse(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise RunnerError(f"cannot read {manifest} ({error}). Give a new --out folder.") from error
         if found != json.loads(json.dumps(wanted)):
