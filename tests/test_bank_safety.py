@@ -231,3 +231,21 @@ def test_a_bank_digest_follows_its_answers_not_its_files(tmp_path, captions, min
     assert Bank.from_texts(captions[:20], minilm).digest() == saved.digest()
     assert Bank.from_texts(captions[1:21], minilm).digest() != saved.digest()
     assert Bank.from_texts(captions[:20], minilm, index="HNSW32").digest() != saved.digest()
+
+
+def test_a_build_deletes_only_its_own_checkpoints(tmp_path, minilm):
+    """The probe: `.X.partial` as a link to a folder of the user's lost its files to the stale-checkpoint cleanup, and
+    a real `.X.partial/` folder was deleted whole, the user's files with it."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "a.txt").write_text("keep me")
+    (tmp_path / ".linked.partial").symlink_to(mine)
+    with pytest.raises(BankError, match="is a link or a file, not the build's checkpoint folder"):
+        build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "linked")
+    assert (mine / "a.txt").read_text() == "keep me"
+    partial = tmp_path / ".real.partial"
+    partial.mkdir()
+    (partial / "notes.txt").write_text("keep me too")
+    (partial / "chunk-000009-stale.npy").write_bytes(b"old")
+    build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "real")
+    assert sorted(path.name for path in partial.iterdir()) == ["notes.txt"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from unembed.decoder import TrainingSettings, load_decoder, shipped_decoder, train_decoder
-from unembed.errors import DecoderError, GeneratorError, WeightsNotFoundError
+from unembed.errors import DecoderError, GeneratorError, InputError, WeightsNotFoundError
 from unembed.generators import ProposalRequest, default_generator, load_generator
 from unembed.index import collect_captions, is_held_out
 from unembed.spaces import load_space
@@ -121,6 +121,12 @@ def test_bad_training_input_is_a_clear_error(tmp_path, captions):
         train_decoder("minilm", [empty], tmp_path / "a", settings=TINY, progress=False)
     with pytest.raises(DecoderError, match="every one of the .* captions is excluded"):
         train_decoder("minilm", [captions], tmp_path / "b", exclude=[captions], settings=TINY, progress=False)
+    folder = tmp_path / "d"  # the probe: its captions were d/config.json, overwritten by the decoder's config
+    folder.mkdir()
+    (folder / "config.json").write_bytes(captions.read_bytes())
+    with pytest.raises(InputError, match="holds config.json that are not a decoder's"):
+        train_decoder("minilm", [folder / "config.json"], folder, settings=TINY, progress=False)
+    assert (folder / "config.json").read_bytes() == captions.read_bytes()
 
 
 def test_a_decoder_of_another_space_or_width_is_refused(tiny):
@@ -208,3 +214,17 @@ def test_a_decoder_trained_on_mils_captions_warns_their_licence(monkeypatch):
     space = load_space("minilm")
     with pytest.warns(LicenceWarning, match=r"mils-image: MILS's captions are licensed CC BY-NC 4.0 .*; a bank or decoder built"):
         load_decoder(shipped_decoder(space), space)
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"epochs": 0}, "epochs must be at least 1"),  # wrote an untrained decoder and said "finished"
+    ({"prefix": 0}, "prefix must be at least 1"),  # a decoder that never reads the embedding
+    ({"width": 1_000_000}, "width must be at most 4096"),
+    ({"heads": 3}, "must be a multiple of heads"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+    ({"dropout": 1.5}, "dropout must be in 0..1"),
+    ({"noise": -1}, "noise must be in 0..2"),
+])
+def test_training_settings_out_of_range_are_refused(change, said):
+    with pytest.raises(InputError, match=said):
+        TrainingSettings(**{**TINY.__dict__, **change})

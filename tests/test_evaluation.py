@@ -305,3 +305,13 @@ def test_eval_set_inverted_and_scored_end_to_end(tmp_path, capsys):
         assert f"| bootstrap_text | 10 | {100 * bank['scores']['BLEU-1']:.1f} |" in printed
     # The world's captions are short and share most words, so even wrong attributes keep BLEU-1 high.
     assert bank["scores"]["BLEU-1"] > 0.5
+
+
+def test_an_eval_set_does_not_replace_files_that_are_not_an_eval_sets(tmp_path, capsys):
+    """The probe: `eval-set --out e` replaced the user's own e/references.jsonl without --overwrite."""
+    folder = tmp_path / "e"
+    folder.mkdir()
+    (folder / "references.jsonl").write_text("mine\n")
+    assert main(["eval-set", "minibind-image", "--n", "2", "--out", str(folder)]) == 2
+    assert "is not an eval set" in capsys.readouterr().err and (folder / "references.jsonl").read_text() == "mine\n"
+    assert main(["eval-set", "minibind-image", "--n", "2", "--out", str(folder), "--overwrite"]) == 0

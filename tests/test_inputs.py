@@ -291,3 +291,48 @@ def test_a_blank_text_is_refused_not_inverted(capsys):
 
     assert main(["invert", "--text", "   ", "--space", "minilm", "--generator", "mutate", "--steps", "1"]) == 2
     assert "--text is blank" in capsys.readouterr().err
+
+
+
+def test_settings_that_would_run_for_hours_or_take_gigabytes_are_refused(tmp_path, minilm):
+    """The probe: edit,beam=1e9 and --requested 100000000 ran past 60 s; efSearch=2000000000 took 16 GB to search 4
+    captions; PQ384x24 died in FAISS with std::bad_alloc; a .npy header claiming 100 billion rows asked for 140 TiB."""
+    from unembed.generators import GeneratorError, load_generator
+    from unembed.index import Bank
+    from unembed.index.bank import make_index
+
+    with pytest.raises(GeneratorError, match="beam must be at most 10000"):
+        load_generator("edit,beam=1000000000")
+    bank = Bank.from_texts(["a dog", "a cat", "a cow"], minilm, index="HNSW32")
+    with pytest.raises(InputError, match="efSearch=2000000000' must be a positive number up to 65,536"):
+        bank.set_search_params("efSearch=2000000000")
+    bank.set_search_params("efSearch=64")
+    with pytest.raises(InputError, match="needs more memory than this machine has"):
+        make_index(np.ones((4, 384), np.float32), "PQ384x24")
+    np.save(tmp_path / "one.npy", np.ones((1, 384), np.float32))
+    data = (tmp_path / "one.npy").read_bytes()
+    header = data[:128].replace(b"(1, 384), }", b"(100000000000, 384), }")
+    (tmp_path / "claims.npy").write_bytes(header + data[128 : 128 + 16])
+    with pytest.raises(InputError, match="not a plain .npy float array"):
+        load_vectors(tmp_path / "claims.npy")
+
+
+def test_a_picture_past_pils_pixel_limit_is_refused_before_it_is_decoded(tmp_path):
+    """The probe: a 373 KB 16-bit PNG of 13,300 x 13,300 px (between PIL's limit and twice it, where PIL only warns)
+    took 5.3 GB to invert."""
+    from PIL import Image
+
+    Image.new("I;16", (13_300, 13_300), 1000).save(tmp_path / "wide.png")
+    with pytest.raises(InputError, match="too large to decode safely"):
+        load_image(tmp_path / "wide.png")
+
+
+def test_an_output_of_a_kind_the_command_cannot_write_is_refused_before_the_run(tmp_path, capsys):
+    """The probe: `--plot out.txt` failed after the whole run (its work lost); `--render out.jpg` wrote PNG bytes."""
+    from unembed.cli import main
+
+    assert main(["invert", "--text", "a red star", "--space", "minibind", "--steps", "1", "--plot", str(tmp_path / "out.txt")]) == 2
+    assert "a plot is written as" in capsys.readouterr().err
+    assert main(["arith", "red", "--space", "minibind", "--steps", "1", "--render", str(tmp_path / "out.jpg")]) == 2
+    assert "--render writes a PNG" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -30,6 +30,9 @@ def count(value, name: str, *, minimum: int | None = 1, maximum: int | None = No
     return number
 
 
+# The most of anything a caller counts out (texts asked per step, kept, steps, a beam): far past any useful setting,
+# and short of the hours or gigabytes that 10**8 would take before the first step ends.
+COUNT_LIMIT = 10_000
 SEED_LIMIT = 2**32  # numpy's legacy RandomState, the narrowest of the generators a seed reaches, takes 0..2**32-1
 
 

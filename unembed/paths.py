@@ -92,10 +92,13 @@ def exclusive(destination: str | os.PathLike, doing: str) -> Iterator[None]:
         raise atomic.write_error(lock_file, error) from error
     lock = filelock.FileLock(lock_file)
     try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        log.info("another %s of %s is running; waiting for it to finish.", doing, path)
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            log.info("another %s of %s is running; waiting for it to finish.", doing, path)
+            lock.acquire()
+    except OSError as error:  # e.g. the lock's name is a link that loops
+        raise atomic.write_error(lock_file, error) from error
     try:
         yield
     finally:

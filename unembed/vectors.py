@@ -72,7 +72,11 @@ def load_vectors(path: str | os.PathLike) -> np.ndarray:
             f"numpy.save('vector.npy', archive['NAME'])."
         )
     try:
-        array = np.load(path, allow_pickle=False)
+        # Mapped first: a header that claims more than the file holds (100 billion rows in 16 bytes) is refused by its
+        # size, instead of allocating what it claims.
+        array = np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+    except MemoryError as error:
+        raise InputError(f"{path} is too large to load into this machine's memory. Give fewer vectors per file.") from error
     except FileNotFoundError as error:
         raise InputError(f"no such vector file: {path}. Save your embedding with numpy.save('{path}', vector).") from error
     except (OSError, ValueError, EOFError) as error:

@@ -66,6 +66,8 @@ def detach_glued_minus(tokens: list[str]) -> list[str]:
 def run(args) -> int:
     if args.render_steps and not args.render:
         raise InputError("--render-steps optimises the prompt of a picture: give --render out.png too.")
+    if args.render and not str(args.render).lower().endswith(".png"):
+        raise InputError(f"--render writes a PNG; {args.render!r} names another kind of file. Give a path ending in .png.")
     terms = parse_expression(args.terms)
     space = load_space(args.space)
     result = arith(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import InputError
 from ..generators import CombinedGenerator, default_generator, load_generator
 from ..generators.edit import EditGenerator, words_of
@@ -49,8 +51,13 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run, reads=("input", "vector", "bank"), writes=("json", "plot"))
 
 
+PLOT_FORMATS = frozenset({".png", ".pdf", ".svg", ".jpg", ".jpeg", ".webp"})  # what matplotlib's Agg writes
+
+
 def run(args) -> int:
     given = [name for name in ("input", "vector", "text") if getattr(args, name) is not None]
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:  # before the run, not after it
+        raise InputError(f"--plot {args.plot}: a plot is written as {', '.join(sorted(PLOT_FORMATS))}. Give a path ending in one.")
     if args.text is not None and not args.text.strip():
         raise InputError("--text is blank: it has no words to embed. Give the text to invert, e.g. --text 'a dog on a beach'.")
     if len(given) != 1:

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import atomic
-from ..errors import InputError
+from .. import atomic, checks
 from ..minibind import world
 from .options import seed
 
@@ -25,8 +24,7 @@ def add_parser(subparsers) -> None:
 
 
 def run_sample(args) -> int:
-    if args.n < 1:
-        raise InputError(f"--n must be at least 1; got {args.n}.")
+    checks.count(args.n, "--n", maximum=checks.COUNT_LIMIT)  # 10**8 ran for minutes, in memory, before writing a file
     rng = np.random.default_rng(args.seed)
     entries = []
     for index, scene in enumerate(world.sample_scenes("image", args.n, rng, held_out=args.held_out)):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .. import checks
 from ..decoder import TrainingSettings, train_decoder
 
 
@@ -33,6 +34,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.threads is not None:
+        checks.count(args.threads, "--threads")
     if args.threads:  # the command owns its process; the library leaves torch's threads as the caller set them
         torch.set_num_threads(args.threads)
     settings = TrainingSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(TrainingSettings)})

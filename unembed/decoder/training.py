@@ -32,13 +32,13 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .. import atomic
+from .. import atomic, checks, jsontext
 from ..errors import DecoderError, InputError
 from ..index import HELD_OUT_SHARE, build_bank, collect_captions, is_held_out
 from ..index.bank import texts_sha256
 from ..spaces import Space, load_space
 from ..version import __version__
-from .decoder import BOS, EOS, PAD, Decoder, special_ids
+from .decoder import BOS, CONFIG, EOS, PAD, TOKENIZER, WEIGHTS, Decoder, special_ids
 from .model import Architecture, DecoderNetwork
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,24 @@ class TrainingSettings:
     validation: int = 500  # captions kept out of training to report a validation loss
     seed: int = 0
 
+    def __post_init__(self):
+        # Each in a range a decoder can be trained in: `epochs 0` wrote an untrained decoder, `prefix 0` one that never
+        # reads the embedding, `width 1000000` took gigabytes before the first step.
+        counts = {"width": (8, 4096), "layers": (1, 48), "heads": (1, 64), "prefix": (1, 64), "context": (4, 512),
+                  "vocab": (50, 200_000), "epochs": (1, 1000), "batch": (1, 8192), "warmup": (0, 1_000_000),
+                  "validation": (1, 1_000_000)}  # fmt: skip
+        for name, (low, high) in counts.items():
+            object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=low, maximum=high))
+        if self.width % self.heads:
+            raise InputError(f"width ({self.width}) must be a multiple of heads ({self.heads}): each head reads width / heads.")
+        for name, lowest, highest in (("learning_rate", 0.0, 1.0), ("noise", 0.0, 2.0), ("dropout", 0.0, 1.0)):
+            value = checks.number(getattr(self, name), name)
+            if not lowest <= value <= highest or (name == "learning_rate" and value == 0) or (name == "dropout" and value == 1):
+                bound = f"{lowest:g}..{highest:g}" + (" (not 0)" if name == "learning_rate" else " (not 1)" if name == "dropout" else "")
+                raise InputError(f"{name} must be in {bound}; got {value!r}.")
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "seed", checks.seed(self.seed))
+
 
 def train_decoder(
     space: Space | str,
@@ -81,10 +99,13 @@ def train_decoder(
 
     exclude: caption files (or named sources) whose captions are never trained on, e.g. the targets of a benchmark.
     """
+    if budget_minutes is not None and checks.number(budget_minutes, "budget_minutes") < 0:
+        raise InputError(f"budget_minutes must be 0 or more (0: stop after the first step, to resume later); got {budget_minutes!r}.")
     space = load_space(space)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file. Give a folder for the decoder.")
+    _refuse_other_files(out)
     captions, excluded, record = _captions(sources, exclude)
     work = out / WORK
     vectors = _embeddings(captions, space, work)
@@ -188,6 +209,21 @@ def train_decoder(
     else:
         log.warning("the time budget ran out at step %d of %d: the decoder is written as it stands; a longer one resumes it", step, total)
     return decoder
+
+
+def _refuse_other_files(out: Path) -> None:
+    """A decoder's three files replace only a decoder's: a folder holding a config.json (or tokenizer.json, weights)
+    that is not a decoder's config is someone else's, and maybe this run's own captions."""
+    held = [name for name in (CONFIG, TOKENIZER, WEIGHTS) if (out / name).exists()]
+    if not held:
+        return
+    try:
+        config = jsontext.parse((out / CONFIG).read_text(encoding="utf-8"))
+        ours = isinstance(config, dict) and "architecture" in config and "space" in config
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise InputError(f"--out {out} holds {', '.join(held)} that are not a decoder's: training would replace them. Give another folder.")
 
 
 def _captions(sources, exclude) -> tuple[list[str], dict, dict]:

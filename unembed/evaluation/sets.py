@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import atomic, checks
+from .. import atomic, checks, jsontext
 from ..errors import EvaluationError, InputError
 from ..index import collect_captions, is_held_out, source_modality
 from ..registry import Registry, require
@@ -69,8 +69,18 @@ class EvalSet:
         folder = Path(folder)
         manifest = self.manifest()
         existing = folder / FILES["manifest"]
+        ours = [folder / file for key, file in FILES.items() if key != "manifest" and (folder / file).exists()]
+        if ours and not existing.is_file() and not overwrite:  # the user's own files, under the names an eval set writes
+            raise InputError(
+                f"{folder} holds {', '.join(path.name for path in ours)} but is not an eval set: writing one there would "
+                "replace them. Choose another folder, or pass overwrite=True (--overwrite) to replace them."
+            )
         if existing.is_file() and not overwrite:
-            old = json.loads(existing.read_text(encoding="utf-8"))
+            try:
+                old = jsontext.parse(existing.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise InputError(f"{existing} is not an eval set's manifest ({error}). Choose another folder, or --overwrite.") from error
+            old = old if isinstance(old, dict) else {}
             identity = ("spec", "space", "n", "seed")
             same = {key: old.get(key) for key in identity} == {key: manifest[key] for key in identity}
             if not same:

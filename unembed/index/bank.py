@@ -16,8 +16,10 @@ other texts. Loading checks every file against the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import shlex
 import shutil
@@ -74,6 +76,11 @@ def make_index(vectors: np.ndarray, spec: str = "Flat", *, train_size: int = DEF
     """A FAISS index from an index-factory string, trained on a seeded sample when the type needs it."""
     try:
         index = faiss.index_factory(vectors.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
+    except MemoryError as error:  # e.g. PQ384x24: 2**24 centroids per sub-quantizer
+        raise InputError(
+            f"FAISS cannot build index {spec!r}: it needs more memory than this machine has. Use fewer or smaller codes "
+            "(e.g. PQ48x8) or 'IVF4096,SQ8,RFlat'."
+        ) from error
     except RuntimeError as error:
         raise InputError(
             f"FAISS cannot build index {spec!r} ({_faiss_reason(error)}). "
@@ -102,12 +109,32 @@ def _faiss_reason(error: RuntimeError) -> str:
     return str(error).strip().splitlines()[-1].rsplit(":", 1)[-1].strip()
 
 
+SEARCH_LIMITS = {"nprobe": 65_536, "efSearch": 65_536, "k_factor_rf": 1_024, "k_factor": 1_024}
+
+
+def _number(text: str) -> float:
+    """`text` as a number for a limit check; NaN (which no limit admits) when it is none."""
+    try:
+        return float(text) if len(text) <= 40 else math.inf
+    except ValueError:
+        return math.nan
+
+
 def set_search_params(index: faiss.Index, params: str) -> None:
     """Apply faiss ParameterSpace settings such as 'nprobe=32,k_factor=4' or 'efSearch=128'."""
     if not params:
         return
     if not isinstance(params, str):
         raise InputError(f"search parameters are a string such as 'nprobe=32'; got {params!r}.")
+    for setting in filter(None, params.split(",")):
+        name, _, value = setting.partition("=")
+        # FAISS sizes its search buffers by these: efSearch=2000000000 took 16 GB to search a bank of 4 captions.
+        limit = SEARCH_LIMITS.get(name.strip())
+        if limit is not None and not 0 < _number(value) <= limit:
+            raise InputError(
+                f"search parameter {setting!r} must be a positive number up to {limit:,}. Larger ones cost memory and time "
+                "and find nothing more."
+            )
     try:
         faiss.ParameterSpace().set_index_parameters(index, params)  # type: ignore[arg-type]  # FAISS's stub says int; it parses the string
     except RuntimeError as error:
@@ -386,12 +413,25 @@ def build_bank(
         vectors = _encode_with_checkpoints(captions, space, out, batch_size, chunk_size)
         bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
         bank._write(out, overwrite=True)
-        shutil.rmtree(_partial_dir(out), ignore_errors=True)
+        _clear_checkpoints(_partial_dir(out))
+        with contextlib.suppress(OSError):
+            _partial_dir(out).rmdir()  # only when it held nothing else
     return bank
 
 
 def _partial_dir(out: Path) -> Path:
     return out.with_name(f".{out.name}.partial")
+
+
+def _clear_checkpoints(partial: Path, keep: Collection[str] = ()) -> None:
+    """Remove the checkpoints in `partial` but those named in `keep`. Only files unembed wrote there (chunk-*.npy, and
+    an atomic write's temporary .chunk-*) go: whatever else the folder holds is not a build's to delete."""
+    if not partial.is_dir():
+        return
+    for name in set(os.listdir(partial)) - set(keep):
+        path = partial / name
+        if name.startswith(("chunk-", ".chunk-")) and path.is_file():
+            path.unlink()
 
 
 def _chunk_name(number: int, space: Space, texts: list[str]) -> str:
@@ -415,11 +455,11 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> np
     partial = _partial_dir(out)
     starts = range(0, len(captions), chunk_size)
     names = [_chunk_name(number, space, captions[start : start + chunk_size]) for number, start in enumerate(starts)]
+    if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
+        raise BankError(f"{partial} is a link or a file, not the build's checkpoint folder. Move it away, then build again.")
     try:
         partial.mkdir(parents=True, exist_ok=True)
-        for stale in set(os.listdir(partial)) - set(names):  # another build's checkpoints: useless here
-            path = partial / stale
-            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        _clear_checkpoints(partial, keep=names)  # another build's checkpoints: useless here
     except OSError as error:
         raise atomic.write_error(partial, error) from error
     chunks = []

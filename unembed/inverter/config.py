@@ -62,7 +62,7 @@ class InversionConfig:
         # Stored back as ints: a count of 2.0 is 2, and True is not a count (checks.count).
         counts = {"steps": 0, "neighbours": 0, "requested": 1, "keep": 1, "shown": 1, "max_words": 1}
         for name, minimum in counts.items():
-            object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=minimum))
+            object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=minimum, maximum=checks.COUNT_LIMIT))
         object.__setattr__(self, "seed", checks.seed(self.seed))
         if self.patience is not None:
             object.__setattr__(self, "patience", checks.count(self.patience, "patience (None: run every step)"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -49,10 +50,12 @@ class AudioLimits:
     highest_rate: int = 384_000
     # One period of a 1 kHz tone, 16 samples at the encoders' 16 kHz: shorter is a click with nothing to hear.
     shortest_seconds: float = 0.001
-    longest_seconds: float = 3_600.0  # an hour: a talk or a podcast episode
-    # Decoded samples, all channels together: an hour of stereo at 48 kHz, 1.4 GB as float32. It also caps a short
+    # Ten minutes: the encoders read 2-s clips (ImageBind three of them), and decoding, averaging and resampling an
+    # hour at 96 kHz took 7.4 GB. Cut a longer recording to the part to read.
+    longest_seconds: float = 600.0
+    # Decoded samples, all channels together: ten minutes of stereo at 48 kHz, 230 MB as float32. It also caps a short
     # header with many channels, or compressed silence (FLAC) that decodes to far more than its file size.
-    samples: int = 3_600 * 48_000 * 2
+    samples: int = 600 * 48_000 * 2
     holder: str = "unembed"  # whose limits, as the messages name it ("this server")
 
 
@@ -99,11 +102,13 @@ def load_image(item: Any):
     if isinstance(item, (str, os.PathLike)):
         refuse_special(item, "image file")
         try:
-            with open(item, "rb") as file:
+            with open(item, "rb") as file, warnings.catch_warnings():
+                # PIL only warns between MAX_IMAGE_PIXELS and twice that (a 13,300 px square took 5 GB): refused too.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
                 return _to_rgb(Image.open(file))
         except FileNotFoundError as error:
             raise InputError(f"image file {str(item)!r} does not exist. Check the path.") from error
-        except Image.DecompressionBombError as error:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             # PIL's guard against images that would take gigabytes to decode (see Image.MAX_IMAGE_PIXELS).
             raise InputError(
                 f"{str(item)!r} is too large to decode safely ({error}). Downscale it first, e.g. to 4096 px "

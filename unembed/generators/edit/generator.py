@@ -54,7 +54,8 @@ class EditSettings:
         try:
             for name, minimum in minimums.items():
                 if name != "beam" or self.beam is not None:
-                    object.__setattr__(self, name, checks.count(getattr(self, name), name, minimum=minimum))
+                    value = checks.count(getattr(self, name), name, minimum=minimum, maximum=checks.COUNT_LIMIT)
+                    object.__setattr__(self, name, value)
             share = checks.number(self.shared_share, "shared_share")
         except InputError as error:
             raise GeneratorError(f"the edit generator's {error}") from None
