@@ -336,3 +336,11 @@ def test_an_output_of_a_kind_the_command_cannot_write_is_refused_before_the_run(
     assert main(["arith", "red", "--space", "minibind", "--steps", "1", "--render", str(tmp_path / "out.jpg")]) == 2
     assert "--render writes a PNG" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_that_is_not_a_model_is_a_space_error(tmp_path):
+    from unembed import load_space
+    from unembed.errors import SpaceError
+
+    with pytest.raises(SpaceError, match="is not a sentence-transformers model"):
+        load_space(f"st:{tmp_path}")

@@ -359,3 +359,10 @@ def _wait_for(condition, process, what, timeout=300):
 
 def _texts(out) -> dict[str, str]:
     return {row["id"]: row["text"] for row in read_run(out).to_pylist()}
+
+
+def test_an_exclude_list_that_empties_the_bank_stops_before_any_work(data, minilm, tmp_path):
+    """The probe: every row failed with "no text to start from", exit 3, and "run it again to retry" (it cannot help)."""
+    with pytest.raises(InputError, match="--exclude names every one of the bank's"):
+        run_job(data["targets"], tmp_path / "out", space=minilm, bank=data["bank"], exclude=data["bank"], **SETTINGS)
+    assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ import faiss
 import numpy as np
 
 from .. import checks
+from ..errors import InputError
 from ..index import Bank, collect_captions, make_index, set_search_params
 from ..spaces import load_space
 
@@ -84,6 +85,10 @@ def run_bank(
     cluster around; spread: the noise norm around each caption embedding; threads: FAISS OpenMP threads for
     the timed queries (building uses all cores)."""
     checks.count(n, "n")
+    checks.count(queries, "queries")
+    checks.count(threads, "threads")
+    if not 0 <= checks.number(spread, "spread") <= 2:
+        raise InputError(f"spread is a noise norm around unit vectors, from 0 to 2; got {spread!r}.")
     rng = np.random.default_rng(seed)
     index_spec, default_params = recommended_index(n)
     index_spec = index or index_spec

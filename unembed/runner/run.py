@@ -84,6 +84,11 @@ def run_job(
     _check_settings(space, generator, modality, settings)
     # Built (and cached) once here, not by every worker at once; its digest ties the output to this very bank.
     resolved = resolve_bank(bank, space, modality)
+    if excluded and not set(resolved.texts) - set(excluded):  # every row would fail with nothing to start from
+        raise InputError(
+            f"--exclude names every one of the bank's {len(resolved)} captions: the loop would have no text to start from. "
+            "Exclude only the held-out targets' captions, or give a larger --bank."
+        )
     job = Job(
         space=space.spec,
         bank=None if bank is None else str(bank),

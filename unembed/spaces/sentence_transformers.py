@@ -30,6 +30,11 @@ class SentenceTransformerSpace(Space):
                 f"could not load sentence-transformers model {model_name_or_path!r}: {error}. "
                 "Offline? Give a local model folder (`st:/path/to/model`) or use the bundled `minilm`."
             ) from error
+        except (ValueError, KeyError) as error:  # a folder that is not a model: transformers cannot tell its type
+            raise SpaceError(
+                f"{str(model_name_or_path)!r} is not a sentence-transformers model ({type(error).__name__}: {str(error)[:200]}). "
+                "Give a folder saved with SentenceTransformer.save(), or a hub model id."
+            ) from error
         dim = self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
         dim = dim or self.model.get_sentence_embedding_dimension()
         if dim is None:
