@@ -187,3 +187,14 @@ def test_cli_prints_the_best_text_last_and_writes_the_report(caption_file, tmp_p
     assert "exactly one of --positive/--negative, --probe, --sae" in capsys.readouterr().err
     assert main(["explain", "--space", "minibind", "--negative", "a blue circle", "--bank", str(caption_file)]) == 2
     assert "positive group is empty" in capsys.readouterr().err
+
+
+def test_an_sae_that_saved_a_threshold_is_read_as_jumprelu(tmp_path):
+    """The probe: an SAE file holding `threshold` was run as ReLU, without a word, unless --activation was given."""
+    path = tmp_path / "jump.safetensors"
+    save_file({"W_enc": np.eye(4, dtype=np.float32), "b_enc": np.zeros(4, np.float32), "threshold": np.full(4, 0.5, np.float32)}, str(path))
+    sae = SparseAutoencoder(path)
+    assert sae.activation == "jumprelu" and np.allclose(sae.threshold, 0.5)
+    assert SparseAutoencoder(path, activation="relu").activation == "relu"  # asked for: as asked
+    save_file({"W_enc": np.eye(4, dtype=np.float32), "b_enc": np.zeros(4, np.float32)}, str(tmp_path / "plain.safetensors"))
+    assert SparseAutoencoder(tmp_path / "plain.safetensors").activation == "relu"

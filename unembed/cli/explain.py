@@ -35,7 +35,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--probe", metavar="FILE.safetensors", help="a linear probe: weight (classes, dim), bias (classes,)")
     parser.add_argument("--sae", metavar="FILE.safetensors", help="a sparse autoencoder: W_enc, b_enc (b_dec, threshold)")
     parser.add_argument("--features", help="with --sae: which features, e.g. 1,5,9 or 0-15 (default: every live one)")
-    parser.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="with --sae: the encoder's activation")
+    parser.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default=None,
+        help="with --sae: the encoder's activation (default: jumprelu when the file holds a threshold, else relu)",
+    )
     parser.add_argument("--k", type=int, default=None, help="with --sae --activation topk: features kept")
     parser.add_argument(
         "--uncentred",

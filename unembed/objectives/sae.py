@@ -30,11 +30,14 @@ ACTIVATIONS = ("relu", "jumprelu", "topk")
 class SparseAutoencoder:
     """A sparse autoencoder's encoder read (and checked) once from safetensors; `feature(n)` is an objective."""
 
-    def __init__(self, path, *, activation: str = "relu", threshold: float | None = None, k: int | None = None):
-        if activation not in ACTIVATIONS:
-            raise InputError(f"the SAE activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
+    def __init__(self, path, *, activation: str | None = None, threshold: float | None = None, k: int | None = None):
+        """activation None: "jumprelu" when the file holds a `threshold` tensor (a JumpReLU SAE saves one), else "relu"."""
         self.path = Path(path)
         tensors = _read(self.path)
+        if activation is None:
+            activation = "jumprelu" if "threshold" in tensors else "relu"
+        if activation not in ACTIVATIONS:
+            raise InputError(f"the SAE activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
         missing = [name for name in ("W_enc", "b_enc") if name not in tensors]
         if missing:
             raise InputError(
