@@ -80,7 +80,7 @@ def test_vector_files_that_are_not_one_npy_array_are_named(tmp_path):
         ("both.npz", "npz archive.*a, b"),
         ("words.npy", "not numbers"),
         ("folder.npy", "is a folder"),
-        ("text.npy", "not a plain .npy"),
+        ("text.npy", "is not a .npy file \\(it does not start as numpy.save writes one\\)"),
         ("missing.npy", "no such vector file"),
     ]:
         with pytest.raises(InputError, match=problem):

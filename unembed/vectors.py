@@ -61,6 +61,15 @@ def load_vectors(path: str | os.PathLike) -> np.ndarray:
     path = refuse_special(path, "vector file")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a vector file. Give the .npy file saved with numpy.save().")
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(6)
+    except FileNotFoundError as error:
+        raise InputError(f"no such vector file: {path}. Save your embedding with numpy.save('{path}', vector).") from error
+    except OSError as error:
+        raise InputError(f"cannot read {path} ({error.strerror}). Check its permissions.") from error
+    if magic != b"\x93NUMPY" and not zipfile.is_zipfile(path):  # a picture, a text file: not numpy's format at all
+        raise InputError(f"{path} is not a .npy file (it does not start as numpy.save writes one). Save the vector with numpy.save().")
     if zipfile.is_zipfile(path):  # np.load would hand back an archive of arrays, not one
         try:
             with zipfile.ZipFile(path) as archive:

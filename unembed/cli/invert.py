@@ -60,6 +60,8 @@ def run(args) -> int:
         raise InputError(f"--plot {args.plot}: a plot is written as {', '.join(sorted(PLOT_FORMATS))}. Give a path ending in one.")
     if args.text is not None and not args.text.strip():
         raise InputError("--text is blank: it has no words to embed. Give the text to invert, e.g. --text 'a dog on a beach'.")
+    if args.input is not None and str(args.input).lower().endswith(".npy"):
+        raise InputError(f"{args.input} is a vector file: give it as --vector {args.input}.")
     if len(given) != 1:
         raise InputError("give exactly one of: an input FILE, --vector FILE.npy, --text TEXT.")
     space = load_space(args.space)

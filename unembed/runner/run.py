@@ -140,6 +140,8 @@ def _excluded(exclude) -> tuple[str, ...]:
     if exclude is None:
         return ()
     if isinstance(exclude, (str, os.PathLike)):
+        if Path(exclude).is_dir():
+            raise InputError(f"--exclude {exclude} is a folder. Give a text file with one caption per line.")
         if not Path(exclude).is_file():
             raise InputError(f"no such exclude file: {exclude}. Give a text file with one caption per line.")
         return tuple(collect_captions([exclude]))
