@@ -43,11 +43,7 @@ def run_scale(*, n=200, space="minilm", bank="mils-image", targets=None, batch_s
     """The report. targets: a caption file or named source of held-out targets (default: the bank's own
     source); `options` go to `run_job` (generator mutate without the fluency gate, steps, requested,
     keep and patience default to the bench's)."""
-    checks.count(n, "n")
-    options = _options(options)
-    space = load_space(space)
-    held_out = held_out_targets(targets or bank, n, seed)
-    report = _head(held_out, space.spec, bank, batch_size, seed, options)
+    options, space, held_out, report = _prepare(n, space, bank, targets, batch_size, seed, options)
     with tempfile.TemporaryDirectory(prefix="unembed-bench-scale-") as temporary:
         folder = Path(temporary)
         job = _job(folder, space, held_out, bank=bank, batch_size=batch_size, seed=seed, progress=progress, **options)
@@ -88,12 +84,8 @@ def run_scale_cluster(
     Each run is a driver process of its own (a fresh Python, as `unembed run`), paused while the node is killed, so
     the node dies with batches left to hand out. Reports the rows, the targets lost and written twice (both 0 when
     the run recovered), the share of texts equal to the in-process run's, the workers lost, and wall seconds."""
-    checks.count(n, "n")
     checks.count(workers, "workers")
-    options = _options(options)
-    space = load_space(space)
-    held_out = held_out_targets(targets or bank, n, seed)
-    report = _head(held_out, space.spec, bank, batch_size, seed, options)
+    options, space, held_out, report = _prepare(n, space, bank, targets, batch_size, seed, options)
     with tempfile.TemporaryDirectory(prefix="unembed-bench-scale-") as temporary:
         folder = Path(temporary)
         job = _job(folder, space, held_out, bank=bank, batch_size=batch_size, seed=seed, progress=False, **options)
@@ -115,6 +107,15 @@ def run_scale_cluster(
     report["duplicate_targets"] = sum(count > 1 for count in ids.values())
     report["same_texts_as_in_process"] = sum(texts["cluster"].get(key) == text for key, text in texts["in_process"].items()) / len(held_out)
     return report
+
+
+def _prepare(n, space, bank, targets, batch_size: int, seed: int, options: dict):
+    """What both benches start from: the loop's options, the space, the held-out targets and the report's head."""
+    checks.count(n, "n")
+    options = _options(options)
+    space = load_space(space)
+    held_out = held_out_targets(targets or bank, n, seed)
+    return options, space, held_out, _head(held_out, space.spec, bank, batch_size, seed, options)
 
 
 def _options(options: dict) -> dict:
