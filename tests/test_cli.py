@@ -60,12 +60,46 @@ def test_bench_bank_reports_exact_recall_for_a_flat_index(tmp_path, image_captio
     source = tmp_path / "captions.txt"
     source.write_text("\n".join(image_captions[:300]), encoding="utf-8")
     report_path = tmp_path / "bench.json"
-    assert main(["bench", "bank", "--n", "3000", "--queries", "20", "--source", str(source), "--json", str(report_path)]) == 0
+    work = ["--work", str(tmp_path / "work")]
+    assert main(["bench", "bank", "--n", "3000", "--queries", "20", "--source", str(source), *work, "--json", str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert report["index"] == "Flat" and report["n_vectors"] == 3000 and report["dim"] == 384
     assert report["recall_at_10"] == 1.0 and report["recall_at_50"] == 1.0
     assert report["reference_bank_size"] == 300 and report["bootstrap_speedup_vs_reencode"] > 1
+    # Built and searched in fresh processes, each reporting its own peak memory.
+    assert report["build_peak_rss_mb"] > 50 and report["query_rss_mb"] > 50 and report["vectors_bytes"] == 0
+    vectors = (tmp_path / "work" / "vectors.npy").stat()
     report_path = tmp_path / "ivf.json"
-    assert main(["bench", "bank", "--n", "3000", "--queries", "20", "--source", str(source), "--index", "IVF16,Flat",
-                 "--search-params", "nprobe=1", "--json", str(report_path)]) == 0
-    assert json.loads(report_path.read_text())["recall_at_50"] < 1.0, "one probe of 16 lists cannot be exact"
+    assert main(["bench", "bank", "--n", "3000", "--queries", "20", "--source", str(source), *work, "--index", "IVF16,Flat,RFlat",
+                 "--search-params", "nprobe=1", "--sweep", "nprobe=16,k_factor_rf=4", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["recall_at_50"] < 1.0, "one probe of 16 lists cannot be exact"
+    assert report["sweep"][0]["recall_at_50"] == 1.0, "every list probed, the shortlist re-ranked from the vectors: exact"
+    assert report["vectors_bytes"] == 3000 * 384 * 4 + 128, "the bank links the bench's vectors file"
+    assert (tmp_path / "work" / "vectors.npy").stat().st_mtime_ns == vectors.st_mtime_ns, "the second run reused it"
+
+
+@pytest.mark.parametrize("moment", ["unembed.cli", "torch.", "unembed.runner"])
+def test_ctrl_c_while_the_command_still_imports_ends_quietly(moment):
+    """The probe: Ctrl-C while `unembed` imported torch printed a KeyboardInterrupt traceback. The signal is sent at
+    three moments of the imports, read from `-X importtime`: the command's own module loaded (main begins), in the
+    middle of torch, and after torch (the runner's modules)."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-X", "importtime", "-m", "unembed", "bank", "search", "no-such-bank", "--text", "a dog"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        module = line.rsplit("|", 1)[-1].strip()
+        if module == moment or (moment.endswith(".") and module.startswith(moment)):
+            process.send_signal(signal.SIGINT)
+            break
+    else:
+        pytest.fail(f"{moment} was never imported:\n{''.join(seen[-20:])}")
+    _, rest = process.communicate(timeout=120)
+    err = "".join(seen) + rest
+    assert process.returncode == 130, err[-3000:]
+    assert "unembed: interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err

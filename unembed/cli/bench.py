@@ -122,6 +122,13 @@ def _add_bank(benches) -> None:
         "--threads", type=int, default=1, help="FAISS OpenMP threads for the timed queries (default 1; building uses all cores)"
     )
     parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder for the synthetic vectors file and the bank (default: under the cache; n x dim x 4 bytes plus the index); "
+        "a run stopped part way reuses its finished vectors file",
+    )
 
 
 def _csv(text: str | None) -> list[str] | None:

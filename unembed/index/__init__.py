@@ -13,6 +13,7 @@ from .sources import (
     source_captions,
     source_modality,
 )
+from .vector_file import VectorFile, write_vector_file
 
 __all__ = [
     "Bank",
@@ -24,6 +25,8 @@ __all__ = [
     "resolve_bank",
     "make_index",
     "set_search_params",
+    "VectorFile",
+    "write_vector_file",
     "collect_captions",
     "normalise_caption",
     "source_captions",

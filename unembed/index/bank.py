@@ -4,6 +4,9 @@
                         sha256 of every other file (format 2; format 1 recorded the texts' only)
     DIR/texts.txt       one whitespace-normalised caption per line, in index id order
     DIR/index.faiss     the FAISS index (inner product on unit vectors = cosine)
+    DIR/vectors.npy     for an index spec ending in RFlat: the full vectors, float32, which re-rank each query's
+                        shortlist (memory-mapped: a search reads only the shortlist's rows). index.faiss holds
+                        the index before its RFlat, so no build or search needs every vector in RAM
 
 Writes go to a temporary sibling directory that is renamed into place, so a crash never leaves a
 half-written bank. A folder is replaced only when it is a bank (our manifest, nothing else in it)
@@ -42,12 +45,15 @@ from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from ..version import __version__
 from .sources import collect_captions, normalise_caption
+from .vector_file import BLOCK_ROWS, VectorFile, rerank, write_vector_file
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 TEXTS = "texts.txt"
 INDEX = "index.faiss"
-BANK_FILES = (MANIFEST, TEXTS, INDEX, *GRAMMAR_FILES)  # the grammar files: edit's corpus statistics (unembed.corpus)
+VECTORS = "vectors.npy"
+REFINE = ",RFlat"  # an index spec's exact re-ranking stage, which unembed runs from VECTORS (see vector_file)
+BANK_FILES = (MANIFEST, TEXTS, INDEX, VECTORS, *GRAMMAR_FILES)  # the grammar files: edit's corpus statistics (unembed.corpus)
 REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
 # Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
 # when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
@@ -72,8 +78,9 @@ def _texts_bytes(texts: list[str]) -> bytes:
     return "".join(text + "\n" for text in texts).encode("utf-8")
 
 
-def make_index(vectors: np.ndarray, spec: str = "Flat", *, train_size: int = DEFAULT_TRAIN_SIZE, seed: int = 0) -> faiss.Index:
-    """A FAISS index from an index-factory string, trained on a seeded sample when the type needs it."""
+def make_index(vectors: np.ndarray | VectorFile, spec: str = "Flat", *, train_size: int = DEFAULT_TRAIN_SIZE, seed: int = 0) -> faiss.Index:
+    """A FAISS index from an index-factory string, trained on a seeded sample when the type needs it. `vectors` may be
+    a VectorFile: it is trained on its sample rows and filled block by block, never read whole."""
     try:
         index = faiss.index_factory(vectors.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
     except MemoryError as error:  # e.g. PQ384x24: 2**24 centroids per sub-quantizer
@@ -88,13 +95,14 @@ def make_index(vectors: np.ndarray, spec: str = "Flat", *, train_size: int = DEF
         ) from error
     try:
         if not index.is_trained:
-            sample = vectors
+            rows: slice | np.ndarray = slice(None)
             if len(vectors) > train_size:
                 rows = np.sort(np.random.default_rng(seed).choice(len(vectors), train_size, replace=False))
-                sample = vectors[rows]
-            index.train(sample)
-        for start in range(0, len(vectors), 65_536):
-            index.add(vectors[start : start + 65_536])
+            index.train(np.asarray(vectors[rows]))
+        with tqdm(total=len(vectors), desc=f"index {spec}", unit="vector", disable=len(vectors) < 1_000_000) as bar:
+            for start in range(0, len(vectors), BLOCK_ROWS):
+                index.add(vectors[start : start + BLOCK_ROWS])
+                bar.update(min(BLOCK_ROWS, len(vectors) - start))
     except RuntimeError as error:
         # e.g. an IVF index with more lists than captions: k-means cannot make more clusters than points.
         raise InputError(
@@ -120,12 +128,16 @@ def _number(text: str) -> float:
         return math.nan
 
 
-def set_search_params(index: faiss.Index, params: str) -> None:
-    """Apply faiss ParameterSpace settings such as 'nprobe=32,k_factor=4' or 'efSearch=128'."""
-    if not params:
-        return
+def split_refine(spec: str) -> tuple[str, bool]:
+    """An index spec without its final RFlat (which a bank runs from vectors.npy), and whether it had one."""
+    return (spec[: -len(REFINE)], True) if spec.endswith(REFINE) else (spec, False)
+
+
+def _checked_settings(params: str) -> list[tuple[str, str]]:
+    """`params` ('nprobe=32,k_factor_rf=4') as (name, value) pairs, each checked against SEARCH_LIMITS."""
     if not isinstance(params, str):
         raise InputError(f"search parameters are a string such as 'nprobe=32'; got {params!r}.")
+    settings = []
     for setting in filter(None, params.split(",")):
         name, _, value = setting.partition("=")
         # FAISS sizes its search buffers by these: efSearch=2000000000 took 16 GB to search a bank of 4 captions.
@@ -135,6 +147,14 @@ def set_search_params(index: faiss.Index, params: str) -> None:
                 f"search parameter {setting!r} must be a positive number up to {limit:,}. Larger ones cost memory and time "
                 "and find nothing more."
             )
+        settings.append((name.strip(), value.strip()))
+    return settings
+
+
+def set_search_params(index: faiss.Index, params: str) -> None:
+    """Apply faiss ParameterSpace settings such as 'nprobe=32,k_factor=4' or 'efSearch=128'."""
+    if not params or not _checked_settings(params):
+        return
     try:
         faiss.ParameterSpace().set_index_parameters(index, params)  # type: ignore[arg-type]  # FAISS's stub says int; it parses the string
     except RuntimeError as error:
@@ -147,12 +167,27 @@ def set_search_params(index: faiss.Index, params: str) -> None:
 class Bank:
     """Captions searchable by embedding. Build with `build_bank`/`Bank.from_texts`, open with `load_bank`."""
 
-    def __init__(self, index: faiss.Index, texts: list[str], manifest: dict, path: Path | None = None):
+    def __init__(
+        self, index: faiss.Index, texts: list[str], manifest: dict, path: Path | None = None, vectors: np.ndarray | VectorFile | None = None
+    ):
+        """`index` answers searches; with `vectors` (an RFlat spec), it is the index before RFlat and each query's
+        shortlist of k * k_factor_rf ids is re-ranked exactly from them."""
         self.index = index
         self.texts = texts
         self.manifest = manifest
         self.path = path
-        set_search_params(self.index, manifest.get("search_params", ""))
+        self.vectors = vectors
+        self.k_factor_rf = 1
+        self._apply_search_params(manifest.get("search_params", ""))
+
+    def _apply_search_params(self, params: str) -> None:
+        if self.vectors is None:
+            set_search_params(self.index, params)
+            return
+        # k_factor_rf is the re-ranking's (ours); the rest go to the FAISS index it re-ranks.
+        settings = _checked_settings(params)
+        self.k_factor_rf = next((int(float(value)) for name, value in settings if name == "k_factor_rf"), 1)
+        set_search_params(self.index, ",".join(f"{name}={value}" for name, value in settings if name != "k_factor_rf"))
 
     @classmethod
     def from_texts(
@@ -167,7 +202,11 @@ class Bank:
         return cls.from_vectors(captions, vectors, space, index=index, search_params=search_params)
 
     @classmethod
-    def from_vectors(cls, texts: list[str], vectors: np.ndarray, space: Space, *, index: str = "Flat", search_params: str = "") -> Bank:
+    def from_vectors(
+        cls, texts: list[str], vectors: np.ndarray | VectorFile, space: Space, *, index: str = "Flat", search_params: str = ""
+    ) -> Bank:
+        """A bank of `texts` with their `vectors` (one row per text, in `space`): an array, or a VectorFile for vectors
+        that need not fit in RAM (the index is trained on a sample and filled block by block)."""
         texts = list(texts)
         if not texts:
             raise InputError("a bank needs at least one caption; got none.")
@@ -178,7 +217,12 @@ class Bank:
                     f"text {number} ({text!r}) is not a one-line caption. Pass the texts through "
                     "unembed.index.collect_captions(texts=...) first (it normalises whitespace and drops empty ones)."
                 )
-        vectors = unit_rows(vectors, space.dim, what="bank vectors")
+        if isinstance(vectors, VectorFile):
+            if vectors.dim != space.dim:
+                raise InputError(f"{vectors.path} holds vectors of dimension {vectors.dim}, but space {space.spec} has {space.dim}.")
+            vectors.check_unit_rows()
+        else:
+            vectors = unit_rows(vectors, space.dim, what="bank vectors")
         if len(texts) != len(vectors):
             raise InputError(f"{len(texts)} texts but {len(vectors)} vectors; give one vector per text.")
         manifest = {
@@ -191,7 +235,8 @@ class Bank:
             "metric": "inner_product",
             "texts_sha256": texts_sha256(texts),
         }
-        return cls(make_index(vectors, index), texts, manifest)
+        base, refines = split_refine(index)
+        return cls(make_index(vectors, base), texts, manifest, vectors=vectors if refines else None)
 
     @property
     def dim(self) -> int:
@@ -217,7 +262,7 @@ class Bank:
         return f"Bank(space={self.space_spec!r}, count={len(self)}, index={self.manifest['index']!r}{where})"
 
     def set_search_params(self, params: str) -> None:
-        set_search_params(self.index, params)
+        self._apply_search_params(params)
         self.manifest["search_params"] = params
 
     def to_gpu(self) -> Bank:
@@ -228,7 +273,7 @@ class Bank:
                 "`pip uninstall faiss-cpu && pip install 'unembed[gpu]'`; otherwise search on the CPU."
             )
         self.index = faiss.index_cpu_to_all_gpus(self.index)
-        set_search_params(self.index, self.manifest.get("search_params", ""))
+        self._apply_search_params(self.manifest.get("search_params", ""))
         return self
 
     def search(self, vectors, k: int = 10, *, exclude: Collection[str] | None = None) -> SearchResult:
@@ -243,7 +288,7 @@ class Bank:
         if exclude is not None and (isinstance(exclude, str) or not all(isinstance(text, str) for text in exclude)):
             raise InputError("exclude must be a collection of caption texts, e.g. ['a dog on a beach'].")
         exclude = set(exclude or ())
-        scores, ids = self.index.search(queries, min(k + len(exclude), len(self)))
+        scores, ids = self._search(queries, min(k + len(exclude), len(self)))
         if exclude:
             scores, ids = _drop_excluded(scores, ids, self.texts, exclude, k)
         ids, scores = ids[:, :k], scores[:, :k]
@@ -251,17 +296,25 @@ class Bank:
         texts = [[self.texts[i] for i in row if i >= 0] for row in ids]
         return SearchResult(ids=ids, scores=scores, texts=texts)
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.vectors is None:
+            return self.index.search(queries, k)
+        _, shortlist = self.index.search(queries, min(k * self.k_factor_rf, len(self)))
+        return rerank(self.vectors, queries, shortlist, k)
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False, link_vectors: bool = False) -> Path:
         """Write the bank directory atomically.
 
         An existing bank there is replaced only with `overwrite`; an empty folder is filled; a file,
-        or a folder holding anything that is not a bank's, is refused and left as it is.
+        or a folder holding anything that is not a bank's, is refused and left as it is. `link_vectors`: a bank
+        whose vectors are a VectorFile on the same file system gets a hard link to it instead of a copy (then
+        never change that file in place: the bank's checksum would no longer match).
         """
         path = _destination(path)
         with exclusive(path, "build"):
-            return self._write(path, overwrite=overwrite)
+            return self._write(path, overwrite=overwrite, link_vectors=link_vectors)
 
-    def _write(self, path: Path, *, overwrite: bool) -> Path:
+    def _write(self, path: Path, *, overwrite: bool, link_vectors: bool = False) -> Path:
         if _claim(path) == "bank" and not overwrite:
             raise BankError(f"{path} already holds a bank. Choose another --out, or pass overwrite=True / --overwrite to replace it.")
         try:
@@ -272,13 +325,17 @@ class Bank:
             os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
+            stored = (TEXTS, INDEX, *GRAMMAR_FILES)
+            if self.vectors is not None:
+                _write_vectors(self.vectors, staging / VECTORS, link=link_vectors)
+                stored = (TEXTS, INDEX, VECTORS, *GRAMMAR_FILES)
             write_grammar(self.texts, staging)  # so no process that edits with this bank builds it again
             manifest = dict(
                 self.manifest,
                 format=FORMAT_VERSION,
                 unembed_version=__version__,
                 created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                files={name: file_record(staging / name) for name in (TEXTS, INDEX, *GRAMMAR_FILES)},
+                files={name: file_record(staging / name) for name in stored},
             )
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             _swap_into_place(staging, path)
@@ -289,7 +346,21 @@ class Bank:
                 raise atomic.write_error(path, error if isinstance(error, OSError) else OSError(str(error))) from error
             raise
         self.manifest, self.path, self.texts = manifest, path, CorpusTexts(self.texts, path)
+        if self.vectors is not None:
+            self.vectors = VectorFile(path / VECTORS)
         return path
+
+
+def _write_vectors(vectors: np.ndarray | VectorFile, destination: Path, *, link: bool) -> None:
+    """The bank's vectors as `destination`: with `link`, a VectorFile is hard-linked (no copy of what may be many GB);
+    anything else is copied block by block."""
+    if link and isinstance(vectors, VectorFile):
+        try:
+            os.link(vectors.path, destination)
+            return
+        except OSError:  # another file system, or one without hard links
+            pass
+    write_vector_file(destination, vectors.blocks() if isinstance(vectors, VectorFile) else [vectors], len(vectors), vectors.shape[1])
 
 
 def _drop_excluded(scores, ids, texts, exclude, k):
@@ -412,7 +483,7 @@ def build_bank(
                 raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
         vectors = _encode_with_checkpoints(captions, space, out, batch_size, chunk_size)
         bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
-        bank._write(out, overwrite=True)
+        bank._write(out, overwrite=True, link_vectors=True)
         _clear_checkpoints(_partial_dir(out))
         with contextlib.suppress(OSError):
             _partial_dir(out).rmdir()  # only when it held nothing else
@@ -424,13 +495,14 @@ def _partial_dir(out: Path) -> Path:
 
 
 def _clear_checkpoints(partial: Path, keep: Collection[str] = ()) -> None:
-    """Remove the checkpoints in `partial` but those named in `keep`. Only files unembed wrote there (chunk-*.npy, and
-    an atomic write's temporary .chunk-*) go: whatever else the folder holds is not a build's to delete."""
+    """Remove the checkpoints in `partial` but those named in `keep`. Only files unembed wrote there (chunk-*.npy, the
+    joined vectors-*.npy, and their temporaries .chunk-*, .vectors-*) go: whatever else the folder holds is not a build's
+    to delete."""
     if not partial.is_dir():
         return
     for name in set(os.listdir(partial)) - set(keep):
         path = partial / name
-        if name.startswith(("chunk-", ".chunk-")) and path.is_file():
+        if name.startswith(("chunk-", ".chunk-", "vectors-", ".vectors-")) and path.is_file():
             path.unlink()
 
 
@@ -451,29 +523,40 @@ def _read_chunk(path: Path, rows: int, dim: int) -> np.ndarray | None:
     return chunk
 
 
-def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> np.ndarray:
+def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> VectorFile:
+    """The captions' vectors, encoded chunk by chunk into checkpoints, then joined into one file beside them: never
+    all in memory. A chunk (or the joined file) already there from an interrupted build of the same texts is kept."""
     partial = _partial_dir(out)
     starts = range(0, len(captions), chunk_size)
     names = [_chunk_name(number, space, captions[start : start + chunk_size]) for number, start in enumerate(starts)]
+    joined = "vectors-" + hashlib.sha256("".join(names).encode()).hexdigest()[:24] + ".npy"
     if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
         raise BankError(f"{partial} is a link or a file, not the build's checkpoint folder. Move it away, then build again.")
     try:
         partial.mkdir(parents=True, exist_ok=True)
-        _clear_checkpoints(partial, keep=names)  # another build's checkpoints: useless here
+        _clear_checkpoints(partial, keep=[*names, joined])  # another build's checkpoints: useless here
     except OSError as error:
         raise atomic.write_error(partial, error) from error
-    chunks = []
+    with contextlib.suppress(InputError):
+        vectors = VectorFile(partial / joined)
+        if vectors.shape == (len(captions), space.dim):
+            return vectors
     with _progress(len(captions), space) as bar:
         for name, start in zip(names, starts, strict=True):
             texts = captions[start : start + chunk_size]
-            chunk = _read_chunk(partial / name, len(texts), space.dim)
-            if chunk is not None:
+            if _read_chunk(partial / name, len(texts), space.dim) is not None:
                 bar.update(len(texts))
             else:
-                chunk = _encode(texts, space, batch_size, bar)
-                atomic.save_npy(partial / name, chunk)
-            chunks.append(chunk)
-    return np.concatenate(chunks)
+                atomic.save_npy(partial / name, _encode(texts, space, batch_size, bar))
+    chunks = (np.load(partial / name, allow_pickle=False) for name in names)
+    staging = partial / f".{joined}"
+    try:
+        write_vector_file(staging, chunks, len(captions), space.dim)
+        os.replace(staging, partial / joined)
+    except OSError as error:
+        staging.unlink(missing_ok=True)
+        raise atomic.write_error(partial / joined, error) from error
+    return VectorFile(partial / joined)
 
 
 _MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index": str, "texts_sha256": str}
@@ -514,7 +597,7 @@ def _read_manifest(path: Path) -> dict:
             not isinstance(files.get(name), dict)
             or not isinstance(files[name].get("sha256"), str)
             or not isinstance(files[name].get("bytes"), int)
-            for name in (TEXTS, INDEX)
+            for name in {TEXTS, INDEX, *files}
         ):
             raise BankError(f"{manifest_file} lacks the size and sha256 of {TEXTS} and {INDEX}. {REBUILD}")
     return manifest
@@ -583,12 +666,33 @@ def load_bank(
         )
     if search_params is not None:
         manifest["search_params"] = search_params
+    vectors = _load_vectors(path, manifest)
     # A bank written before the grammar files has its grammar built from its texts, as before.
     if manifest["format"] >= 2 and all(name in manifest["files"] for name in GRAMMAR_FILES):
         for name in GRAMMAR_FILES:
             _verify(path, manifest, name)
-        return Bank(index, CorpusTexts(texts, path), manifest, path)
-    return Bank(index, texts, manifest, path)
+        return Bank(index, CorpusTexts(texts, path), manifest, path, vectors)
+    return Bank(index, texts, manifest, path, vectors)
+
+
+def _load_vectors(path: Path, manifest: dict) -> VectorFile | None:
+    """The bank's re-ranking vectors, checked, when its manifest lists them (an RFlat bank written since they moved out
+    of index.faiss; an older one's index holds them, and FAISS re-ranks)."""
+    if manifest["format"] < 2 or VECTORS not in manifest["files"]:
+        return None
+    if not (path / VECTORS).is_file():
+        raise BankError(f"{path} has no {VECTORS}, which its manifest lists. {REBUILD}")
+    try:
+        _verify(path, manifest, VECTORS)
+        vectors = VectorFile(path / VECTORS)
+    except OSError as error:
+        raise BankError(f"cannot read {path / VECTORS} ({error.strerror}). Check its permissions.") from error
+    except InputError as error:
+        raise BankError(f"{error} {REBUILD}") from error
+    if vectors.shape != (manifest["count"], manifest["dim"]):
+        held = f"{vectors.shape[0]} x {vectors.shape[1]}"
+        raise BankError(f"{path / VECTORS} holds {held} vectors, not the bank's {manifest['count']} x {manifest['dim']}. {REBUILD}")
+    return vectors
 
 
 def _unverified(path: Path, manifest: dict) -> str:

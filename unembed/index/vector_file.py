@@ -1,0 +1,138 @@
+"""Bank vectors on disk: one float32 `.npy` of (count, dim) unit rows, written block by block, read by block or by row.
+
+A bank whose index spec ends in RFlat keeps its full vectors in such a file (vectors.npy) and re-ranks each query's
+shortlist from it (`rerank`). The file is memory-mapped for that, so a search reads only its shortlist's rows: a bank
+whose vectors do not fit in RAM is built and searched all the same. Sequential passes (checking, indexing, copying)
+read blocks into ordinary memory, which is freed after each block; a mapping would keep every page it touched counted
+in the process's resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+BLOCK_ROWS = 65_536
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+_UNIT_TOLERANCE = 1e-3  # float32 rows normalised in float64 are unit to ~1e-7; 1e-3 only catches rows never normalised
+
+
+class VectorFile:
+    """A float32 (count, dim) `.npy` file, opened without reading its rows. `vectors[a:b]` reads rows a..b-1;
+    `vectors[ids]` (an integer array) gathers rows through a memory map; `blocks()` walks the file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as file:
+                version = np.lib.format.read_magic(file)
+                if version not in _HEADER_READERS:
+                    raise ValueError(f"npy format version {version} is not one numpy writes for such arrays")
+                shape, fortran, dtype = _HEADER_READERS[version](file)
+                self.offset = file.tell()
+                size = os.fstat(file.fileno()).st_size
+        except OSError as error:
+            raise InputError(f"cannot read vectors file {self.path} ({error.strerror}).") from error
+        except ValueError as error:
+            raise InputError(f"{self.path} is not a numpy .npy file ({error}).") from error
+        if dtype != np.dtype("<f4") or fortran or len(shape) != 2 or 0 in shape:
+            raise InputError(
+                f"{self.path} holds a {dtype} array of shape {shape}{' (Fortran order)' if fortran else ''}; bank vectors are "
+                "a C-order float32 (count, dim) array. Write them with unembed.index.write_vector_file."
+            )
+        self.shape = (int(shape[0]), int(shape[1]))
+        promised = self.offset + 4 * self.shape[0] * self.shape[1]
+        if size != promised:
+            raise InputError(f"{self.path} is {size:,} bytes, not the {promised:,} its header promises (cut short?).")
+        self._map: np.memmap | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.shape[1]
+
+    def __repr__(self) -> str:
+        return f"VectorFile({str(self.path)!r}, shape={self.shape})"
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError("a VectorFile reads contiguous rows; use an array of ids for others")
+            return self._read(start, max(start, stop))
+        return self.take(np.asarray(key))
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        with open(self.path, "rb") as file:
+            file.seek(self.offset + 4 * self.dim * start)
+            rows = np.fromfile(file, dtype=np.float32, count=(stop - start) * self.dim)
+        if len(rows) != (stop - start) * self.dim:
+            raise InputError(f"{self.path} was cut short while being read. Build the bank again.")
+        return rows.reshape(stop - start, self.dim)
+
+    def take(self, ids: np.ndarray) -> np.ndarray:
+        """Rows `ids` (any order, repeats allowed), read through the memory map: only their pages are touched."""
+        if self._map is None:
+            self._map = np.memmap(self.path, dtype=np.float32, mode="r", offset=self.offset, shape=self.shape)
+        return np.asarray(self._map[ids])
+
+    def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), rows):
+            yield self._read(start, min(len(self), start + rows))
+
+    def check_unit_rows(self, what: str = "bank vectors") -> None:
+        """Every row finite and of unit length (one pass over the file), as a bank's vectors must be."""
+        for number, block in enumerate(self.blocks()):
+            norms = np.linalg.norm(block.astype(np.float64), axis=1)
+            bad = ~(np.abs(norms - 1) <= _UNIT_TOLERANCE)  # NaN rows fail too
+            if bad.any():
+                row = number * BLOCK_ROWS + int(np.flatnonzero(bad)[0])
+                raise InputError(
+                    f"{what} in {self.path}: row {row} has norm {norms[bad][0]:.6g}, not 1. Bank vectors are unit rows: write "
+                    "them with unembed.index.write_vector_file, which normalises each block."
+                )
+
+
+def write_vector_file(path: str | os.PathLike, blocks: Iterable[np.ndarray], count: int, dim: int) -> VectorFile:
+    """Stream `blocks` of (rows, dim) vectors, `count` rows in all, into a float32 `.npy` at `path`, each row scaled to
+    unit length (`unembed.vectors.unit_rows`: NaN, inf, zero or other-width rows are errors). Never more than one
+    block in memory. The caller makes the write atomic (a bank writes into its staging folder)."""
+    from ..vectors import unit_rows
+
+    written = 0
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False, "shape": (count, dim)})
+        for block in blocks:
+            rows = unit_rows(block, dim, what="bank vectors")
+            if written + len(rows) > count:
+                raise InputError(f"more than the {count:,} vectors announced were given for {path}.")
+            file.write(rows.tobytes())
+            written += len(rows)
+    if written != count:
+        raise InputError(f"{written:,} vectors were given for {path}, not the {count:,} announced.")
+    return VectorFile(path)
+
+
+def rerank(vectors: VectorFile | np.ndarray, queries: np.ndarray, shortlist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` best of each query's `shortlist` ids (-1 = none) by exact inner product with its full vector: FAISS's
+    RFlat re-ranking, with the vectors read from wherever they are (a file: only the shortlisted rows)."""
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    ids = np.full((len(queries), k), -1, dtype=np.int64)
+    for row, (query, candidates) in enumerate(zip(queries, shortlist, strict=True)):
+        candidates = candidates[candidates >= 0]
+        if not len(candidates):
+            continue
+        # Sorted ids read the file in order; the exact scores are then put back in the shortlist's order.
+        order = np.argsort(candidates, kind="stable")
+        exact = np.empty(len(candidates), dtype=np.float32)
+        exact[order] = (vectors[candidates[order]] @ query).astype(np.float32)
+        best = np.argsort(-exact, kind="stable")[:k]
+        scores[row, : len(best)], ids[row, : len(best)] = exact[best], candidates[best]
+    return scores, ids
