@@ -189,6 +189,30 @@ def test_cli_arith_reads_a_minus_glued_to_its_term(tmp_path, renderer, red_circl
     assert [(o.shape, o.colour) for o in renderer.interpret(data["text"]).objects] == [("circle", "blue")]
 
 
+def test_cli_arith_says_how_to_subtract_after_an_option(tmp_path, renderer, red_circle, capsys):
+    """The probe: `-red` after an option was an unknown option to argparse, which answered "the following arguments
+    are required: TERM" or "unrecognized arguments: -red + blue". The message now says how to write it, and both
+    ways it offers read the subtraction."""
+    import re
+    import shlex
+
+    report = tmp_path / "arith.json"
+    options = ["--space", "minibind", "--steps", "0", "--json", str(report)]
+    for argv in (["arith", *options, str(red_circle), "-red", "+blue"], ["arith", str(red_circle), *options, "-red", "+blue"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "'-red' after an option is read as an unknown option, not as minus 'red'" in err and "Traceback" not in err
+        assert not report.exists()
+    suggestions = re.findall(r"`(unembed arith [^`]*)`", err)
+    assert len(suggestions) == 2 and " -- " in suggestions[1]
+    for suggestion in suggestions:
+        assert main(shlex.split(suggestion)[1:]) == 0
+        data = json.loads(report.read_text())
+        assert [(o.shape, o.colour) for o in renderer.interpret(data["text"]).objects] == [("circle", "blue")]
+        report.unlink()
+    assert main(["arith", "--seed", "1", "red", "+", "blue", "--space", "minibind", "--steps", "0"]) == 0  # values stay
+
+
 def test_cli_arith_errors_exit_2(capsys):
     assert main(["arith", "red", "-", "red", "--space", "minibind", "--steps", "0"]) == 2
     assert "cancel out" in capsys.readouterr().err

@@ -79,6 +79,7 @@ def test_bench_bank_reports_exact_recall_for_a_flat_index(tmp_path, image_captio
     assert (tmp_path / "work" / "vectors.npy").stat().st_mtime_ns == vectors.st_mtime_ns, "the second run reused it"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["unembed.cli", "torch.", "unembed.runner"])
 def test_ctrl_c_while_the_command_still_imports_ends_quietly(moment):
     """The probe: Ctrl-C while `unembed` imported torch printed a KeyboardInterrupt traceback. The signal is sent at
@@ -103,3 +104,13 @@ def test_ctrl_c_while_the_command_still_imports_ends_quietly(moment):
     err = "".join(seen) + rest
     assert process.returncode == 130, err[-3000:]
     assert "unembed: interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_bank_search_on_a_caption_file_says_how_to_build_a_bank(tmp_path, capsys):
+    captions = tmp_path / "c.txt"
+    captions.write_text("a red car\na blue sky\n", encoding="utf-8")
+    assert main(["bank", "search", str(captions), "--text", "red"]) == 2
+    err = capsys.readouterr().err
+    assert f"{captions} is a file, not a bank" in err and "Traceback" not in err
+    assert f"`unembed bank build --from {captions} --out BANK_DIR`" in err
+    assert captions.read_text(encoding="utf-8") == "a red car\na blue sky\n"

@@ -65,3 +65,17 @@ def test_invert_file_input_needs_a_space_with_its_modality(caption_file, tmp_pat
     image.write_bytes(b"\x89PNG\r\n\x1a\n")
     assert main(["invert", str(image), "--space", "minilm", "--bank", str(caption_file), "--generator", "mutate"]) == 2
     assert "cannot embed 'image'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variable, under", [("UNEMBED_CACHE_DIR", ""), ("UNEMBED_CACHE_DIR", "/sub"), ("XDG_CACHE_HOME", "")])
+def test_a_cache_variable_naming_a_file_says_to_point_it_at_a_folder(caption_file, tmp_path, capsys, monkeypatch, variable, under):
+    """The probe: UNEMBED_CACHE_DIR=a file gave "cannot write .../banks/.c.txt-minilm.lock", naming no variable."""
+    (tmp_path / "notes").write_text("mine", encoding="utf-8")
+    monkeypatch.delenv("UNEMBED_CACHE_DIR", raising=False)
+    monkeypatch.setenv(variable, str(tmp_path / "notes") + under)
+    args = ["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file), "--steps", "0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{variable}={tmp_path / 'notes'}{under}: {tmp_path / 'notes'} is a file, not a folder" in err
+    assert f"Point {variable} at a folder" in err and "Traceback" not in err
+    assert (tmp_path / "notes").read_text(encoding="utf-8") == "mine"

@@ -274,6 +274,30 @@ def test_minibind_eval_set_references_are_paraphrases_of_held_out_scenes(tmp_pat
         make_eval_set("minibind-image", n=3, seed=0).write(tmp_path / "set")
 
 
+def test_a_damaged_eval_set_is_named_not_a_traceback(tmp_path):
+    """`load_eval_set` read its JSON with json.loads: `[[[[...` gave a RecursionError, other damage a bare JSONDecodeError."""
+    from unembed.evaluation import EvalSet
+
+    vectors = np.eye(2, 4, dtype=np.float32)
+    EvalSet("captions:c.txt", "minilm", "text", "c.txt", ["00000", "00001"], vectors, [["a dog"], ["a cat"]], 0).write(tmp_path / "set")
+    assert load_eval_set(tmp_path / "set").references == [["a dog"], ["a cat"]]
+    manifest, references = tmp_path / "set" / "eval_set.json", tmp_path / "set" / "references.jsonl"
+    good_manifest, good_references = manifest.read_text(), references.read_text()
+    deep = "[" * 100_000 + "]" * 100_000
+    for damaged, text, expected in [
+        (manifest, deep, "eval_set.json is not valid JSON .*nested too deeply"),
+        (manifest, "{", "eval_set.json is not valid JSON"),
+        (manifest, "[]", "eval_set.json is not an eval set's manifest .*lacks spec"),
+        (references, deep + "\n", "references.jsonl is not valid JSON .*nested too deeply"),
+        (references, '{"id": "00000", "references": ["a dog"]}\n', "no references for the target.*00001"),
+    ]:
+        damaged.write_text(text)
+        with pytest.raises(InputError, match=expected + ".*unembed eval-set SPEC --out .* --overwrite"):
+            load_eval_set(tmp_path / "set")
+        manifest.write_text(good_manifest)
+        references.write_text(good_references)
+
+
 def test_unknown_eval_set_lists_the_known_ones(capsys):
     assert main(["eval-set", "coco", "--out", os.devnull]) == 2
     assert "unknown eval set 'coco'. Known: captions, mils-audio, mils-image, minibind-audio, minibind-image" in capsys.readouterr().err

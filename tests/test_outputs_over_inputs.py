@@ -46,6 +46,23 @@ def test_eval_refuses_to_write_its_report_over_its_predictions(tmp_path, capsys)
     assert predictions.read_bytes() == b"PAR1 not really"
 
 
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_eval_set_refuses_an_out_folder_that_holds_its_caption_file(tmp_path, capsys, monkeypatch, overwrite):
+    """The probe: `eval-set captions:e/exclude.txt --out e` replaced its own captions with the eval set's exclude.txt."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "e").mkdir()
+    captions = tmp_path / "e" / "exclude.txt"
+    captions.write_text("a red car\na blue sky\na green tree\n", encoding="utf-8")
+    for spec, out in [("captions:e/exclude.txt", "e"), (f"captions:{captions}", "e/../e/")]:
+        assert main(["eval-set", spec, "--n", "2", "--out", out, *overwrite]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {out.rstrip('/')} writes {out.rstrip('/')}/exclude.txt, the same file as the input" in err
+        assert "Choose another path for --out" in err
+        assert "Traceback" not in err
+    assert captions.read_text(encoding="utf-8") == "a red car\na blue sky\na green tree\n"
+    assert sorted(path.name for path in (tmp_path / "e").iterdir()) == ["exclude.txt"]  # nothing written beside it
+
+
 def test_a_new_output_beside_the_input_is_written(tmp_path, vector, capsys):
     assert main(["invert", "--vector", str(vector), "--space", "minilm", "--bank", str(_captions(tmp_path)),
                  "--steps", "0", "--json", str(tmp_path / "result.json")]) == 0

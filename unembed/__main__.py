@@ -1,5 +1,9 @@
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C before main's own handling begins (main imports the heavy sub-commands itself)
+    print("unembed: interrupted.", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

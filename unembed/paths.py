@@ -26,11 +26,28 @@ log = logging.getLogger(__name__)
 
 
 def cache_dir(name: str) -> Path:
-    """The cache folder `name` under the cache root (not created)."""
-    root = os.environ.get("UNEMBED_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / name
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "unembed" / name
+    """The cache folder `name` under the cache root (not created).
+
+    A root that is a file, or lies under one, is an InputError naming the variable that chose it
+    ($UNEMBED_CACHE_DIR, else $XDG_CACHE_HOME) and asking for a folder, not an error about some file inside it.
+    """
+    if os.environ.get("UNEMBED_CACHE_DIR"):
+        variable, root = "UNEMBED_CACHE_DIR", Path(os.environ["UNEMBED_CACHE_DIR"]).expanduser()
+    elif os.environ.get("XDG_CACHE_HOME"):
+        variable, root = "XDG_CACHE_HOME", Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "unembed"
+    else:
+        variable, root = "", Path.home() / ".cache" / "unembed"
+    folder = root / name
+    blocker = next((path for path in (folder, *folder.parents) if exists(path) and not os.path.isdir(path)), None)
+    if blocker is not None:
+        where = f"{variable}={os.environ[variable]}" if variable else f"the cache folder {root}"
+        fix = (
+            f"Point {variable} at a folder (it is created if missing), or unset it"
+            if variable
+            else "Move that file away, or set UNEMBED_CACHE_DIR to a folder (it is created if missing)"
+        )
+        raise InputError(f"{where}: {blocker} is a file, not a folder, so unembed cannot keep its cache in {folder}. {fix}.")
+    return folder
 
 
 def data_dirs(name: str, env: str) -> list[Path]:

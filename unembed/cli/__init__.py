@@ -1,4 +1,8 @@
-"""The `unembed` command. Each sub-command lives in its own module with an `add_parser(subparsers)`."""
+"""The `unembed` command. Each sub-command lives in its own module with an `add_parser(subparsers)`.
+
+The sub-commands' modules import torch and the rest (seconds): `main` imports them inside its Ctrl-C handling, so an
+interrupt while they load ends as quietly as one later (exit 130). Only light modules are imported here.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ import argparse
 import logging
 import sys
 import warnings
-
-from tqdm import tqdm
+from types import ModuleType
 
 from ..errors import LicenceWarning, UnembedError
 from ..version import __version__
-from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
 from .files import refuse_outputs_over_inputs
 from .terminal import printable, printable_stdout, quiet_broken_pipe, warn
 
-# Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them.
-COMMANDS = [bank, invert, train_decoder, explain, run, eval, eval_set, bench, minibind, arith, serve, demo]
+
+def commands() -> list[ModuleType]:
+    """Modules whose add_parser() adds one top-level sub-command each, in the order `unembed --help` lists them."""
+    from . import arith, bank, bench, demo, eval, eval_set, explain, invert, minibind, run, serve, train_decoder
+
+    return [bank, invert, train_decoder, explain, run, eval, eval_set, bench, minibind, arith, serve, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show only warnings and errors (progress bars stay)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in commands():
         command.add_parser(subparsers)
     return parser
 
@@ -43,12 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command_line = ["unembed", *argv]  # as given: reports record how they were made (unembed bench)
-    if argv[:1] == ["arith"]:
-        argv = ["arith", *arith.detach_glued_minus(argv[1:])]
-    args = build_parser().parse_args(argv)
-    args.command_line = command_line
-    configure_logging(vars(args).pop("log_level"))  # taken off: sub-commands pass their settings on whole (unembed bench)
     try:
+        parser = build_parser()  # imports the sub-commands (torch): inside the try, so Ctrl-C here is quiet too
+        if argv[:1] == ["arith"]:
+            from .arith import detach_glued_minus
+
+            argv = ["arith", *detach_glued_minus(argv[1:])]
+        args = parser.parse_args(argv)
+        args.command_line = command_line
+        configure_logging(vars(args).pop("log_level"))  # taken off: sub-commands pass their settings on whole (unembed bench)
         refuse_outputs_over_inputs(args)
         with printable_stdout():
             return args.run(args) or 0
@@ -66,6 +75,8 @@ class _StderrHandler(logging.Handler):
     """Writes each record as `unembed: message` to the current sys.stderr, through tqdm so a progress bar stays whole."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
         try:
             tqdm.write(printable(self.format(record)), file=sys.stderr)
         except Exception:
@@ -95,4 +106,4 @@ def configure_logging(level: int = logging.INFO) -> None:
     warnings.showwarning = _show_warning
 
 
-__all__ = ["main", "build_parser", "configure_logging"]
+__all__ = ["main", "build_parser", "commands", "configure_logging"]

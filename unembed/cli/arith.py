@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+
 from .. import atomic
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
@@ -53,14 +56,45 @@ def add_parser(subparsers) -> None:
 def detach_glued_minus(tokens: list[str]) -> list[str]:
     """`scene.png -red +blue` -> `scene.png - red +blue`: argparse takes `-red` for an unknown option.
 
-    Only the terms before the first `--option` are rewritten, so option values (`--seed -1`) are kept.
+    Only the terms before the first `--option` are rewritten, so option values (`--seed -1`) are kept. A glued minus
+    after an option (`--json x.json -red`) is an InputError saying how to write the subtraction: argparse would read it
+    as an unknown option and answer "the following arguments are required: TERM" or "unrecognized arguments".
     """
     detached: list[str] = []
     for index, token in enumerate(tokens):
         if token.startswith("--"):
+            _refuse_glued_minus_after_options(tokens[:index], tokens[index:])
             return detached + tokens[index:]
         detached += ["-", token[1:]] if token.startswith("-") and len(token) > 1 and token != "-h" else [token]
     return detached
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # argparse reads these as values, not options
+
+
+def _refuse_glued_minus_after_options(before: list[str], tokens: list[str]) -> None:
+    """`tokens` start at the first option, `before` are the terms before it; `--` ends the options (what follows is the
+    expression, as written)."""
+    terms = list(before)
+    options: list[str] = []
+    glued, wants_value = None, False  # wants_value: the token before was an option that takes one (all but --help)
+    for index, token in enumerate(tokens):
+        if token == "--":
+            terms += tokens[index + 1 :]
+            break
+        if wants_value or token.startswith("--") or token == "-h":
+            options.append(token)
+            wants_value = not wants_value and token.startswith("--") and "=" not in token and token != "--help"
+            continue
+        if glued is None and token.startswith("-") and len(token) > 1 and " " not in token and not _NEGATIVE_NUMBER.match(token):
+            glued = token
+        terms.append(token)
+    if glued is not None:
+        raise InputError(
+            f"{glued!r} after an option is read as an unknown option, not as minus {glued[1:]!r}. Write the expression "
+            f"first and the options after it (`unembed arith {shlex.join(terms)} {shlex.join(options)}`), or put `--` "
+            f"before the whole expression (`unembed arith {shlex.join(options)} -- {shlex.join(terms)}`)."
+        )
 
 
 def run(args) -> int:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..evaluation import available_eval_sets, make_eval_set
+from ..errors import UnembedError
+from ..evaluation import FILES, available_eval_sets, make_eval_set
+from ..paths import exists
+from ..registry import split_spec
 from .options import seed
 
 
@@ -20,7 +23,22 @@ def add_parser(subparsers) -> None:
         "--space", default=None, help="space to embed the targets in (default: the set's own: minibind, or minilm for captions)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace another eval set in --out")
-    parser.set_defaults(run=run)
+    # The check of outputs over inputs (cli/files.py): the caption file a spec names is read, the set's files written.
+    parser.set_defaults(run=run, reads=("spec",), writes=("out",), paths_of={"spec": spec_files, "out": written_files})
+
+
+def spec_files(spec: str) -> list[str]:
+    """The file or folder an eval set's spec reads, when its argument names one (`captions:my_captions.txt`)."""
+    try:
+        _, argument = split_spec(spec)
+    except UnembedError:  # a malformed spec: make_eval_set says what is wrong with it
+        return []
+    return [argument] if argument and exists(argument) else []
+
+
+def written_files(out: Path) -> list[Path]:
+    """The files `unembed eval-set --out DIR` writes: targets.parquet, references.jsonl, exclude.txt, eval_set.json."""
+    return [Path(out) / name for name in FILES.values()]
 
 
 def run(args) -> int:

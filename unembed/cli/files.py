@@ -5,6 +5,10 @@ A command declares which of its arguments name files it reads and which name fil
 one of its inputs (`--json v.npy` beside `--vector v.npy`, `eval predictions.parquet --json predictions.parquet`),
 however it is spelled (another relative path, a symbolic link, a hard link), and an output inside an input folder
 (`--json BANK/texts.txt`, `eval RUN --json RUN/part-000000.parquet`).
+
+An argument whose value is not itself the path of the files it reads or writes (eval-set's SPEC
+`captions:FILE`; its `--out DIR`, which receives the set's four files) is declared with the function that names them:
+`parser.set_defaults(paths_of={"spec": ..., "out": ...})`, each taking the argument's value and returning its paths.
 """
 
 from __future__ import annotations
@@ -16,15 +20,22 @@ from ..errors import InputError
 
 
 def refuse_outputs_over_inputs(args: argparse.Namespace) -> None:
-    inputs = [path for name in getattr(args, "reads", ()) for path in _paths(getattr(args, name, None))]
+    paths_of = getattr(args, "paths_of", {})
+
+    def paths(name: str) -> list[str]:
+        value = getattr(args, name, None)
+        return _paths(paths_of[name](value) if name in paths_of and value is not None else value)
+
+    inputs = [path for name in getattr(args, "reads", ()) for path in paths(name)]
     for name in getattr(args, "writes", ()):
-        for output in _paths(getattr(args, name, None)):
+        option, given = f"--{name.replace('_', '-')}", _paths(getattr(args, name, None))
+        for output in paths(name):
             for source in inputs:
                 if _same_file(output, source) or _inside(output, source):
                     what = "the same file as" if _same_file(output, source) else "inside"
+                    written = f"{option} {output} is" if given == [output] else f"{option} {' '.join(given)} writes {output},"
                     raise InputError(
-                        f"--{name.replace('_', '-')} {output} is {what} the input {source}: writing it would destroy "
-                        "the input. Choose another path for the output."
+                        f"{written} {what} the input {source}: writing it would destroy the input. Choose another path for {option}."
                     )
 
 

@@ -124,12 +124,20 @@ def load_eval_set(folder: str | os.PathLike) -> EvalSet:
         raise InputError(
             f"{folder} is not an eval set: {', '.join(missing)} missing. Write one with `unembed eval-set SPEC --out {folder}`."
         )
-    manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
+    manifest = _read_json(paths["manifest"], folder)
+    lacking = [key for key in ("spec", "space", "modality", "bank", "dim", "seed") if not isinstance(manifest, dict) or key not in manifest]
+    if lacking or not isinstance(manifest["dim"], int) or isinstance(manifest["dim"], bool) or manifest["dim"] < 1:
+        what = f"it lacks {', '.join(lacking)}" if lacking else f"its dim {manifest['dim']!r} is not a whole number above 0"
+        raise InputError(f"{paths['manifest']} is not an eval set's manifest ({what}). {_rewrite(folder)}")
     table = parquet.read_table(paths["targets"])
     vectors = table.column("vector").combine_chunks().flatten().to_numpy().reshape(len(table), manifest["dim"])
-    lines = [json.loads(line) for line in paths["references"].read_text(encoding="utf-8").splitlines() if line.strip()]
-    by_id = {entry["id"]: entry["references"] for entry in lines}
+    lines = [_read_json(paths["references"], folder, line) for line in _read_text(paths["references"], folder).splitlines() if line.strip()]
+    if not all(isinstance(entry, dict) and "id" in entry and isinstance(entry.get("references"), list) for entry in lines):
+        raise InputError(f'{paths["references"]} has a line that is not {{"id": ..., "references": [...]}}. {_rewrite(folder)}')
+    by_id = {str(entry["id"]): entry["references"] for entry in lines}
     ids = [str(key) for key in table.column("id").to_pylist()]
+    if missing := [key for key in ids if key not in by_id]:
+        raise InputError(f"{paths['references']} has no references for the target(s) {', '.join(missing[:5])}. {_rewrite(folder)}")
     return EvalSet(
         manifest["spec"],
         manifest["space"],
@@ -140,6 +148,26 @@ def load_eval_set(folder: str | os.PathLike) -> EvalSet:
         [by_id[key] for key in ids],
         manifest["seed"],
     )
+
+
+def _rewrite(folder: Path) -> str:
+    return f"Write the eval set again with `unembed eval-set SPEC --out {folder} --overwrite`."
+
+
+def _read_text(path: Path, folder: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} cannot be read ({error}). {_rewrite(folder)}") from error
+
+
+def _read_json(path: Path, folder: Path, text: str | None = None):
+    """The JSON in `path` (or its line `text`): damaged JSON, nested too deep included, is an InputError naming the file."""
+    text = _read_text(path, folder) if text is None else text
+    try:
+        return jsontext.parse(text)
+    except ValueError as error:
+        raise InputError(f"{path} is not valid JSON ({error}): it is damaged. {_rewrite(folder)}") from error
 
 
 def register_eval_set(name: str, factory, **info) -> None:
