@@ -41,6 +41,13 @@ def add_parser(subparsers) -> None:
         "--search-params", default="", metavar="PARAMS", help="default search parameters stored with the bank, e.g. nprobe=32,k_factor_rf=4"
     )
     build.add_argument("--batch-size", type=int, default=256)
+    build.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="write the bank as this many shard folders of consecutive captions, filled from one trained index: "
+        "searched as one bank, with the answers of one index (default 1)",
+    )
     build.add_argument("--overwrite", action="store_true", help="replace an existing bank at --out")
     build.set_defaults(run=run_build)
 
@@ -74,8 +81,10 @@ def run_build(args) -> int:
         search_params=args.search_params,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        shards=args.shards,
     )
-    print(f"bank: {len(bank)} captions, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
+    shards = f" in {len(bank.shards)} shards" if bank.shards else ""
+    print(f"bank: {len(bank)} captions{shards}, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
     return 0
 
 

@@ -24,11 +24,12 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from ..spaces import Space, load_space
 from ..vectors import unit_rows
 from ..version import __version__
 from .sources import collect_captions, normalise_caption
-from .vector_file import BLOCK_ROWS, VectorFile, rerank, write_vector_file
+from .vector_file import BLOCK_ROWS, ShardedVectors, VectorFile, rerank, write_vector_file
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -58,6 +59,8 @@ REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
 # Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
 # when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
 ALLOW_UNVERIFIED = "UNEMBED_ALLOW_UNVERIFIED_BANKS"
+SHARD_NAME = re.compile(r"shard-\d{3}")  # a sharded bank's shard folders, each a bank
+MAX_SHARDS = 999
 DEFAULT_TRAIN_SIZE = 200_000  # FAISS wants >= 39 points per IVF list: enough for IVF4096
 
 
@@ -81,6 +84,14 @@ def _texts_bytes(texts: list[str]) -> bytes:
 def make_index(vectors: np.ndarray | VectorFile, spec: str = "Flat", *, train_size: int = DEFAULT_TRAIN_SIZE, seed: int = 0) -> faiss.Index:
     """A FAISS index from an index-factory string, trained on a seeded sample when the type needs it. `vectors` may be
     a VectorFile: it is trained on its sample rows and filled block by block, never read whole."""
+    index = trained_index(vectors, spec, train_size=train_size, seed=seed)
+    fill_index(index, vectors, spec)
+    return index
+
+
+def trained_index(vectors: np.ndarray | VectorFile, spec: str, *, train_size: int = DEFAULT_TRAIN_SIZE, seed: int = 0) -> faiss.Index:
+    """An empty index of `spec`, trained on a seeded sample of `vectors` when the type needs it: the template every
+    shard of a bank starts from, so the shards' codes are those one index would hold."""
     try:
         index = faiss.index_factory(vectors.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
     except MemoryError as error:  # e.g. PQ384x24: 2**24 centroids per sub-quantizer
@@ -93,23 +104,37 @@ def make_index(vectors: np.ndarray | VectorFile, spec: str = "Flat", *, train_si
             f"FAISS cannot build index {spec!r} ({_faiss_reason(error)}). "
             "Use a faiss index-factory string such as 'Flat', 'HNSW32' or 'IVF4096,SQ8,RFlat'."
         ) from error
-    try:
-        if not index.is_trained:
-            rows: slice | np.ndarray = slice(None)
-            if len(vectors) > train_size:
-                rows = np.sort(np.random.default_rng(seed).choice(len(vectors), train_size, replace=False))
+    if not index.is_trained:
+        rows: slice | np.ndarray = slice(None)
+        if len(vectors) > train_size:
+            rows = np.sort(np.random.default_rng(seed).choice(len(vectors), train_size, replace=False))
+        with _faiss_building(spec, len(vectors)):
             index.train(np.asarray(vectors[rows]))
-        with tqdm(total=len(vectors), desc=f"index {spec}", unit="vector", disable=len(vectors) < 1_000_000) as bar:
-            for start in range(0, len(vectors), BLOCK_ROWS):
-                index.add(vectors[start : start + BLOCK_ROWS])
-                bar.update(min(BLOCK_ROWS, len(vectors) - start))
+    return index
+
+
+def fill_index(index: faiss.Index, vectors: np.ndarray | VectorFile, spec: str, start: int = 0, stop: int | None = None) -> None:
+    """Add rows `start` to `stop` (default: all) of `vectors` to `index`, block by block."""
+    stop = len(vectors) if stop is None else stop
+    with (
+        _faiss_building(spec, len(vectors)),
+        tqdm(total=stop - start, desc=f"index {spec}", unit="vector", disable=stop - start < 1_000_000) as bar,
+    ):
+        for first in range(start, stop, BLOCK_ROWS):
+            index.add(np.asarray(vectors[first : min(stop, first + BLOCK_ROWS)]))
+            bar.update(min(stop, first + BLOCK_ROWS) - first)
+
+
+@contextlib.contextmanager
+def _faiss_building(spec: str, count: int):
+    try:
+        yield
     except RuntimeError as error:
         # e.g. an IVF index with more lists than captions: k-means cannot make more clusters than points.
         raise InputError(
-            f"FAISS cannot build index {spec!r} on {len(vectors)} captions ({_faiss_reason(error)}). An IVF index "
+            f"FAISS cannot build index {spec!r} on {count} captions ({_faiss_reason(error)}). An IVF index "
             "needs at least as many captions as lists (FAISS wants 39 per list); use --index Flat for a small bank."
         ) from error
-    return index
 
 
 def _faiss_reason(error: RuntimeError) -> str:
@@ -168,15 +193,23 @@ class Bank:
     """Captions searchable by embedding. Build with `build_bank`/`Bank.from_texts`, open with `load_bank`."""
 
     def __init__(
-        self, index: faiss.Index, texts: list[str], manifest: dict, path: Path | None = None, vectors: np.ndarray | VectorFile | None = None
+        self,
+        index: faiss.Index,
+        texts: list[str],
+        manifest: dict,
+        path: Path | None = None,
+        vectors: np.ndarray | VectorFile | ShardedVectors | None = None,
+        shards: list[Bank] | None = None,
     ):
         """`index` answers searches; with `vectors` (an RFlat spec), it is the index before RFlat and each query's
-        shortlist of k * k_factor_rf ids is re-ranked exactly from them."""
+        shortlist of k * k_factor_rf ids is re-ranked exactly from them. A sharded bank's index is a FAISS IndexShards
+        over its `shards`' indexes (ids run through the shards in order)."""
         self.index = index
         self.texts = texts
         self.manifest = manifest
         self.path = path
         self.vectors = vectors
+        self.shards = shards or []
         self.k_factor_rf = 1
         self._apply_search_params(manifest.get("search_params", ""))
 
@@ -208,34 +241,9 @@ class Bank:
         """A bank of `texts` with their `vectors` (one row per text, in `space`): an array, or a VectorFile for vectors
         that need not fit in RAM (the index is trained on a sample and filled block by block)."""
         texts = list(texts)
-        if not texts:
-            raise InputError("a bank needs at least one caption; got none.")
-        for number, text in enumerate(texts):
-            # texts.txt holds one caption per line: a line break inside one would shift every id after it.
-            if not isinstance(text, str) or not text or normalise_caption(text) != text or "\x00" in text:
-                raise InputError(
-                    f"text {number} ({text!r}) is not a one-line caption. Pass the texts through "
-                    "unembed.index.collect_captions(texts=...) first (it normalises whitespace and drops empty ones)."
-                )
-        if isinstance(vectors, VectorFile):
-            if vectors.dim != space.dim:
-                raise InputError(f"{vectors.path} holds vectors of dimension {vectors.dim}, but space {space.spec} has {space.dim}.")
-            vectors.check_unit_rows()
-        else:
-            vectors = unit_rows(vectors, space.dim, what="bank vectors")
-        if len(texts) != len(vectors):
-            raise InputError(f"{len(texts)} texts but {len(vectors)} vectors; give one vector per text.")
-        manifest = {
-            "format": FORMAT_VERSION,
-            "space": space.spec,
-            "dim": space.dim,
-            "count": len(texts),
-            "index": index,
-            "search_params": search_params,
-            "metric": "inner_product",
-            "texts_sha256": texts_sha256(texts),
-        }
+        vectors = _checked_vectors(texts, vectors, space)
         base, refines = split_refine(index)
+        manifest = _manifest(space, texts, index, search_params)
         return cls(make_index(vectors, base), texts, manifest, vectors=vectors if refines else None)
 
     @property
@@ -317,12 +325,9 @@ class Bank:
     def _write(self, path: Path, *, overwrite: bool, link_vectors: bool = False) -> Path:
         if _claim(path) == "bank" and not overwrite:
             raise BankError(f"{path} already holds a bank. Choose another --out, or pass overwrite=True / --overwrite to replace it.")
-        try:
-            staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
-        except OSError as error:
-            raise atomic.write_error(path.parent, error) from error
-        try:
-            os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
+        if self.shards:
+            raise BankError(f"{self} is sharded: it is written where it is built. To move it, copy its whole folder.")
+        with _staging(path) as staging:
             (staging / TEXTS).write_bytes(_texts_bytes(self.texts))
             faiss.write_index(_cpu_index(self.index), str(staging / INDEX))
             stored = (TEXTS, INDEX, *GRAMMAR_FILES)
@@ -330,28 +335,81 @@ class Bank:
                 _write_vectors(self.vectors, staging / VECTORS, link=link_vectors)
                 stored = (TEXTS, INDEX, VECTORS, *GRAMMAR_FILES)
             write_grammar(self.texts, staging)  # so no process that edits with this bank builds it again
-            manifest = dict(
-                self.manifest,
-                format=FORMAT_VERSION,
-                unembed_version=__version__,
-                created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                files={name: file_record(staging / name) for name in stored},
-            )
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            _swap_into_place(staging, path)
-        except BaseException as error:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, BankError):
-                # RuntimeError: faiss.write_index reports a failed write (disk full) that way.
-                raise atomic.write_error(path, error if isinstance(error, OSError) else OSError(str(error))) from error
-            raise
+            manifest = _write_manifest(staging, self.manifest, stored)
         self.manifest, self.path, self.texts = manifest, path, CorpusTexts(self.texts, path)
         if self.vectors is not None:
             self.vectors = VectorFile(path / VECTORS)
         return path
 
 
-def _write_vectors(vectors: np.ndarray | VectorFile, destination: Path, *, link: bool) -> None:
+def _checked_vectors(texts: list[str], vectors: np.ndarray | VectorFile, space: Space) -> np.ndarray | VectorFile:
+    """`vectors` as a bank of `texts` in `space` takes them: unit rows of the space's width, one per one-line text."""
+    if not texts:
+        raise InputError("a bank needs at least one caption; got none.")
+    for number, text in enumerate(texts):
+        # texts.txt holds one caption per line: a line break inside one would shift every id after it.
+        if not isinstance(text, str) or not text or normalise_caption(text) != text or "\x00" in text:
+            raise InputError(
+                f"text {number} ({text!r}) is not a one-line caption. Pass the texts through "
+                "unembed.index.collect_captions(texts=...) first (it normalises whitespace and drops empty ones)."
+            )
+    if isinstance(vectors, VectorFile):
+        if vectors.dim != space.dim:
+            raise InputError(f"{vectors.path} holds vectors of dimension {vectors.dim}, but space {space.spec} has {space.dim}.")
+        vectors.check_unit_rows()
+    else:
+        vectors = unit_rows(vectors, space.dim, what="bank vectors")
+    if len(texts) != len(vectors):
+        raise InputError(f"{len(texts)} texts but {len(vectors)} vectors; give one vector per text.")
+    return vectors
+
+
+def _manifest(space: Space, texts: list[str], index: str, search_params: str) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "space": space.spec,
+        "dim": space.dim,
+        "count": len(texts),
+        "index": index,
+        "search_params": search_params,
+        "metric": "inner_product",
+        "texts_sha256": texts_sha256(texts),
+    }
+
+
+def _write_manifest(folder: Path, manifest: dict, stored: Iterable[str]) -> dict:
+    """`manifest` with the version, the time and the size and sha256 of each `stored` file, written in `folder`."""
+    manifest = dict(
+        manifest,
+        format=FORMAT_VERSION,
+        unembed_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        files={name: file_record(folder / name) for name in stored},
+    )
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+@contextlib.contextmanager
+def _staging(path: Path):
+    """A fresh folder beside `path` to write a bank into, moved into place at the end; removed if anything fails."""
+    try:
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    except OSError as error:
+        raise atomic.write_error(path.parent, error) from error
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a bank is an ordinary shared folder
+        yield staging
+        _swap_into_place(staging, path)
+    except BaseException as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, BankError):
+            # RuntimeError: faiss.write_index reports a failed write (disk full) that way.
+            raise atomic.write_error(path, error if isinstance(error, OSError) else OSError(str(error))) from error
+        raise
+
+
+def _write_vectors(vectors: np.ndarray | VectorFile | ShardedVectors, destination: Path, *, link: bool) -> None:
     """The bank's vectors as `destination`: with `link`, a VectorFile is hard-linked (no copy of what may be many GB);
     anything else is copied block by block."""
     if link and isinstance(vectors, VectorFile):
@@ -360,7 +418,8 @@ def _write_vectors(vectors: np.ndarray | VectorFile, destination: Path, *, link:
             return
         except OSError:  # another file system, or one without hard links
             pass
-    write_vector_file(destination, vectors.blocks() if isinstance(vectors, VectorFile) else [vectors], len(vectors), vectors.shape[1])
+    blocks = vectors.blocks() if isinstance(vectors, VectorFile) else [np.asarray(vectors[np.arange(len(vectors))])]
+    write_vector_file(destination, blocks, len(vectors), vectors.shape[1])
 
 
 def _drop_excluded(scores, ids, texts, exclude, k):
@@ -410,7 +469,7 @@ def _claim(path: Path) -> str:
             f"{path} is a folder that is not a bank (it holds {shown}), and unembed never replaces such a folder: "
             "it replaces only a bank it wrote, or an empty folder. Choose another --out, e.g. a new folder inside it."
         ) from None
-    foreign = [name for name in names if name not in BANK_FILES]
+    foreign = [name for name in names if name not in BANK_FILES and not SHARD_NAME.fullmatch(name)]
     if foreign:
         raise BankError(
             f"{path} is a bank but also holds {', '.join(foreign[:5])}, which a bank does not; replacing the bank "
@@ -452,6 +511,8 @@ def build_bank(
     batch_size: int = 256,
     chunk_size: int = 16_384,
     overwrite: bool = False,
+    shards: int = 1,
+    encoder: ChunkEncoder | None = None,
 ) -> Bank:
     """Encode the captions of `sources` (files or named sources) and `texts`, index them, save to `out`.
 
@@ -459,12 +520,20 @@ def build_bank(
     reuses them. A finished bank with the same space, captions and index is returned as it is (even
     with `overwrite`). `out` may be new, an empty folder, or (with `overwrite`) a bank; anything
     else is refused before any work. A second build of the same `out` waits for the first.
+    `shards`: that many shard folders, each a bank of consecutive captions, all filled from one trained index, so
+    the sharded bank answers as one index would. `encoder`: encodes the chunks elsewhere (e.g. on Ray workers,
+    `unembed.runner.encoding`); by default in this process.
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     batch_size, chunk_size = checks.count(batch_size, "batch_size"), checks.count(chunk_size, "chunk_size")
+    shards = checks.count(shards, "shards", maximum=MAX_SHARDS)
     space = load_space(space)
     captions = collect_captions(sources, texts)
+    if shards > len(captions):
+        raise InputError(f"{shards} shards for {len(captions)} captions: each shard needs at least one. Use fewer shards.")
+    if out is None and shards > 1:
+        raise InputError("a sharded bank is written as it is built: give it a folder (out=..., --out).")
     if out is None:
         return Bank.from_texts(captions, space, index=index, search_params=search_params, batch_size=batch_size)
     out = _destination(out)
@@ -473,7 +542,8 @@ def build_bank(
     with exclusive(out, "build"):
         if _claim(out) == "bank":
             existing = _read_manifest(out)
-            if (existing["space"], existing["texts_sha256"], existing["index"]) == (space.spec, digest, index):
+            same = (existing["space"], existing["texts_sha256"], existing["index"], len(existing.get("shards", [None])))
+            if same == (space.spec, digest, index, shards):
                 try:
                     return load_bank(out, space)
                 except BankError:
@@ -481,13 +551,86 @@ def build_bank(
                         raise
             if not overwrite:
                 raise BankError(f"{out} already holds another bank. Choose another --out, or pass --overwrite to replace it.")
-        vectors = _encode_with_checkpoints(captions, space, out, batch_size, chunk_size)
-        bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
-        bank._write(out, overwrite=True, link_vectors=True)
+        vectors = _encode_with_checkpoints(captions, space, out, batch_size, chunk_size, encoder)
+        if shards > 1:
+            _write_sharded(out, captions, vectors, space, index, search_params, shards)
+            bank = load_bank(out, space)
+        else:
+            bank = Bank.from_vectors(captions, vectors, space, index=index, search_params=search_params)
+            bank._write(out, overwrite=True, link_vectors=True)
         _clear_checkpoints(_partial_dir(out))
         with contextlib.suppress(OSError):
             _partial_dir(out).rmdir()  # only when it held nothing else
     return bank
+
+
+def _write_sharded(out: Path, captions: list[str], vectors: VectorFile, space: Space, spec: str, search_params: str, shards: int) -> None:
+    """`out` as `shards` shard folders (shard-000, ...) of consecutive captions, each a bank, and a manifest that lists
+    them with their manifests' sha256. Every shard is filled from one trained template (the same lists and codes one
+    index would hold) and written before the next is filled: one shard's index in memory at a time."""
+    _checked_vectors(captions, vectors, space)
+    base, refines = split_refine(spec)
+    template = trained_index(vectors, base)
+    bounds = np.linspace(0, len(captions), shards + 1).astype(int).tolist()
+    with _staging(out) as staging:
+        entries = []
+        for number, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            folder = staging / f"shard-{number:03d}"
+            folder.mkdir()
+            index = faiss.clone_index(template)
+            fill_index(index, vectors, base, start, stop)
+            (folder / TEXTS).write_bytes(_texts_bytes(captions[start:stop]))
+            faiss.write_index(index, str(folder / INDEX))
+            del index
+            stored = [TEXTS, INDEX]
+            if refines:
+                write_vector_file(folder / VECTORS, vectors.blocks(start=start, stop=stop), stop - start, space.dim)
+                stored.append(VECTORS)
+            _write_manifest(folder, _manifest(space, captions[start:stop], spec, search_params), stored)
+            entries.append({"path": folder.name, "count": stop - start, "manifest_sha256": sha256_file(folder / MANIFEST)})
+        write_grammar(captions, staging)
+        _write_manifest(staging, dict(_manifest(space, captions, spec, search_params), shards=entries), GRAMMAR_FILES)
+
+
+def _load_sharded(path: Path, manifest: dict, search_params: str | None) -> Bank:
+    """A sharded bank: each shard checked (there, of this bank's space and index, the very shard its manifest lists)
+    and loaded as a bank, then searched as one through a FAISS IndexShards."""
+    shards = []
+    for entry in manifest["shards"]:
+        folder = path / entry["path"]
+        if not folder.is_dir():
+            raise BankError(
+                f"{path} is a bank of {len(manifest['shards'])} shards, and shard {entry['path']} is missing. Copy the bank's "
+                f"whole folder, shards included, or {REBUILD[0].lower()}{REBUILD[1:]}"
+            )
+        own = _read_manifest(folder)
+        if (own["space"], own["dim"], own["index"]) != (manifest["space"], manifest["dim"], manifest["index"]):
+            raise SpaceMismatchError(
+                f"{folder} is a shard of space {own['space']!r} (dim {own['dim']}, index {own['index']!r}), but the bank "
+                f"{path} is of space {manifest['space']!r} (dim {manifest['dim']}, index {manifest['index']!r}): it comes "
+                f"from another bank. Put this bank's own shard there. {REBUILD}"
+            )
+        if sha256_file(folder / MANIFEST) != entry["manifest_sha256"] or own["count"] != entry["count"]:
+            raise BankError(
+                f"{folder} is not the shard this bank was built with (its manifest's checksum differs): swapped for another "
+                f"bank's shard, or rebuilt alone. {REBUILD}"
+            )
+        shards.append(load_bank(folder, search_params=search_params))
+    index = faiss.IndexShards(manifest["dim"], False, True)  # type: ignore[call-arg]  # not threaded; ids successive
+    for shard in shards:
+        index.add_shard(shard.index)
+    texts = [text for shard in shards for text in shard.texts]
+    if texts_sha256(texts) != manifest["texts_sha256"]:
+        raise BankError(f"the shards of {path} hold other captions than its manifest records. {REBUILD}")
+    parts = [shard.vectors for shard in shards if isinstance(shard.vectors, VectorFile)]
+    vectors = ShardedVectors(parts) if len(parts) == len(shards) else None
+    if search_params is not None:
+        manifest["search_params"] = search_params
+    if all(name in manifest["files"] for name in GRAMMAR_FILES):
+        for name in GRAMMAR_FILES:
+            _verify(path, manifest, name)
+        texts = CorpusTexts(texts, path)
+    return Bank(index, texts, manifest, path, vectors, shards)
 
 
 def _partial_dir(out: Path) -> Path:
@@ -523,7 +666,12 @@ def _read_chunk(path: Path, rows: int, dim: int) -> np.ndarray | None:
     return chunk
 
 
-def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> VectorFile:
+# Encodes the chunks it is given, (number, texts), elsewhere (e.g. on Ray workers); yields (number, vectors) as each
+# finishes, in any order.
+ChunkEncoder = Callable[[list[tuple[int, list[str]]]], Iterator[tuple[int, np.ndarray]]]
+
+
+def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size, encoder: ChunkEncoder | None = None) -> VectorFile:
     """The captions' vectors, encoded chunk by chunk into checkpoints, then joined into one file beside them: never
     all in memory. A chunk (or the joined file) already there from an interrupted build of the same texts is kept."""
     partial = _partial_dir(out)
@@ -541,13 +689,26 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size) -> Ve
         vectors = VectorFile(partial / joined)
         if vectors.shape == (len(captions), space.dim):
             return vectors
+    todo = [
+        (number, captions[start : start + chunk_size])
+        for number, start in enumerate(starts)
+        if _read_chunk(partial / names[number], len(captions[start : start + chunk_size]), space.dim) is None
+    ]
     with _progress(len(captions), space) as bar:
-        for name, start in zip(names, starts, strict=True):
-            texts = captions[start : start + chunk_size]
-            if _read_chunk(partial / name, len(texts), space.dim) is not None:
-                bar.update(len(texts))
-            else:
-                atomic.save_npy(partial / name, _encode(texts, space, batch_size, bar))
+        bar.update(len(captions) - sum(len(texts) for _, texts in todo))
+        done: Iterator[tuple[int, np.ndarray]]
+        if encoder is None:
+            done = ((number, _encode(texts, space, batch_size, bar)) for number, texts in todo)
+        else:
+            done = encoder(todo)
+        for number, chunk in done:
+            rows = len(captions[number * chunk_size : (number + 1) * chunk_size])
+            if not isinstance(chunk, np.ndarray) or chunk.shape != (rows, space.dim):
+                shape = getattr(chunk, "shape", type(chunk).__name__)
+                raise BankError(f"the encoder returned {shape} for chunk {number}, not {rows} x {space.dim}.")
+            atomic.save_npy(partial / names[number], chunk.astype(np.float32, copy=False))
+            if encoder is not None:
+                bar.update(rows)
     chunks = (np.load(partial / name, allow_pickle=False) for name in names)
     staging = partial / f".{joined}"
     try:
@@ -564,8 +725,13 @@ _MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index
 
 def _read_manifest(path: Path) -> dict:
     """The manifest of the bank at `path`, checked for the fields and types this version reads."""
+    if path.exists() and not path.is_dir():  # a caption file given where a bank goes (`bank search c.txt`)
+        raise BankError(
+            f"{path} is a file, not a bank: a bank is the folder `unembed bank build` writes. Build one from it with "
+            f"`unembed bank build --from {path} --out BANK_DIR` (one caption per line), then give BANK_DIR."
+        )
     if not path.is_dir():
-        raise BankError(f"no bank at {path}. Build one with `unembed bank build --from FILE --out {path}`.")
+        raise BankError(f"no bank at {path}. Build one with `unembed bank build --from CAPTIONS.txt --out {path}`.")
     manifest_file = path / MANIFEST
     try:
         manifest = jsontext.parse(manifest_file.read_text(encoding="utf-8"))
@@ -591,7 +757,9 @@ def _read_manifest(path: Path) -> dict:
         raise BankError(
             f"{manifest_file} has format {manifest['format']}, dim {manifest['dim']}, count {manifest['count']}: not a bank. {REBUILD}"
         )
-    if manifest["format"] >= 2:
+    if manifest["format"] >= 2 and "shards" in manifest:
+        _check_shard_list(manifest_file, manifest)
+    elif manifest["format"] >= 2:
         files = manifest.get("files")
         if not isinstance(files, dict) or any(
             not isinstance(files.get(name), dict)
@@ -601,6 +769,28 @@ def _read_manifest(path: Path) -> dict:
         ):
             raise BankError(f"{manifest_file} lacks the size and sha256 of {TEXTS} and {INDEX}. {REBUILD}")
     return manifest
+
+
+def _check_shard_list(manifest_file: Path, manifest: dict) -> None:
+    shards, files = manifest["shards"], manifest.get("files")
+    if (
+        not isinstance(shards, list)
+        or not 1 < len(shards) <= MAX_SHARDS
+        or not isinstance(files, dict)
+        or any(
+            not isinstance(record, dict) or not isinstance(record.get("sha256"), str) or not isinstance(record.get("bytes"), int)
+            for record in files.values()
+        )
+        or any(
+            not isinstance(entry, dict)
+            or entry.get("path") != f"shard-{number:03d}"  # a name, never a path elsewhere
+            or not isinstance(entry.get("count"), int)
+            or not isinstance(entry.get("manifest_sha256"), str)
+            for number, entry in enumerate(shards)
+        )
+        or sum(entry["count"] for entry in shards) != manifest["count"]
+    ):
+        raise BankError(f"{manifest_file} has a damaged list of shards (each: shard-NNN, its count and manifest sha256). {REBUILD}")
 
 
 def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) -> None:
@@ -637,6 +827,8 @@ def load_bank(
                 f"{path} was built with space {manifest['space']!r} (dim {manifest['dim']}), not {spec!r}"
                 f"{f' (dim {dim})' if dim is not None else ''}. Use --space {manifest['space']} or build a bank with your space."
             )
+    if "shards" in manifest:
+        return _load_sharded(path, manifest, search_params)
     try:
         raw_texts = (path / TEXTS).read_bytes()
     except FileNotFoundError as error:

@@ -83,9 +83,11 @@ class VectorFile:
             self._map = np.memmap(self.path, dtype=np.float32, mode="r", offset=self.offset, shape=self.shape)
         return np.asarray(self._map[ids])
 
-    def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
-        for start in range(0, len(self), rows):
-            yield self._read(start, min(len(self), start + rows))
+    def blocks(self, rows: int = BLOCK_ROWS, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Rows `start` to `stop` (default: all) in blocks of `rows`."""
+        stop = len(self) if stop is None else stop
+        for first in range(start, stop, rows):
+            yield self._read(first, min(stop, first + rows))
 
     def check_unit_rows(self, what: str = "bank vectors") -> None:
         """Every row finite and of unit length (one pass over the file), as a bank's vectors must be."""
@@ -120,7 +122,9 @@ def write_vector_file(path: str | os.PathLike, blocks: Iterable[np.ndarray], cou
     return VectorFile(path)
 
 
-def rerank(vectors: VectorFile | np.ndarray, queries: np.ndarray, shortlist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def rerank(
+    vectors: VectorFile | ShardedVectors | np.ndarray, queries: np.ndarray, shortlist: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The `k` best of each query's `shortlist` ids (-1 = none) by exact inner product with its full vector: FAISS's
     RFlat re-ranking, with the vectors read from wherever they are (a file: only the shortlisted rows)."""
     scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -136,3 +140,25 @@ def rerank(vectors: VectorFile | np.ndarray, queries: np.ndarray, shortlist: np.
         best = np.argsort(-exact, kind="stable")[:k]
         scores[row, : len(best)], ids[row, : len(best)] = exact[best], candidates[best]
     return scores, ids
+
+
+class ShardedVectors:
+    """The vectors of a sharded bank's shards as one (count, dim) whole: global row ids run through the shards in
+    order, and `vectors[ids]` gathers each id from its shard's file."""
+
+    def __init__(self, parts: list[VectorFile]):
+        self.parts = parts
+        self.starts = np.cumsum([0, *(len(part) for part in parts)])
+        self.shape = (int(self.starts[-1]), parts[0].dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, ids) -> np.ndarray:
+        ids = np.asarray(ids)
+        owners = np.searchsorted(self.starts, ids, side="right") - 1
+        rows = np.empty((len(ids), self.shape[1]), dtype=np.float32)
+        for owner in np.unique(owners):
+            mine = owners == owner
+            rows[mine] = self.parts[owner].take(ids[mine] - self.starts[owner])
+        return rows
