@@ -4,6 +4,8 @@ swapped or of another space is named."""
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +95,34 @@ def test_bank_build_shards_from_the_command_line(tmp_path, captions, capsys):
     assert json.loads(capsys.readouterr().out)[0]["results"][0]["text"] == captions[7]
     assert main(["bank", "build", "--from", str(source), "--out", str(tmp_path / "c"), "--shards", "301"]) == 2
     assert "301 shards for 300 captions" in capsys.readouterr().err
+
+
+def test_an_unreachable_ray_address_stops_the_build_at_once(tmp_path, captions, capsys):
+    pytest.importorskip("ray")
+    source = tmp_path / "captions.txt"
+    source.write_text("\n".join(captions[:50]) + "\n", encoding="utf-8")
+    assert main(["bank", "build", "--from", str(source), "--out", str(tmp_path / "b"), "--ray", "127.0.0.1:1"]) == 2
+    error = capsys.readouterr().err
+    assert "nothing answers at the Ray address 127.0.0.1:1" in error and "Traceback" not in error
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_a_bank_encoded_on_a_ray_cluster_equals_one_encoded_here(tmp_path, captions, minilm):
+    """A real 3-node Ray cluster (a head of 0 CPUs, two nodes of 1 CPU): the chunks are encoded on both nodes."""
+    pytest.importorskip("ray")
+    from unembed.bench.cluster import LocalCluster
+
+    source = tmp_path / "captions.txt"
+    source.write_text("\n".join(captions[:600]) + "\n", encoding="utf-8")
+    with LocalCluster(workers=2) as cluster:
+        env = {**cluster.env, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+        command = [sys.executable, "-m", "unembed", "bank", "build", "--from", str(source), "--out", str(tmp_path / "ray"),
+                   "--chunk-size", "100", "--shards", "2", "--ray", cluster.address, "--workers", "2"]
+        ended = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert ended.returncode == 0, ended.stderr[-3000:]
+    here = build_bank([source], minilm, tmp_path / "here", chunk_size=100, shards=2)
+    on_ray = load_bank(tmp_path / "ray")
+    assert on_ray.texts == here.texts and len(on_ray.shards) == 2
+    queries = minilm.embed_text(captions[1000:1020])
+    assert on_ray.search(queries, 10).ids.tolist() == here.search(queries, 10).ids.tolist()

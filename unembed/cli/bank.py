@@ -11,9 +11,11 @@ import numpy as np
 
 from ..errors import BankError
 from ..index import Bank, build_bank, load_bank
+from ..index.bank import ChunkEncoder
 from ..paths import named_paths
 from ..spaces import Space, load_space
 from ..vectors import load_vectors
+from .options import add_ray_options, ray_options
 
 
 def add_parser(subparsers) -> None:
@@ -42,6 +44,9 @@ def add_parser(subparsers) -> None:
     )
     build.add_argument("--batch-size", type=int, default=256)
     build.add_argument(
+        "--chunk-size", type=int, default=16_384, help="captions per checkpointed chunk (and per Ray task with --ray; default 16384)"
+    )
+    build.add_argument(
         "--shards",
         type=int,
         default=1,
@@ -49,6 +54,7 @@ def add_parser(subparsers) -> None:
         "searched as one bank, with the answers of one index (default 1)",
     )
     build.add_argument("--overwrite", action="store_true", help="replace an existing bank at --out")
+    add_ray_options(build, "encode the captions on Ray", "Ray workers (actors), each holding the space once")
     build.set_defaults(run=run_build)
 
     search = commands.add_parser("search", help="nearest captions to a text or a vector")
@@ -80,12 +86,24 @@ def run_build(args) -> int:
         index=args.index,
         search_params=args.search_params,
         batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
         overwrite=args.overwrite,
         shards=args.shards,
+        encoder=_encoder(args),
     )
     shards = f" in {len(bank.shards)} shards" if bank.shards else ""
     print(f"bank: {len(bank)} captions{shards}, space {bank.space_spec}, index {bank.manifest['index']} -> {bank.path}")
     return 0
+
+
+def _encoder(args) -> ChunkEncoder | None:
+    settings = ray_options(args)
+    if not settings.pop("ray"):
+        return None
+    from ..runner.encoding import ray_encoder
+
+    settings["start_timeout"] = settings.pop("ray_start_timeout")
+    return ray_encoder(args.space, batch_size=args.batch_size, **settings)
 
 
 def run_search(args) -> int:

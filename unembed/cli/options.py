@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from .. import checks
 from ..errors import InputError
 from ..inverter import InversionConfig, InversionResult
+from ..runner.engines import START_SECONDS
 from .terminal import warn
 
 GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit where unembed ships a decoder for it, else edit)"
@@ -130,3 +131,37 @@ def report_generator(results: Sequence[InversionResult]) -> int:
             f"step(s) ({partial[-1].error}); the texts of the rest were used."
         )
     return 0
+
+
+def add_ray_options(parser: argparse.ArgumentParser, what: str, workers_help: str) -> None:
+    """--ray [ADDRESS], --workers, --cpus-per-worker, --gpus-per-worker, --ray-start-timeout (`unembed run`,
+    `unembed bank build`); `ray_options(args)` reads them."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{what}: a local Ray started here (no ADDRESS) or the cluster at ADDRESS (e.g. auto, ray://host:10001)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help=workers_help)
+    parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each Ray worker asks for; its torch threads")
+    parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs each Ray worker asks for")
+    parser.add_argument(
+        "--ray-start-timeout",
+        type=float,
+        default=START_SECONDS,
+        metavar="SECONDS",
+        help=f"how long the Ray workers may wait to be placed on a node before the command stops (default {START_SECONDS:g})",
+    )
+
+
+def ray_options(args: argparse.Namespace) -> dict:
+    return {
+        "ray": args.ray is not None,
+        "address": None if args.ray in (None, "local") else args.ray,
+        "workers": args.workers,
+        "cpus_per_worker": args.cpus_per_worker,
+        "gpus_per_worker": args.gpus_per_worker,
+        "ray_start_timeout": args.ray_start_timeout,
+    }

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..runner import run_job
-from ..runner.engines import START_SECONDS
-from .options import GENERATOR_FAILED, add_generation_options, inversion_options
+from .options import GENERATOR_FAILED, add_generation_options, add_ray_options, inversion_options, ray_options
 from .terminal import warn
 
 
@@ -36,24 +35,7 @@ def add_parser(subparsers) -> None:
         help="captions (one per line) the bank bootstrap skips: the held-out references of an evaluation",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="targets per batch and per shard (default 16)")
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        default=None,
-        metavar="ADDRESS",
-        help="run on Ray: a local Ray started here (no ADDRESS) or the cluster at ADDRESS (e.g. auto, ray://host:10001)",
-    )
-    parser.add_argument("--workers", type=int, default=1, help="Ray workers (actors), each holding the space and generator once")
-    parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each Ray worker asks for; its torch threads")
-    parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs each Ray worker asks for")
-    parser.add_argument(
-        "--ray-start-timeout",
-        type=float,
-        default=START_SECONDS,
-        metavar="SECONDS",
-        help=f"how long the Ray workers may wait to be placed on a node before the run stops (default {START_SECONDS:g})",
-    )
+    add_ray_options(parser, "run on Ray", "Ray workers (actors), each holding the space and generator once")
     add_generation_options(parser)
     parser.set_defaults(run=run)
 
@@ -67,12 +49,7 @@ def run(args) -> int:
         modality=args.modality,
         exclude=args.exclude,
         batch_size=args.batch_size,
-        ray=args.ray is not None,
-        address=None if args.ray in (None, "local") else args.ray,
-        workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker,
-        gpus_per_worker=args.gpus_per_worker,
-        ray_start_timeout=args.ray_start_timeout,
+        **ray_options(args),
         progress=True,
         **inversion_options(args),
     )

@@ -231,7 +231,7 @@ class Bank:
         batch_size = checks.count(batch_size, "batch_size")
         captions = collect_captions(texts=texts)
         with _progress(len(captions), space) as bar:
-            vectors = _encode(captions, space, batch_size, bar)
+            vectors = encode_captions(captions, space, batch_size, bar)
         return cls.from_vectors(captions, vectors, space, index=index, search_params=search_params)
 
     @classmethod
@@ -488,11 +488,13 @@ def _swap_into_place(staging: Path, path: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def _encode(texts: list[str], space: Space, batch_size: int, bar: tqdm) -> np.ndarray:
+def encode_captions(texts: list[str], space: Space, batch_size: int, bar: tqdm | None = None) -> np.ndarray:
+    """The (len(texts), dim) vectors of `texts`, encoded `batch_size` at a time."""
     parts = [np.zeros((0, space.dim), dtype=np.float32)]
     for start in range(0, len(texts), batch_size):
         parts.append(space.embed_text(texts[start : start + batch_size]))
-        bar.update(len(parts[-1]))
+        if bar is not None:
+            bar.update(len(parts[-1]))
     return np.concatenate(parts)
 
 
@@ -698,7 +700,7 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size, encod
         bar.update(len(captions) - sum(len(texts) for _, texts in todo))
         done: Iterator[tuple[int, np.ndarray]]
         if encoder is None:
-            done = ((number, _encode(texts, space, batch_size, bar)) for number, texts in todo)
+            done = ((number, encode_captions(texts, space, batch_size, bar)) for number, texts in todo)
         else:
             done = encoder(todo)
         for number, chunk in done:

@@ -60,8 +60,9 @@ def in_process(
 
 
 def on_ray(
-    job: Job,
-    batches: list[Batch],
+    worker_type: type,
+    worker_args: tuple,
+    batches: list[tuple],
     stats: EngineStats,
     *,
     address: str | None,
@@ -70,9 +71,11 @@ def on_ray(
     gpus_per_worker: float = 0,
     start_timeout: float = START_SECONDS,
     progress: bool = False,
-) -> Iterator[tuple[int, list[dict]]]:
-    """`workers` actors on a local Ray started here (address None) or on the cluster at `address`; the workers
-    must be placed and started within `start_timeout` seconds."""
+) -> Iterator[tuple]:
+    """`workers` actors of `worker_type(*worker_args, threads=...)` (BatchInverter, ChunkEncoder: `load()`, then
+    `run(batch)` -> (batch number, result) per batch, whose first item is its number; `pid()`, `peak_rss()`) on a
+    local Ray started here (address None) or on the cluster at `address`; the workers must be placed and started
+    within `start_timeout` seconds."""
     ray = require("ray", extra="ray", needed_by="running a job on Ray (--ray)")
     started_here = not ray.is_initialized()
     if started_here:
@@ -90,11 +93,11 @@ def on_ray(
         asked = {"CPU": cpus_per_worker, "GPU": gpus_per_worker}
         _check_resources(ray.nodes(), asked)
         # max_restarts 0: the driver replaces a lost worker itself (see the module's docstring).
-        remote = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=0, max_task_retries=0)(BatchInverter)
+        remote = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=0, max_task_retries=0)(worker_type)
         threads = max(int(cpus_per_worker), 1)
 
         def new_worker():
-            return remote.remote(job, threads=threads)
+            return remote.remote(*worker_args, threads=threads)
 
         actors = [new_worker() for _ in range(workers)]
         placed = [each.pid.remote() for each in actors]  # answers once the actor is placed: it loads nothing yet
@@ -141,7 +144,7 @@ class _Workers:
         self.lost_budget = LOSSES * len(actors)
         self.new_pids: list[int] = []
 
-    def run(self, batches: list[Batch]) -> Iterator[tuple[int, list[dict]]]:
+    def run(self, batches: list[tuple]) -> Iterator[tuple]:
         ray = self.ray
         queue, lost = deque(batches), Counter[int]()
         running: dict = {}  # run() -> (the worker, its batch)

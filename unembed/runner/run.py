@@ -21,6 +21,7 @@ from .engines import START_SECONDS, EngineStats, in_process, on_ray
 from .job import Job, claim
 from .shards import read_shards, write_shard
 from .targets import read_targets
+from .worker import BatchInverter
 
 
 @dataclass
@@ -118,7 +119,7 @@ def run_job(
         if ray:
             del resolved  # each worker loads its own (and checks its digest): the driver need not hold it meanwhile
             engine = {"cpus_per_worker": cpus_per_worker, "gpus_per_worker": gpus_per_worker, "start_timeout": ray_start_timeout}
-            results = on_ray(job, batches, stats, address=address, workers=workers, progress=progress, **engine)
+            results = on_ray(BatchInverter, (job,), batches, stats, address=address, workers=workers, progress=progress, **engine)
         else:
             results = in_process(job, batches, stats, space=space, bank=resolved)
         bar = tqdm(total=report.total, initial=report.skipped, desc="run", unit="row", disable=not progress, dynamic_ncols=True)

@@ -24,7 +24,18 @@ from .job import Job
 Batch = tuple[int, list[str], np.ndarray]  # batch number, ids, vectors
 
 
-class BatchInverter:
+class ProcessFacts:
+    """What an engine asks of each worker's process (a Ray actor's, or the driver's)."""
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def peak_rss(self) -> int:
+        """This process's peak resident memory so far, in bytes (Linux reports KiB)."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class BatchInverter(ProcessFacts):
     """`invert(ids, vectors)` -> one predictions row per target. threads: torch threads (the worker's CPU share);
     space, bank: the job's, already loaded by the caller (in process)."""
 
@@ -78,13 +89,6 @@ class BatchInverter:
         except UnembedError as error:
             return [_failed(target, f"{type(error).__name__}: {error}") for target in ids]
         return [_row(target, result) for target, result in zip(ids, results, strict=True)]
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def peak_rss(self) -> int:
-        """This process's peak resident memory so far, in bytes (Linux reports KiB)."""
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _row(target: str, result: InversionResult) -> dict:
