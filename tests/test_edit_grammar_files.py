@@ -192,6 +192,11 @@ def test_a_saved_bank_ships_its_grammar_and_a_tampered_file_is_refused(minilm, i
     np.save(pairs, np.load(pairs)[:-1], allow_pickle=False)  # another bank's grammar, or a damaged one
     with pytest.raises(BankError, match="grammar_pairs.npy does not match its manifest checksum"):
         load_bank(saved)
+    other = Bank.from_texts(image_captions[100:200], minilm).save(tmp_path / "other")
+    Bank.from_texts(image_captions[:100], minilm).save(saved, overwrite=True)
+    shutil.copyfile(other / "grammar_words.npy", saved / "grammar_words.npy")  # a whole, valid grammar file of another bank
+    with pytest.raises(BankError, match="grammar_words.npy does not match its manifest checksum: .*swapped for another bank's"):
+        load_bank(saved)
 
 
 @pytest.mark.slow

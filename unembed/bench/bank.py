@@ -214,6 +214,8 @@ def run_bank(
     *swept, chosen = [figures(run) for run in searched["runs"]]
     return {
         "n_vectors": n,
+        "seed": seed,
+        "spread": spread,
         "dim": int(caption_vectors.shape[1]),
         "space": space.spec,
         "index": index_spec,
