@@ -264,7 +264,8 @@ def bank_10m() -> str:
     for name in names:
         r = report(name)
         chosen = {key: r[key] for key in ("search_params", "query_ms_p50", "query_ms_p95", "recall_at_10", "recall_at_50")}
-        for row in sorted([*r["sweep"], chosen], key=lambda row: int(re.search(r"nprobe=(\d+)", row["search_params"])[1])):
+        setting = lambda row: [int(value) for value in re.findall(r"=(\d+)", row["search_params"])]  # noqa: E731  nprobe, then k_factor_rf
+        for row in sorted([*r["sweep"], chosen], key=setting):
             cells = [f"seed {r.get('seed', 0)}",
                      f"`{r['index']}`, `{row['search_params']}`", f"{row['query_ms_p50']:.2f} ({row['query_ms_p95']:.1f})",
                      f"{row['recall_at_10']:.3f}", f"{row['recall_at_50']:.3f}"]

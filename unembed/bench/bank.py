@@ -26,16 +26,22 @@ from ..index import Bank, VectorFile, collect_captions, load_bank, write_vector_
 from ..paths import cache_dir, safe_name
 from ..spaces import load_space
 
-# ~4*sqrt(n) lists of 8-bit codes; 64 lists probed, then the 4*k best re-ranked exactly (RFlat): see README.
+# Measured choices (docs/bench/bank-1m-minilm.json, bank-10m-minilm*.json; the banks guide): up to a few million,
+# 8-bit codes and 64 lists probed; past that, 4-bit fast-scan PQ codes (a tenth of the memory, several times faster
+# to scan), whose coarser shortlist of 8*k is re-ranked from vectors.npy.
 LARGE_BANK_INDEX = "IVF4096,SQ8,RFlat"
 LARGE_BANK_PARAMS = "nprobe=64,k_factor_rf=4"
+HUGE_BANK_INDEX = "IVF4096,PQ96x4fs,RFlat"
+HUGE_BANK_PARAMS = "nprobe=16,k_factor_rf=8"
 
 
 def recommended_index(n: int) -> tuple[str, str]:
     """Index-factory string and search parameters we recommend for a bank of `n` captions."""
     if n <= 200_000:
         return "Flat", ""
-    return LARGE_BANK_INDEX, LARGE_BANK_PARAMS
+    if n <= 3_000_000:
+        return LARGE_BANK_INDEX, LARGE_BANK_PARAMS
+    return HUGE_BANK_INDEX, HUGE_BANK_PARAMS
 
 
 def p50_ms(timings: list[float]) -> float:
