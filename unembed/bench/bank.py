@@ -147,11 +147,19 @@ def _query(bank_path: Path, queries: np.ndarray, settings: list[str], threads: i
     # timed apart, so that the settings compare in the state a bank in use is in.
     bank.set_search_params(settings[-1])
     cold, _ = time_single_queries(lambda query: bank.search(query, k).ids[0], queries)
-    runs = []
-    for params in settings:
-        bank.set_search_params(params)
-        timings, found = time_single_queries(lambda query: bank.search(query, k).ids[0], queries)
-        runs.append({"search_params": params, "timings": timings, "found": found})
+    # Each query under every setting in turn: a change in the machine's load falls on all settings alike.
+    seconds: list[list[float]] = [[] for _ in settings]
+    ids: list[list[np.ndarray]] = [[] for _ in settings]
+    for query in queries:
+        for number, params in enumerate(settings):
+            bank.set_search_params(params)
+            timings, found = time_single_queries(lambda query: bank.search(query, k).ids[0], query[None, :])
+            seconds[number] += timings
+            ids[number].append(found[0])
+    runs = [
+        {"search_params": params, "timings": timings, "found": np.stack(found)}
+        for params, timings, found in zip(settings, seconds, ids, strict=True)
+    ]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"load_s": load_s, "cold_query_ms_p50": p50_ms(cold), "query_rss_mb": rss, "runs": runs}
 
