@@ -1,6 +1,7 @@
 """Cross-modal arithmetic on MiniBind (a trained image/audio/text space; MiniLM text) and the minibind renderer."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -111,6 +112,9 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
         (["red", "-", "media/rain"], InputError, "looks like a file name"),
         (["1/2*red"], InputError, r"the weight '1/2' in '1/2\*red' is not a number"),
         (["(0.5)*red"], InputError, "is not a number. Write it as one, e.g. 0.5"),
+        (["0x10*red"], InputError, r"the weight '0x10' in '0x10\*red' is not a number.*e.g. 0.5\*red"),  # was the text "0x10*red"
+        (["2**3*red"], InputError, r"the weight '2\*\*3' in '2\*\*3\*red' is not a number"),  # was 2*"*3*red"
+        (["2*3*red"], InputError, r"the weight '2\*3' in '2\*3\*red' is not a number"),
         (["2*"], InputError, "a `\\*` with nothing on one side"),
         (["*red"], InputError, "a `\\*` with nothing on one side"),
         (["text:"], InputError, "a text term must have words"),
@@ -119,6 +123,57 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
 def test_bad_expressions_say_what_to_fix(space, tokens, error, words):
     with pytest.raises(error, match=words):
         combine(parse_expression(tokens), space)
+
+
+def test_a_term_that_exists_but_is_not_a_regular_file_is_refused_whatever_its_name(tmp_path, capsys, monkeypatch):
+    """The probe: `arith fifo1 + red` took the FIFO fifo1 for the text "fifo1"; `arith /dev/zero + red` said "no such
+    file exists"."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("fifo1")
+    (tmp_path / "shapes").mkdir()
+    for term, words in (("fifo1", "'fifo1' is not a regular file"), ("/dev/zero", "'/dev/zero' is not a regular file"),
+                        ("shapes", "'shapes' is a folder, not a file.*text:shapes")):
+        assert main(["arith", term, "+", "red", "--space", "minibind", "--steps", "0"]) == 2
+        out, err = capsys.readouterr()
+        assert re.search(words, err) and not out and "Traceback" not in err, err
+    assert parse_expression(["text:fifo1"])[0].item == "fifo1"  # the text itself, as the message says
+
+
+def test_a_weight_in_another_base_or_with_arithmetic_is_refused_by_the_command(capsys):
+    for term in ("0x10*red", "2**3*red"):
+        assert main(["arith", term, "--space", "minibind", "--steps", "0"]) == 2
+        out, err = capsys.readouterr()
+        assert "is not a number. Write it as one, e.g. 0.5*red" in err and not out
+
+
+def test_arith_options_are_checked_before_the_inversion(tmp_path, capsys, monkeypatch):
+    """The probe: --render-steps -1, --renderer diffusers:/nonexist and --json naming a folder were refused only after
+    the inversion had run and printed its answer."""
+    import unembed.cli.arith as command
+
+    def never(*args, **kwargs):
+        raise AssertionError("the inversion ran before the options were checked")
+
+    monkeypatch.setattr(command, "arith", never)
+    picture = str(tmp_path / "r.png")
+    for options, words in (
+        (["--render-steps", "-1", "--render", picture], "--render-steps must be at least 0; got -1"),
+        (["--render", picture, "--renderer", f"diffusers:{tmp_path / 'nonexist'}"], "does not exist"),
+        (["--renderer", "minibind"], "--renderer picks what draws the picture of --render"),
+        (["--json", str(tmp_path)], "it is a folder; give a file name"),
+    ):
+        assert main(["arith", "red", "--space", "minibind", "--steps", "0", *options]) == 2, options
+        out, err = capsys.readouterr()
+        assert words in err and not out, (options, err)
+
+
+def test_demo_checks_its_settings_before_writing_a_file(tmp_path, capsys):
+    """The probe: `unembed demo --steps -1` wrote its picture and sound, then stopped at the first inversion."""
+    assert main(["demo", "--steps", "-1", "--out", str(tmp_path / "demo")]) == 2
+    assert "--steps must be at least 0; got -1" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
 
 
 def test_unknown_file_type_is_an_error(tmp_path):

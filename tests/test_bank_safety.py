@@ -249,3 +249,143 @@ def test_a_build_deletes_only_its_own_checkpoints(tmp_path, minilm):
     (partial / "chunk-000009-stale.npy").write_bytes(b"old")
     build_bank(texts=["a dog", "a cat"], space=minilm, out=tmp_path / "real")
     assert sorted(path.name for path in partial.iterdir()) == ["notes.txt"]
+
+
+def _load_within(folder, seconds=20):
+    """load_bank(folder) in a thread: what it raised, or a failure when it is still blocked after `seconds`."""
+    outcome = []
+
+    def load():
+        try:
+            outcome.append(load_bank(folder))
+        except Exception as error:  # noqa: BLE001 - the test reads what it was
+            outcome.append(error)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"load_bank({folder}) blocked"
+    return outcome[0]
+
+
+def _edit_manifest(folder, **changes):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, **changes}))
+
+
+def test_every_file_of_a_bank_must_be_a_regular_file(tmp_path, minilm, capsys):
+    """Probe D014: a bank whose manifest.json was a FIFO blocked `bank search` forever; D029: texts.txt as a folder was
+    blamed on its permissions. Every file of a bank, its shards' included, is checked before it is opened."""
+    import os
+    import shutil
+
+    texts = ["a dog", "a cat", "a cow", "a bird"]
+    plain = build_bank(texts=texts, space=minilm, out=tmp_path / "plain").path
+    refined = build_bank(texts=texts, space=minilm, out=tmp_path / "refined", index="Flat,RFlat").path
+    sharded = build_bank(texts=texts, space=minilm, out=tmp_path / "sharded", shards=2).path
+    cases = [(plain, name) for name in ("manifest.json", "texts.txt", "index.faiss", GRAMMAR_FILES[0])]
+    cases += [(refined, "vectors.npy"), (sharded, GRAMMAR_FILES[-1]), (sharded, "shard-001/manifest.json"), (sharded, "shard-001/index.faiss")]
+    for number, (bank, name) in enumerate(cases):
+        copy = tmp_path / f"copy{number}"
+        shutil.copytree(bank, copy)
+        (copy / name).unlink()
+        os.mkfifo(copy / name)
+        refused = _load_within(copy)
+        assert isinstance(refused, BankError) and "is not a regular file" in str(refused), (name, refused)
+        assert name.rpartition("/")[2] in str(refused) and "unembed bank build --overwrite" in str(refused)
+    # The command: exit 2 at once, naming the file, with the rebuild.
+    np.save(tmp_path / "query.npy", minilm.embed_text(["a dog"]))
+    assert main(["bank", "search", str(tmp_path / "copy0"), "--vector", str(tmp_path / "query.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json is not a regular file" in err and "Rebuild the bank" in err and "Traceback" not in err
+
+    damaged = tmp_path / "copy1"  # texts.txt is a FIFO there: make it a folder
+    (damaged / "texts.txt").unlink()
+    (damaged / "texts.txt").mkdir()
+    assert main(["bank", "search", str(damaged), "--vector", str(tmp_path / "query.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "texts.txt is a folder" in err and "damaged" in err and "Rebuild the bank" in err and "permissions" not in err
+
+
+def test_a_file_the_manifest_lists_that_is_missing_is_named(tmp_path, minilm, capsys):
+    """Probe D019/I003/P007: grammar_words.npy deleted: `bank search` and `bank info` printed a FileNotFoundError
+    traceback, and load_bank raised it untyped."""
+    folder = build_bank(texts=["a dog", "a cat", "a cow"], space=minilm, out=tmp_path / "bank").path
+    (folder / "grammar_words.npy").unlink()
+    with pytest.raises(BankError, match=r"has no grammar_words\.npy.*unembed bank build --overwrite"):
+        load_bank(folder)
+    np.save(tmp_path / "query.npy", minilm.embed_text(["a dog"]))
+    for command in (["search", str(folder), "--vector", str(tmp_path / "query.npy")], ["info", str(folder)]):
+        assert main(["bank", *command]) == 2
+        err = capsys.readouterr().err
+        assert "has no grammar_words.npy" in err and "Rebuild the bank" in err and "Traceback" not in err
+
+
+def test_the_manifests_index_and_metric_must_be_the_index_it_holds(tmp_path, minilm, capsys):
+    """Probe D013/I002: a manifest saying HNSW32 over a Flat index.faiss was loaded and reported by `bank info`;
+    D016: "metric": "l2" was accepted and ignored."""
+    import shutil
+
+    import faiss
+
+    from unembed.index.bank import _manifest
+
+    texts = ["a dog", "a cat", "a cow", "a bird"]
+    vectors = minilm.embed_text(texts)
+    built = {spec: build_bank(texts=texts, space=minilm, out=tmp_path / spec.replace(",", "-"), index=spec).path
+             for spec in ("Flat", "HNSW32", "Flat,RFlat")}
+    for folder in built.values():
+        assert load_bank(folder).search(vectors[1], 1).texts == [["a cat"]]  # each is its own spec
+
+    def edited(spec, name, **changes):
+        copy = tmp_path / name
+        shutil.copytree(built[spec], copy)
+        _edit_manifest(copy, **changes)
+        return copy
+
+    for spec, claim in [("Flat", "HNSW32"), ("HNSW32", "Flat"), ("Flat", "SQ8"), ("Flat,RFlat", "HNSW32,RFlat")]:
+        with pytest.raises(BankError, match=rf"says index '{claim}', but index\.faiss holds .*unembed bank build --overwrite"):
+            load_bank(edited(spec, f"{spec}-as-{claim}".replace(",", "-"), index=claim))
+    with pytest.raises(BankError, match=r"lists vectors\.npy, which only an index spec ending in RFlat has"):
+        load_bank(edited("Flat,RFlat", "rflat-as-flat", index="Flat"))
+    with pytest.raises(BankError, match="cannot be trained on its 4 captions"):  # checked before FAISS allocates it
+        load_bank(edited("Flat", "ivf", index="IVF1000000000,PQ48x40"))
+    with pytest.raises(BankError, match="FAISS cannot build"):
+        load_bank(edited("Flat", "garbage", index="Garbage!!"))
+    assert main(["bank", "info", str(tmp_path / "Flat-as-HNSW32")]) == 2
+    assert "says index 'HNSW32'" in capsys.readouterr().err
+
+    with pytest.raises(BankError, match="has metric 'l2'.*'inner_product' only"):
+        load_bank(edited("Flat", "l2", metric="l2"))
+    l2 = faiss.IndexFlatL2(minilm.dim)
+    l2.add(vectors)
+    Bank(l2, texts, _manifest(minilm, texts, "Flat", "")).save(tmp_path / "l2-index")
+    with pytest.raises(BankError, match="not searched by inner product"):
+        load_bank(tmp_path / "l2-index")
+
+    # A bank of an RFlat spec written before vectors.npy holds FAISS's IndexRefineFlat: it still loads.
+    old = faiss.index_factory(minilm.dim, "Flat,RFlat", faiss.METRIC_INNER_PRODUCT)
+    old.add(vectors)
+    Bank(old, texts, _manifest(minilm, texts, "Flat,RFlat", "")).save(tmp_path / "old-rflat")
+    assert load_bank(tmp_path / "old-rflat").search(vectors[2], 1).texts == [["a cow"]]
+    shutil.copytree(tmp_path / "old-rflat", tmp_path / "old-as-hnsw")
+    _edit_manifest(tmp_path / "old-as-hnsw", index="HNSW32,RFlat")
+    with pytest.raises(BankError, match="says index 'HNSW32,RFlat', but index.faiss holds FAISS's IndexFlat"):
+        load_bank(tmp_path / "old-as-hnsw")
+
+
+def test_bad_bank_paths_and_source_names_are_input_errors(tmp_path, minilm):
+    """Probe P006/P022: load_bank(None) and build_bank([None]) raised TypeError; P023: build_bank(['', ' ']) said
+    "'.' is a folder"."""
+    from unembed.errors import InputError
+
+    for path in (None, 3, ""):
+        with pytest.raises(InputError, match="load_bank takes a bank folder"):
+            load_bank(path)
+    with pytest.raises(InputError, match=r"a caption source is a text file's path or a named source's name.*got None"):
+        build_bank([None], minilm)
+    for name in ("", " "):
+        with pytest.raises(InputError, match="a caption source's name is empty") as refused:
+            build_bank([name], minilm, out=tmp_path / "bank")
+        assert "is a folder" not in str(refused.value)
+    assert not (tmp_path / "bank").exists()

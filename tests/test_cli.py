@@ -114,3 +114,11 @@ def test_bank_search_on_a_caption_file_says_how_to_build_a_bank(tmp_path, capsys
     assert f"{captions} is a file, not a bank" in err and "Traceback" not in err
     assert f"`unembed bank build --from {captions} --out BANK_DIR`" in err
     assert captions.read_text(encoding="utf-8") == "a red car\na blue sky\n"
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_bank_search_refuses_a_blank_text(cli_bank, capsys, text):
+    """Probe S005/S006: `bank search --text ""` embedded nothing and printed results."""
+    assert main(["bank", "search", str(cli_bank), "--text", text]) == 2
+    captured = capsys.readouterr()
+    assert "--text is blank" in captured.err and "query:" not in captured.out

@@ -79,3 +79,38 @@ def test_a_cache_variable_naming_a_file_says_to_point_it_at_a_folder(caption_fil
     assert f"{variable}={tmp_path / 'notes'}{under}: {tmp_path / 'notes'} is a file, not a folder" in err
     assert f"Point {variable} at a folder" in err and "Traceback" not in err
     assert (tmp_path / "notes").read_text(encoding="utf-8") == "mine"
+
+
+def test_patience_says_0_is_allowed_and_0_never_stops_early(caption_file, capsys):
+    """The probe: --patience -1 said "must be at least 1", though 0 (never stop early) is valid."""
+    args = ["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file), "--generator", "mutate"]
+    assert main([*args, "--patience", "-1", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--patience must be 0 or more (0: never stop early" in err and "at least 1" not in err
+    assert main([*args, "--patience", "0", "--steps", "2", "--requested", "3", "--no-fluency", "--json", str(caption_file.parent / "r.json")]) == 0
+    result = json.loads((caption_file.parent / "r.json").read_text())
+    assert result["config"]["patience"] is None and len(result["history"]) == 3  # every step ran
+
+
+def test_fluency_and_no_fluency_together_are_refused_by_argparse(caption_file, capsys):
+    """The probe: --fluency --no-fluency was accepted (the last one won)."""
+    with pytest.raises(SystemExit) as exit:
+        main(["invert", "--text", "a dog", "--bank", str(caption_file), "--fluency", "--no-fluency", "--steps", "0"])
+    assert exit.value.code == 2 and "not allowed with argument --fluency" in capsys.readouterr().err
+
+
+def test_the_mils_data_variable_naming_a_file_is_refused_before_any_download(caption_file, tmp_path, capsys, monkeypatch):
+    """The probe: UNEMBED_MILS_DIR=a file was ignored; the command tried to download MILS's captions and said to point
+    the variable at a folder only after the download failed."""
+    import unembed.index.sources as sources
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was tried")
+
+    monkeypatch.setattr(sources, "download_file", no_download)
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    monkeypatch.setenv("UNEMBED_MILS_DIR", str(tmp_path / "notes.txt"))
+    assert main(["invert", "--text", "a dog", "--space", "minilm", "--bank", "mils-audio", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"UNEMBED_MILS_DIR={tmp_path / 'notes.txt'}: {tmp_path / 'notes.txt'} is a file, not a folder" in err
+    assert "Point UNEMBED_MILS_DIR at the folder" in err and "Traceback" not in err

@@ -228,3 +228,30 @@ def test_a_decoder_trained_on_mils_captions_warns_their_licence(monkeypatch):
 def test_training_settings_out_of_range_are_refused(change, said):
     with pytest.raises(InputError, match=said):
         TrainingSettings(**{**TINY.__dict__, **change})
+
+
+def test_a_decoder_trained_otherwise_is_replaced_only_with_overwrite(tiny, captions, image_captions, tmp_path, capsys):
+    """The probe: `train-decoder --from other.txt ... --out DEC` over a finished decoder of other captions replaced it
+    (exit 0). A decoder of other captions or settings is refused before any work; --overwrite replaces it. (The same
+    training resumes: test_a_budget_stops_training_and_the_same_call_resumes_it.)"""
+    import shutil
+
+    from unembed.cli import main
+
+    out = tmp_path / "dec"
+    shutil.copytree(tiny.path, out)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(image_captions[100:400]) + "\n", encoding="utf-8")
+    flags = ["--width", "32", "--layers", "1", "--heads", "2", "--prefix", "2", "--context", "24", "--vocab", "400",
+             "--batch", "16", "--warmup", "5", "--validation", "20"]
+    assert main(["train-decoder", "--from", str(other), str(captions), "--out", str(out), "--epochs", "2", *flags]) == 2
+    error = capsys.readouterr().err
+    assert f"--out {out} holds a finished decoder trained otherwise" in error and "other captions, from" in error
+    assert "--overwrite" in error and "Traceback" not in error
+    assert main(["train-decoder", "--from", str(captions), "--out", str(out), "--epochs", "3", *flags]) == 2
+    assert "(its --epochs 2)" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # nothing embedded or written
+    assert main(["train-decoder", "--from", str(other), "--out", str(out), "--epochs", "1", *flags, "--overwrite"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["sources"] == [str(other)] and config["settings"]["epochs"] == 1

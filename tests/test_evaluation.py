@@ -2,7 +2,6 @@
 and `unembed eval` end to end on a MiniBind eval set inverted with the loop."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -298,8 +297,8 @@ def test_a_damaged_eval_set_is_named_not_a_traceback(tmp_path):
         references.write_text(good_references)
 
 
-def test_unknown_eval_set_lists_the_known_ones(capsys):
-    assert main(["eval-set", "coco", "--out", os.devnull]) == 2
+def test_unknown_eval_set_lists_the_known_ones(capsys, tmp_path):
+    assert main(["eval-set", "coco", "--out", str(tmp_path / "e")]) == 2
     assert "unknown eval set 'coco'. Known: captions, mils-audio, mils-image, minibind-audio, minibind-image" in capsys.readouterr().err
 
 

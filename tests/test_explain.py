@@ -198,3 +198,53 @@ def test_an_sae_that_saved_a_threshold_is_read_as_jumprelu(tmp_path):
     assert SparseAutoencoder(path, activation="relu").activation == "relu"  # asked for: as asked
     save_file({"W_enc": np.eye(4, dtype=np.float32), "b_enc": np.zeros(4, np.float32)}, str(tmp_path / "plain.safetensors"))
     assert SparseAutoencoder(tmp_path / "plain.safetensors").activation == "relu"
+
+
+def _no_explaining(monkeypatch):
+    import unembed.cli.explain as command
+
+    def never(*args, **kwargs):
+        raise AssertionError("the loop ran before the options were checked")
+
+    monkeypatch.setattr(command, "explain", never)
+
+
+def test_a_report_path_of_another_format_is_refused_before_the_loop(caption_file, tmp_path, capsys, monkeypatch):
+    """The probe: `explain ... --json x.csv` wrote JSON into x.csv."""
+    _no_explaining(monkeypatch)
+    args = ["explain", "--space", "minibind", "--positive", "a red circle", "--bank", str(caption_file), "--steps", "0"]
+    assert main([*args, "--json", str(tmp_path / "x.csv")]) == 2
+    assert "--json " in (err := capsys.readouterr().err) and ".csv is neither. Give a path ending in .json or .parquet" in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_k_and_activation_without_the_sae_they_apply_to_are_refused(caption_file, tmp_path, capsys, monkeypatch):
+    """The probe: `explain --k 5` without --sae --activation topk was silently ignored."""
+    _no_explaining(monkeypatch)
+    sae = tmp_path / "sae.safetensors"
+    save_file({"W_enc": np.eye(4, 512, dtype=np.float32), "b_enc": np.zeros(4, np.float32)}, str(sae))
+    args = ["explain", "--space", "minibind", "--bank", str(caption_file), "--steps", "0"]
+    for given in (["--positive", "a red circle", "--k", "5"], ["--sae", str(sae), "--k", "2"],
+                  ["--sae", str(sae), "--activation", "relu", "--k", "2"]):
+        assert main([*args, *given]) == 2, given
+        assert "--k is the number of features a TopK SAE keeps: it applies only with --sae FILE --activation topk" in capsys.readouterr().err
+    assert main([*args, "--positive", "a red circle", "--activation", "topk"]) == 2
+    assert "--activation is the activation of --sae's encoder" in capsys.readouterr().err
+
+
+def test_an_sae_with_no_feature_that_can_fire_is_refused_not_listed(caption_file, tmp_path, capsys, monkeypatch):
+    """The probe: an SAE whose threshold (1e9) no embedding reaches, explained with the default features ("every live
+    one"), listed every feature with scores of about -1e9."""
+    _no_explaining(monkeypatch)
+    dead = tmp_path / "dead.safetensors"
+    weights = np.eye(4, 512, dtype=np.float32)
+    save_file({"W_enc": weights, "b_enc": np.zeros(4, np.float32), "threshold": np.full(4, 1e9, np.float32)}, str(dead))
+    args = ["explain", "--space", "minibind", "--bank", str(caption_file), "--steps", "0", "--sae", str(dead)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no feature of the SAE in" in err and "can fire" in err and "so none is live" in err and "--features" in err
+    # Some dead, some live: only the live ones are explained by default; a dead one asked for by number is explained.
+    save_file({"W_enc": weights, "b_enc": np.zeros(4, np.float32), "threshold": np.array([1e9, 0.5, 2.0, 0.0], np.float32)}, str(dead))
+    names, _ = sae_objectives(dead)
+    assert names == ["feature 1", "feature 3"]  # a unit row reaches 1.0: above 0.5 and 0.0, never above 1e9 or 2.0
+    assert sae_objectives(dead, features="0")[0] == ["feature 0"]

@@ -342,3 +342,28 @@ def test_bench_inverts_held_out_samples_with_the_mils_loop_and_scores_them_with_
         assert report[f"{kind}_inversion_accuracy"] == inversion["accuracy"] and 0 <= inversion["accuracy"] <= 1
         for truth, text in inversion["examples"]:
             assert world.is_held_out(world.parse_text(truth, kind)) and text
+
+
+def test_cli_sample_replaces_only_what_an_earlier_sample_wrote(tmp_path, capsys):
+    """The probe: `minibind sample --out mbx` replaced the user's own scene_000.png and captions.json without a word.
+    Its captions.json marks each file it wrote; a later sample replaces those, and refuses others without --overwrite."""
+    out = tmp_path / "mbx"
+    out.mkdir()
+    (out / "scene_000.png").write_bytes(b"my own picture")
+    (out / "captions.json").write_text('[{"file": "scene_000.png", "caption": "my cat"}]')
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert cli_main(["minibind", "sample", "--out", str(out), "--n", "1", "--seed", "7"]) == 2
+    error = capsys.readouterr().err
+    assert "holds scene_000.png, captions.json, which unembed minibind sample did not write" in error
+    assert "--overwrite" in error and "Traceback" not in error
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # nothing written, sound_000.wav neither
+    # An earlier sample's own files are its to replace: the same folder, sampled again, with fewer files.
+    assert cli_main(["minibind", "sample", "--out", str(tmp_path / "own"), "--n", "2", "--seed", "1"]) == 0
+    assert cli_main(["minibind", "sample", "--out", str(tmp_path / "own"), "--n", "1", "--seed", "2"]) == 0
+    entries = json.loads((tmp_path / "own" / "captions.json").read_text())
+    assert [entry["file"] for entry in entries] == ["scene_000.png", "sound_000.wav"]
+    assert all(entry["written_by"] == "unembed minibind sample" for entry in entries)
+    # --overwrite replaces the user's files.
+    assert cli_main(["minibind", "sample", "--out", str(out), "--n", "1", "--seed", "7", "--overwrite"]) == 0
+    assert Image.open(out / "scene_000.png").size == (64, 64)
+    assert [entry["file"] for entry in json.loads((out / "captions.json").read_text())] == ["scene_000.png", "sound_000.wav"]

@@ -237,3 +237,20 @@ def test_a_trickling_server_on_the_cli_ends_at_its_deadline(caption_file, capsys
                                   "--requested", "5", "--keep", "5", "--patience", "0"])  # fmt: skip
     captured = capsys.readouterr()
     assert returned == code and said in " ".join(captured.err.split())  # messages are wrapped
+
+
+def test_a_redirected_chat_call_is_named_not_followed(caption_file, capsys):
+    """The probe: a server answering the chat POST with a 302 got it followed as a GET (to the model list), and the
+    step failed with "the server answered without any choice". The redirect is not followed; the error names it."""
+    with FakeOpenAI("ok") as elsewhere, FakeOpenAI("redirect") as first:
+        first.redirect_to = elsewhere.url
+        generator = OpenAIGenerator("fake", first.url, retries=0, timeout=5)
+        [proposal] = generator.propose([request()])
+        assert not elsewhere.requests, "the redirect was followed"
+        assert proposal.texts == []
+        assert f"redirect (HTTP 302 to {elsewhere.url}/chat/completions)" in proposal.error and "not follow" in proposal.error
+        code = main(["invert", "--text", "a dog on a beach", "--space", "minilm", "--bank", str(caption_file),
+                     "--generator", f"openai:fake@{first.url},backoff=0.05", "--steps", "1", "--requested", "5",
+                     "--keep", "5", "--patience", "0"])
+    error = capsys.readouterr().err
+    assert code == 3 and f"HTTP 302 to {elsewhere.url}/chat/completions" in error and "without any choice" not in error

@@ -107,3 +107,27 @@ def test_an_output_that_is_a_link_or_a_fifo_is_refused_not_replaced(tmp_path, ve
     assert main(["invert", "--vector", str(vector), "--space", "minilm", "--steps", "0", "--json", str(output)]) == 2
     assert "a link, a device or a FIFO" in capsys.readouterr().err
     assert output.is_symlink() and target.read_text() == "kept" if kind == "symlink" else output.is_fifo()
+
+
+def test_run_refuses_an_out_inside_its_bank_or_its_folder_of_media(tmp_path, vector, minilm, capsys):
+    """The probe: `run t.npy --out BANK/sub --bank BANK` wrote a run into the bank (which then could not be rebuilt:
+    a foreign folder in it), and `run imgs --out imgs/pred` into its own media, whose `_job.json` the next run read
+    as a target and could never resume. `run` reads its input and --bank: an --out inside either is refused up front."""
+    from unembed.index import build_bank
+
+    bank = tmp_path / "bank"
+    build_bank(texts=["a dog on a beach", "a red car"], space=minilm, out=bank)
+    before = sorted(path.name for path in bank.iterdir())
+    np.save(tmp_path / "t.npy", np.atleast_2d(np.load(vector)))
+    assert main(["run", str(tmp_path / "t.npy"), "--out", str(bank / "sub"), "--bank", str(bank), "--steps", "0"]) == 2
+    error = capsys.readouterr().err
+    assert f"--out {bank / 'sub'} writes {bank / 'sub' / '_job.json'}, inside the input {bank}" in error
+    assert "Traceback" not in error
+    assert sorted(path.name for path in bank.iterdir()) == before
+    media = tmp_path / "imgs"
+    media.mkdir()
+    (media / "scene.png").write_bytes(b"a picture")
+    assert main(["run", str(media), "--out", str(media / "pred"), "--bank", str(bank), "--steps", "0"]) == 2
+    assert f"--out {media / 'pred'} writes {media / 'pred' / '_job.json'}, inside the input {media}" in capsys.readouterr().err
+    assert [path.name for path in media.iterdir()] == ["scene.png"]
+    assert not (tmp_path / ".imgs.lock").exists() and not (media / ".pred.lock").exists()

@@ -366,3 +366,37 @@ def test_an_exclude_list_that_empties_the_bank_stops_before_any_work(data, minil
     with pytest.raises(InputError, match="--exclude names every one of the bank's"):
         run_job(data["targets"], tmp_path / "out", space=minilm, bank=data["bank"], exclude=data["bank"], **SETTINGS)
     assert not (tmp_path / "out").exists()
+
+
+def test_ray_options_without_ray_are_refused_not_ignored(tmp_path, capsys):
+    """The probe: `run ... --workers 5` without --ray ran in this process, one batch at a time, without a word. Every
+    option only Ray reads needs --ray, in `run` and in `bank build` (cli.options.ray_options)."""
+    np.save(tmp_path / "t.npy", np.ones((2, 384), np.float32))
+    (tmp_path / "captions.txt").write_text("a dog on a beach\na red car\n")
+    commands = [
+        ["run", str(tmp_path / "t.npy"), "--out", str(tmp_path / "run"), "--workers", "5"],
+        ["run", str(tmp_path / "t.npy"), "--out", str(tmp_path / "run"), "--cpus-per-worker", "2", "--ray-start-timeout", "30"],
+        ["bank", "build", "--from", str(tmp_path / "captions.txt"), "--out", str(tmp_path / "bank"), "--gpus-per-worker", "1"],
+    ]
+    for command, said in zip(commands, ["--workers 5 needs --ray", "--cpus-per-worker 2, --ray-start-timeout 30 need --ray",
+                                        "--gpus-per-worker 1 needs --ray"], strict=True):
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert said in error and "Add --ray" in error and "Traceback" not in error
+    assert not (tmp_path / "run").exists() and not (tmp_path / "bank").exists()
+
+
+@pytest.mark.parametrize("where", ["targets", "path column", "exclude"])
+def test_a_fifo_given_to_run_is_named_as_not_a_regular_file(tmp_path, capsys, where):
+    """The probe: a FIFO named in the `path` column was one of the "media file(s) ... [that] do not exist", and
+    `--exclude FIFO` "no such exclude file". Neither is missing: each is refused as not a regular file, before any work."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    np.save(tmp_path / "t.npy", np.ones((2, 384), np.float32))
+    (tmp_path / "targets.jsonl").write_text('{"id": "a", "path": "fifo"}\n')
+    targets = {"targets": fifo, "path column": tmp_path / "targets.jsonl", "exclude": tmp_path / "t.npy"}[where]
+    exclude = ["--exclude", str(fifo)] if where == "exclude" else []
+    assert main(["run", str(targets), "--out", str(tmp_path / "out"), *exclude, *FLAGS]) == 2
+    error = capsys.readouterr().err
+    assert f"'{fifo}' is not a regular file" in error and "do not exist" not in error and "no such" not in error, error
+    assert not (tmp_path / "out").exists()

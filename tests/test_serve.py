@@ -263,6 +263,7 @@ def test_inverting_a_red_circle_streams_each_step_then_the_answer(client, tmp_pa
         ("surround.wav", "8ch", "8 channels"),
         ("drawing.png", "gif", "not a PNG image"),
         ("empty.png", b"", "empty"),
+        ("bomb.png", "100000 x 100000", "'bomb.png' claims 10,000,000,000 pixels in its header, more than this server's limit"),
     ],
 )
 def test_bad_uploads_get_a_message_and_the_server_goes_on(client, tmp_path, name, content, message):
@@ -301,8 +302,17 @@ def test_bad_uploads_get_a_message_and_the_server_goes_on(client, tmp_path, name
         if content == "2**31-1 Hz":
             wav[24:28] = (2**31 - 1).to_bytes(4, "little")  # the rate the WAV header gives
         content = bytes(wav)
+    elif content == "100000 x 100000":  # a PNG header alone, past twice PIL's limit: PIL calls it a decompression bomb
+        import struct
+        import zlib
+
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        content = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
     events = events_of(client.post("/api/invert", files={"file": (name, content)}))
     assert events[-1]["type"] == "error" and message in events[-1]["message"]
+    assert "not a PNG" not in events[-1]["message"] or name != "bomb.png"
     assert "Traceback" not in events[-1]["message"] and "/tmp/" not in events[-1]["message"]
     assert client.post("/api/invert", data={"text": "a blue square"}).status_code == 200  # still serving
 
@@ -361,3 +371,57 @@ def test_explain_names_what_a_group_of_pictures_shares(client, tmp_path):
     result = events[-1]
     assert result["type"] == "result" and "red" in result["text"]
     assert result["bank_texts"] and result["lift"] >= 0
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--timeout", "inf"], "--timeout must be a positive number of seconds; got inf"),
+        (["--timeout", "1e7"], "--timeout must be at most 1e+06 s"),
+        (["--max-steps", "100000"], "--max-steps must be at most 10000; got 100000"),
+        (["--queue", "0"], "--queue must be at least 1; got 0"),
+        (["--max-upload-mb", "inf"], "--max-upload-mb must be a finite number"),
+    ],
+)
+def test_serve_settings_get_the_checks_of_every_command(options, message, capsys, monkeypatch):
+    """The probe: `serve --timeout inf` and `serve --max-steps 100000` started."""
+    import unembed.cli.serve as command
+    from unembed.cli import main
+
+    monkeypatch.setattr(command, "serve", lambda *args, **kwargs: pytest.fail("the server started"))
+    assert main(["serve", *options]) == 2
+    assert message in capsys.readouterr().err
+    with pytest.raises(InputError, match="max_steps must be at most 10000"):
+        ServeSettings(max_steps=100_000)
+    with pytest.raises(InputError, match="timeout must be a positive number of seconds"):
+        ServeSettings(timeout=float("inf"))
+
+
+def test_a_bank_offered_that_does_not_load_stops_the_server_at_start_up(tmp_path, capsys, monkeypatch):
+    """The probe: `serve --space minilm --bank /nonexistent/bank` started and offered that bank."""
+    import uvicorn
+
+    from unembed.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *args, **kwargs: pytest.fail("the server started"))
+    assert main(["serve", "--space", "minibind", "--bank", str(tmp_path / "nonexistent" / "bank")]) == 2
+    assert "nonexistent/bank' is neither a file nor a named source" in capsys.readouterr().err
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "manifest.json").write_text("{}", encoding="utf-8")
+    assert main(["serve", "--space", "minibind", "--bank", str(tmp_path / "damaged")]) == 2
+    assert "damaged/manifest.json lacks count" in capsys.readouterr().err  # load_bank's own message
+
+
+def test_ctrl_c_on_the_server_says_it_stopped_not_how_to_resume(capsys, monkeypatch):
+    """The probe: Ctrl-C on `unembed serve` said "Run the same command again to resume where it stopped"."""
+    import unembed.cli.serve as command
+    from unembed.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "serve", interrupted)
+    assert main(["serve"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "unembed: interrupted; stopped." and "resume" not in err

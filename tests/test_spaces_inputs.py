@@ -208,3 +208,50 @@ def test_the_command_line_refuses_a_bad_sound_with_exit_status_2(tmp_path, capsy
     path = write_wav(tmp_path / "click.wav", tone(16000)[:1], 16000)
     assert main(["invert", str(path), "--space", "minibind"]) == 2
     assert "click.wav' holds only 1 sample; unembed needs at least 1 ms" in capsys.readouterr().err
+
+
+def test_a_sound_cut_short_of_its_header_is_refused_naming_what_it_holds(tmp_path, capsys, monkeypatch):
+    """The probe: a WAV whose header says 2 s but whose file holds 28 samples was inverted without a word (libsndfile
+    reads what is there). A length a writer could not fill in (0xFFFFFFFF, from a pipe) still reads to the end."""
+    from unembed.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    whole = write_wav(tmp_path / "whole.wav", tone(16000, 2.0), 16000)
+    (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:100])  # the 44-byte header, then 28 samples
+    assert main(["invert", str(tmp_path / "cut.wav"), "--space", "minibind", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cut.wav' is cut short: its header says 32,000 samples (2 s at 16,000 Hz), but the file holds only 28" in err
+    streamed = bytearray(whole.read_bytes())
+    streamed[4:8] = streamed[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # RIFF and data lengths left unknown
+    (tmp_path / "streamed.wav").write_bytes(bytes(streamed))
+    samples, rate = load_audio(tmp_path / "streamed.wav")
+    assert rate == 16000 and len(samples) == 32000
+    assert len(load_audio(whole)[0]) == 32000
+
+
+def test_float_samples_far_past_full_scale_are_refused_naming_the_sound(tmp_path, capsys, monkeypatch):
+    """The probe: a float WAV of 1e30 samples ended in "the embedding row(s) [0] contain NaN or inf"."""
+    import soundfile
+
+    from unembed.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    soundfile.write(tmp_path / "loud.wav", np.full(16000, 1e30, np.float32), 16000, subtype="FLOAT")
+    assert main(["invert", str(tmp_path / "loud.wav"), "--space", "minibind", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "loud.wav holds samples as large as 1e+30" in err and "at most ±1000" in err and "NaN" not in err
+    with pytest.raises(InputError, match="audio array holds samples as large as 2e"):
+        load_audio((np.full(16000, -2e3, np.float32), 16000))
+    soundfile.write(tmp_path / "hot.wav", np.full(16000, 1.5, np.float32), 16000, subtype="FLOAT")  # clipped, still audio
+    assert np.abs(load_audio(tmp_path / "hot.wav")[0]).max() == 1.5
+
+
+def test_a_folder_given_as_the_input_is_named_a_folder(tmp_path, capsys, monkeypatch):
+    """The probe: `unembed invert media` said to rename the file, its extension being "(none)"."""
+    from unembed.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "media").mkdir()
+    assert main(["invert", str(tmp_path / "media"), "--space", "minibind", "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "media' is a folder, not a file" in err and "`unembed run" in err and "extension" not in err

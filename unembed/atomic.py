@@ -26,14 +26,32 @@ def write_error(path: str | os.PathLike, error: OSError) -> WriteError:
     )
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """`path`, unless `write_bytes` would refuse it whatever the data: a folder, a link, a device or a FIFO, or a path
+    under a file. Commands ask before their work, so a bad output path costs nothing (the write checks again)."""
+    path = Path(path)
+    try:
+        _refuse_unwritable(path)
+        blocking = next((parent for parent in path.parents if parent.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise NotADirectoryError(20, f"{blocking} is a file, not a folder")
+    except OSError as error:
+        raise write_error(path, error) from error
+    return path
+
+
+def _refuse_unwritable(path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(21, "it is a folder; give a file name")
+    # The new file is renamed into place: over a device, a FIFO or a link that would replace it, not write to it.
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise FileExistsError(17, "it is a link, a device or a FIFO, which unembed would replace; give a regular file's path")
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     try:
-        if path.is_dir():
-            raise IsADirectoryError(21, "it is a folder; give a file name")
-        # The new file is renamed into place: over a device, a FIFO or a link that would replace it, not write to it.
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            raise FileExistsError(17, "it is a link, a device or a FIFO, which unembed would replace; give a regular file's path")
+        _refuse_unwritable(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     except OSError as error:

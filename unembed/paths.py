@@ -51,8 +51,19 @@ def cache_dir(name: str) -> Path:
 
 
 def data_dirs(name: str, env: str) -> list[Path]:
-    """Folders searched for data files, first hit wins: `$env` if set, then the cache folder `name`."""
+    """Folders searched for data files, first hit wins: `$env` if set, then the cache folder `name`.
+
+    `$env` naming a file, or a path under one, is an InputError naming the variable at once: its files would never be
+    found there, and the command would go on to download them (and fail offline) before saying why."""
     given = os.environ.get(env)
+    if given:
+        folder = Path(given).expanduser()
+        blocker = next((path for path in (folder, *folder.parents) if exists(path) and not os.path.isdir(path)), None)
+        if blocker is not None:
+            raise InputError(
+                f"{env}={given}: {blocker} is a file, not a folder, so unembed cannot look for its data files in it. "
+                f"Point {env} at the folder that holds them, or unset it."
+            )
     return ([Path(given).expanduser()] if given else []) + [cache_dir(name)]
 
 

@@ -89,8 +89,9 @@ def file(path: str | os.PathLike, weight: float = 1.0) -> Term:
 
 # `W*operand`: W is whatever Python reads as a float (1, .5, 2., 1e-3, 1_000, nan, inf), checked by `checks.weight`.
 _WEIGHTED = re.compile(r"^\s*([^\s*]+)\s*\*\s*(.+)$", re.S)
-# What was meant as a weight but is not a float (`1/2*red`, `(0.5)*red`): digits and arithmetic, no words.
-_WEIGHT_ATTEMPT = re.compile(r"[\d.+\-/()eE_]*\d[\d.+\-/()eE_]*")
+# What was meant as a weight but is not a float (`1/2*red`, `(0.5)*red`, `2^3*red`): digits and arithmetic, no words;
+# or an integer in another base (`0x10*red`, `0b11*red`, `0o7*red`), which float() does not read.
+_WEIGHT_ATTEMPT = re.compile(r"[\d.+\-/()eE_^]*\d[\d.+\-/()eE_^]*|[+\-]?0[xXoObB][0-9A-Fa-f_]+")
 # A file name rather than words: no spaces, and a folder or an extension of letters (`one.pgn`, `out/a`).
 _PATH_LIKE = re.compile(r"\S*[/\\]\S*|[^\s.]\S*\.[A-Za-z][A-Za-z0-9]{1,4}")
 TEXT_PREFIX = "text:"  # `text:one.pgn`: a text however it looks
@@ -122,11 +123,12 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
             raise InputError(f"missing + or - before {raw!r}. Write `A + B`, and quote texts with spaces.")
         weight, operand = 1.0, token
         match = _WEIGHTED.match(token)
+        if match and not exists(token) and _is_weight_attempt(match.group(1), match.group(2).strip()):
+            # `2**3*red`, `2*3*red`: arithmetic in the weight, which is read as one number and nothing else.
+            written, _, rest = token.rpartition("*")
+            raise InputError(f"the weight {written.strip()!r} in {raw!r} is not a number. Write it as one, e.g. 0.5*{rest.strip()}.")
         if match and not exists(token) and _is_float(match.group(1)):
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
-        elif match and not exists(token) and _WEIGHT_ATTEMPT.fullmatch(match.group(1)):
-            example = f"0.5*{match.group(2).strip()}"
-            raise InputError(f"the weight {match.group(1)!r} in {raw!r} is not a number. Write it as one, e.g. {example}.")
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
         terms.append(term_of(operand, sign * weight))
@@ -136,6 +138,15 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
     if not terms:
         raise InputError("the combination is empty. Give at least one term, e.g. `scene.png + rain.wav`.")
     return terms
+
+
+def _is_weight_attempt(head: str, rest: str) -> bool:
+    """Whether `head*rest` was meant as a weight that is not one float: `1/2*red`, `0x10*red`, or a number followed by
+    more arithmetic (`2**3*red`, `2*3*red`: rest starts with `*` or is itself weighted)."""
+    if not _is_float(head):
+        return bool(_WEIGHT_ATTEMPT.fullmatch(head))
+    inner = _WEIGHTED.match(rest)
+    return rest.startswith("*") or bool(inner and (_is_float(inner.group(1)) or _WEIGHT_ATTEMPT.fullmatch(inner.group(1))))
 
 
 def _is_float(text: str) -> bool:
@@ -155,6 +166,12 @@ def term_of(operand: str, weight: float = 1.0) -> Term:
     if operand.startswith(TEXT_PREFIX):
         return text(operand[len(TEXT_PREFIX) :], weight)
     path = Path(operand)
+    if exists(path) and not is_file(path):  # a FIFO, a device, a socket or a folder, whatever its extension
+        refuse_special(path, "the term")
+        raise InputError(
+            f"the term {operand!r} is a folder, not a file: a term is one picture, sound or .npy vector, or a text. "
+            f"Give a file in it; for the text itself, write {TEXT_PREFIX}{operand}."
+        )
     if path.suffix.lower() == ".npy":
         return file(path, weight)
     if is_file(path):

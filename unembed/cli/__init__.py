@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command_line = ["unembed", *argv]  # as given: reports record how they were made (unembed bench)
+    args = None
     try:
         parser = build_parser()  # imports the sub-commands (torch): inside the try, so Ctrl-C here is quiet too
         if argv[:1] == ["arith"]:
@@ -65,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         warn(f"unembed: error: {error}")
         return 2
     except KeyboardInterrupt:
-        warn("unembed: interrupted. Run the same command again to resume where it stopped.")
+        # A command that keeps its progress (a bank build, a run) resumes when run again; one that declares
+        # `set_defaults(resumes=False)` (a server, an inversion) has nothing to resume, and says only that it stopped.
+        if getattr(args, "resumes", True):
+            warn("unembed: interrupted. Run the same command again to resume where it stopped.")
+        else:
+            warn("unembed: interrupted; stopped.")
         return 130
     except BrokenPipeError:
         return quiet_broken_pipe()

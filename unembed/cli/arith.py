@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import shlex
 
-from .. import atomic
+from .. import atomic, checks
 from ..arithmetic import DEFAULT_REQUESTED, DEFAULT_STEPS, MODES, arith, draw, for_display, parse_expression
 from ..errors import InputError
+from ..renderers import load_renderer
 from ..spaces import load_space
 from .options import GENERATOR_HELP, add_timeout_option, report_generator, seed
 from .terminal import warn
@@ -98,12 +99,17 @@ def _refuse_glued_minus_after_options(before: list[str], tokens: list[str]) -> N
 
 
 def run(args) -> int:
-    if args.render_steps and not args.render:
+    # Every option is checked before the inversion, so a mistake in one costs nothing (not an answer, then exit 2).
+    render_steps = checks.count(args.render_steps, "--render-steps", minimum=0, maximum=checks.COUNT_LIMIT)
+    if render_steps and not args.render:
         raise InputError("--render-steps optimises the prompt of a picture: give --render out.png too.")
+    if args.renderer and not args.render:
+        raise InputError("--renderer picks what draws the picture of --render: give --render out.png too, or leave --renderer out.")
     if args.render and not str(args.render).lower().endswith(".png"):
         raise InputError(f"--render writes a PNG; {args.render!r} names another kind of file. Give a path ending in .png.")
     terms = parse_expression(args.terms)
     space = load_space(args.space)
+    renderer = load_renderer(args.renderer or space.renderer) if args.render else None  # a missing model is named now
     result = arith(
         terms,
         space=space,
@@ -127,8 +133,8 @@ def run(args) -> int:
         drawing = draw(
             result,
             space,
-            renderer=args.renderer,
-            render_steps=args.render_steps,
+            renderer=renderer,
+            render_steps=render_steps,
             seed=args.seed,
             generator=args.generator,
             requested=args.requested,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BankError
+from ..errors import BankError, InputError
 from ..index import Bank, build_bank, load_bank
 from ..index.bank import ChunkEncoder
 from ..paths import named_paths
@@ -107,6 +107,8 @@ def _encoder(args) -> ChunkEncoder | None:
 
 
 def run_search(args) -> int:
+    if args.text is not None and not args.text.strip():  # refused as `invert --text` refuses it, before any model loads
+        raise InputError("--text is blank: it has no words to embed. Give the text to search for, e.g. --text 'a dog on a beach'.")
     bank = load_bank(args.bank, args.space, search_params=args.search_params)
     if args.gpu:
         bank.to_gpu()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .. import atomic
+from .. import atomic, checks
 from ..arithmetic import arith, draw, file, for_display
 from ..inverter import invert
 from ..minibind import world
@@ -39,6 +39,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    # Checked before the demo writes its first file, not by the first inversion after it.
+    checks.count(args.steps, "--steps", minimum=0, maximum=checks.COUNT_LIMIT)
+    checks.count(args.requested, "--requested", maximum=checks.COUNT_LIMIT)
+    for name in ("scene.png", "sound.wav", "demo.json"):
+        atomic.check_writable(args.out / name)
     rng = np.random.default_rng(args.seed)
     scene = world.ImageScene((world.ShapeObject(*DEMO_IMAGE),))
     sound = world.AudioScene((world.SoundEvent(*DEMO_SOUND),))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..errors import InputError
 from ..explain import (
     bank_baseline,
+    check_report_path,
     explain,
     group_objective,
     probe_objectives,
@@ -67,10 +68,21 @@ def run(args) -> int:
         raise InputError(f"give exactly one of --positive/--negative, --probe, --sae; got {', '.join(kinds) or 'none'}.")
     if args.features and not args.sae:
         raise InputError("--features picks features of --sae. Give --sae FILE.safetensors too.")
+    if args.activation and not args.sae:
+        raise InputError("--activation is the activation of --sae's encoder. Give --sae FILE.safetensors too, or leave it out.")
+    if args.k is not None and not (args.sae and args.activation == "topk"):
+        raise InputError(
+            "--k is the number of features a TopK SAE keeps: it applies only with --sae FILE --activation topk, and is "
+            "ignored otherwise. Add those, or leave --k out."
+        )
+    if args.json:
+        check_report_path(args.json, "--json")
+    options = inversion_options(args)  # checked before the space loads
+    sae = sae_objectives(args.sae, features=args.features or None, activation=args.activation, k=args.k) if args.sae else None
     space = load_space(args.space)
     bank = resolve_bank(args.bank, space, args.modality)
-    if args.sae:
-        names, objectives = sae_objectives(args.sae, features=args.features or None, activation=args.activation, k=args.k)
+    if sae is not None:
+        names, objectives = sae
     elif args.probe:
         names, objectives = probe_objectives(args.probe)
     else:
@@ -78,9 +90,7 @@ def run(args) -> int:
         baseline = None if args.uncentred or not len(negative) else bank_baseline(bank, space)
         objective = group_objective(positive, negative, baseline=baseline)
         names, objectives = [objective.name], [objective]
-    explanations = explain(
-        objectives, names=names, space=space, bank=bank, modality=args.modality, top=args.top, progress=True, **inversion_options(args)
-    )
+    explanations = explain(objectives, names=names, space=space, bank=bank, modality=args.modality, top=args.top, progress=True, **options)
     if args.json:
         config = explanations[0].result.config
         assert config is not None  # the loop records its settings

@@ -4,7 +4,8 @@ A command declares which of its arguments name files it reads and which name fil
 (`parser.set_defaults(reads=(...), writes=(...))`); before it runs, `main` refuses an output that is the same file as
 one of its inputs (`--json v.npy` beside `--vector v.npy`, `eval predictions.parquet --json predictions.parquet`),
 however it is spelled (another relative path, a symbolic link, a hard link), and an output inside an input folder
-(`--json BANK/texts.txt`, `eval RUN --json RUN/part-000000.parquet`).
+(`--json BANK/texts.txt`, `eval RUN --json RUN/part-000000.parquet`). An output the write would refuse whatever it
+holds (a folder, a link, a device, a path under a file) is refused here too, before the command's work.
 
 An argument whose value is not itself the path of the files it reads or writes (eval-set's SPEC
 `captions:FILE`; its `--out DIR`, which receives the set's four files) is declared with the function that names them:
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from .. import atomic
 from ..errors import InputError
 
 
@@ -37,6 +39,7 @@ def refuse_outputs_over_inputs(args: argparse.Namespace) -> None:
                     raise InputError(
                         f"{written} {what} the input {source}: writing it would destroy the input. Choose another path for {option}."
                     )
+            atomic.check_writable(output)  # a folder, a device, a link or a path under a file: refused before the work
 
 
 def _paths(value) -> list[str]:

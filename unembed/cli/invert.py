@@ -64,6 +64,7 @@ def run(args) -> int:
         raise InputError(f"{args.input} is a vector file: give it as --vector {args.input}.")
     if len(given) != 1:
         raise InputError("give exactly one of: an input FILE, --vector FILE.npy, --text TEXT.")
+    options, bank = inversion_options(args), args.bank  # checked before the space loads
     space = load_space(args.space)
     if args.vector:
         embedding, modality = load_vectors(args.vector), "image"
@@ -72,7 +73,6 @@ def run(args) -> int:
     else:
         modality, path = input_of(args.input)
         embedding = space.embed(modality, [path])[0]
-    options, bank = inversion_options(args), args.bank
     if args.why:  # the bank's texts and the generator's grammar are read again to explain
         bank = resolve_bank(bank, space, args.modality or modality)
         options["generator"] = load_generator(options["generator"] or default_generator(space))

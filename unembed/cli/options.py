@@ -53,8 +53,9 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
         help="drop new texts less fluent (SmolLM2 log-likelihood per token) than the bank's best "
         "minus this (default 0); the gate is on whenever mutate proposes",
     )
-    parser.add_argument("--fluency", dest="fluency", action="store_true", default=None, help="gate on fluency even without mutate")
-    parser.add_argument("--no-fluency", dest="fluency", action="store_false", help="no fluency gate (pure MILS: the cosine alone decides)")
+    fluency = parser.add_mutually_exclusive_group()  # both given is a contradiction, not "the last one wins"
+    fluency.add_argument("--fluency", dest="fluency", action="store_true", default=None, help="gate on fluency even without mutate")
+    fluency.add_argument("--no-fluency", dest="fluency", action="store_false", help="no fluency gate (pure MILS: the cosine alone decides)")
     parser.add_argument(
         "--min-gain",
         type=float,
@@ -78,7 +79,15 @@ def add_timeout_option(parser: argparse.ArgumentParser) -> None:
 
 
 def inversion_options(args: argparse.Namespace) -> dict:
-    """`invert_many` keyword arguments from the options of `add_generation_options`."""
+    """`invert_many` keyword arguments from the options of `add_generation_options`.
+
+    --patience is checked here, where 0 (never stop early) becomes the loop's None: the loop's own check would ask for
+    "at least 1" of a setting whose 0 is valid."""
+    if isinstance(args.patience, int) and not 0 <= args.patience <= checks.COUNT_LIMIT:
+        raise InputError(
+            f"--patience must be 0 or more (0: never stop early; N: stop after N steps without improvement), "
+            f"at most {checks.COUNT_LIMIT:,}; got {args.patience}."
+        )
     return dict(
         generator=args.generator,
         fallback=args.fallback,
@@ -144,24 +153,36 @@ def add_ray_options(parser: argparse.ArgumentParser, what: str, workers_help: st
         metavar="ADDRESS",
         help=f"{what}: a local Ray started here (no ADDRESS) or the cluster at ADDRESS (e.g. auto, ray://host:10001)",
     )
-    parser.add_argument("--workers", type=int, default=1, help=workers_help)
-    parser.add_argument("--cpus-per-worker", type=float, default=1, help="CPUs each Ray worker asks for; its torch threads")
-    parser.add_argument("--gpus-per-worker", type=float, default=0, help="GPUs each Ray worker asks for")
+    # Default None: given without --ray, they would be ignored, so ray_options refuses them (their defaults: RAY_DEFAULTS).
+    parser.add_argument("--workers", type=int, default=None, help=f"{workers_help} (default 1)")
+    parser.add_argument("--cpus-per-worker", type=float, default=None, help="CPUs each Ray worker asks for; its torch threads (default 1)")
+    parser.add_argument("--gpus-per-worker", type=float, default=None, help="GPUs each Ray worker asks for (default 0)")
     parser.add_argument(
         "--ray-start-timeout",
         type=float,
-        default=START_SECONDS,
+        default=None,
         metavar="SECONDS",
         help=f"how long the Ray workers may wait to be placed on a node before the command stops (default {START_SECONDS:g})",
     )
 
 
+# The Ray-only options of add_ray_options and their defaults under --ray.
+RAY_DEFAULTS = {"workers": 1, "cpus_per_worker": 1, "gpus_per_worker": 0, "ray_start_timeout": START_SECONDS}
+
+
 def ray_options(args: argparse.Namespace) -> dict:
+    """The settings of add_ray_options; options that only Ray reads, given without --ray, are an InputError (they would
+    be ignored: `--workers 5` without --ray runs in this process, one target batch at a time)."""
+    given = {name: getattr(args, name) for name in RAY_DEFAULTS if getattr(args, name) is not None}
+    if args.ray is None and given:
+        options = ", ".join(f"--{name.replace('_', '-')} {value:g}" for name, value in given.items())
+        raise InputError(
+            f"{options} {'needs' if len(given) == 1 else 'need'} --ray: without it the command runs in this process and "
+            f"would ignore {'it' if len(given) == 1 else 'them'}. Add --ray (a local Ray) or --ray ADDRESS (a cluster), or "
+            f"leave {'it' if len(given) == 1 else 'them'} out."
+        )
     return {
         "ray": args.ray is not None,
         "address": None if args.ray in (None, "local") else args.ray,
-        "workers": args.workers,
-        "cpus_per_worker": args.cpus_per_worker,
-        "gpus_per_worker": args.gpus_per_worker,
-        "ray_start_timeout": args.ray_start_timeout,
+        **{name: given.get(name, default) for name, default in RAY_DEFAULTS.items()},
     }

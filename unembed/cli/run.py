@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from ..runner import run_job
+from ..runner.job import MANIFEST
 from .options import GENERATOR_FAILED, add_generation_options, add_ray_options, inversion_options, ray_options
 from .terminal import warn
 
@@ -37,7 +40,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="targets per batch and per shard (default 16)")
     add_ray_options(parser, "run on Ray", "Ray workers (actors), each holding the space and generator once")
     add_generation_options(parser)
-    parser.set_defaults(run=run)
+    # Its --out never lies in what it reads: a run written into its folder of media would be read as targets when it
+    # resumes, and one written into a bank folder would keep the bank from being rebuilt.
+    parser.set_defaults(run=run, reads=("input", "bank", "exclude"), writes=("out",), paths_of={"out": written_files})
+
+
+def written_files(out: str) -> list[str]:
+    """What `unembed run --out DIR` writes: DIR/_job.json, and its Parquet shards beside it."""
+    return [os.path.join(out, MANIFEST)]
 
 
 def run(args) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import checks
 from ..errors import InputError
 from ..serve import Limits, ServeSettings, serve
 
@@ -36,17 +37,18 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload, all files of one request together (default 20)")
     parser.add_argument("--max-steps", type=int, default=30, help="most loop steps a page may ask for (default 30)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, resumes=False)
 
 
 def run(args) -> int:
     if not 0 < args.port < 65536:
         raise InputError(f"--port must be between 1 and 65535; got {args.port}.")
+    # The checks of every command: counts at most checks.COUNT_LIMIT, seconds finite and at most checks.SECONDS_LIMIT.
     for name in ("workers", "queue", "max_steps"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be 1 or more; got {getattr(args, name)}.")
-    if not args.timeout > 0 or not args.max_upload_mb > 0:
-        raise InputError("--timeout and --max-upload-mb must be more than 0.")
+        checks.count(getattr(args, name), f"--{name.replace('_', '-')}", maximum=checks.COUNT_LIMIT)
+    checks.seconds(args.timeout, "--timeout")
+    if checks.number(args.max_upload_mb, "--max-upload-mb") <= 0:
+        raise InputError(f"--max-upload-mb must be more than 0; got {args.max_upload_mb:g}.")
     settings = ServeSettings(
         spaces=_specs(args.space),
         banks=_specs(args.bank),

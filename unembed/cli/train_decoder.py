@@ -26,6 +26,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--exclude", nargs="+", default=[], metavar="FILE_OR_SOURCE", help="captions never to train on (benchmark targets)")
     parser.add_argument("--budget-minutes", type=float, default=None, help="stop after this long and write the decoder as it stands")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a decoder in --out trained on other captions or settings (without it: refused; the same training resumes)",
+    )
     defaults = TrainingSettings()
     for field in dataclasses.fields(TrainingSettings):
         default = getattr(defaults, field.name)
@@ -46,6 +51,7 @@ def run(args) -> int:
         exclude=args.exclude,
         settings=settings,
         budget_minutes=args.budget_minutes,
+        overwrite=args.overwrite,
     )
     training = decoder.config["training"]
     state = "finished" if training["finished"] else f"stopped by the budget at step {training['steps']} of {training['planned_steps']}"

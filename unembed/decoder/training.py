@@ -94,10 +94,13 @@ def train_decoder(
     budget_minutes: float | None = None,
     checkpoint_seconds: float = 120.0,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Decoder:
     """Train a decoder for `space` on the captions of `sources` (files or named sources) and write it to `out`.
 
     exclude: caption files (or named sources) whose captions are never trained on, e.g. the targets of a benchmark.
+    overwrite: replace a decoder in `out` trained on other captions or settings (or files of a decoder's names that
+    are not one); without it they are refused, while the same training resumes (or is written again).
     """
     if budget_minutes is not None and checks.number(budget_minutes, "budget_minutes") < 0:
         raise InputError(f"budget_minutes must be 0 or more (0: stop after the first step, to resume later); got {budget_minutes!r}.")
@@ -105,8 +108,11 @@ def train_decoder(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file. Give a folder for the decoder.")
-    _refuse_other_files(out)
+    if not overwrite:
+        _refuse_other_files(out)
     captions, excluded, record = _captions(sources, exclude)
+    if not overwrite:  # before any work: embedding the captions takes minutes
+        _refuse_another_decoder(out, space, record, settings)
     work = out / WORK
     vectors = _embeddings(captions, space, work)
     tokenizer = _tokenizer(captions, settings, work)
@@ -218,12 +224,46 @@ def _refuse_other_files(out: Path) -> None:
     if not held:
         return
     try:
-        config = jsontext.parse((out / CONFIG).read_text(encoding="utf-8"))
+        # A FIFO would block the read: only a regular file can be a decoder's config.
+        config = jsontext.parse((out / CONFIG).read_text(encoding="utf-8")) if (out / CONFIG).is_file() else None
         ours = isinstance(config, dict) and "architecture" in config and "space" in config
     except (OSError, ValueError):
         ours = False
     if not ours:
-        raise InputError(f"--out {out} holds {', '.join(held)} that are not a decoder's: training would replace them. Give another folder.")
+        raise InputError(
+            f"--out {out} holds {', '.join(held)} that are not a decoder's: training would replace them. Give another folder, "
+            "or pass --overwrite (overwrite=True) to replace them."
+        )
+
+
+def _refuse_another_decoder(out: Path, space: Space, record: dict, settings: TrainingSettings) -> None:
+    """A decoder in `out` is replaced only by the training that wrote it (which resumes it, or writes it again): one of
+    another space, other captions or other settings is someone's finished work, refused without `overwrite`."""
+    if not (out / CONFIG).is_file():
+        return
+    try:
+        config = jsontext.parse((out / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no decoder there (_refuse_other_files has refused files of its names)
+        return
+    if not isinstance(config, dict):
+        return
+    data, old, training = (value if isinstance(value := config.get(key), dict) else {} for key in ("data", "settings", "training"))
+    new = asdict(settings)
+    differences = [f"space {config.get('space')}"] if (config.get("space"), config.get("dim")) != (space.spec, space.dim) else []
+    if data.get("sha256") != record["sha256"]:
+        sources = ", ".join(map(str, data.get("sources") or [])) or "?"
+        differences.append(f"{data.get('captions')} other captions, from {sources}")
+    settings_differ = [f"--{name.replace('_', '-')} {old.get(name)}" for name in new if old.get(name) != new[name]]
+    if settings_differ:
+        differences.append(", ".join(settings_differ))
+    if not differences:
+        return
+    finished = training.get("finished")
+    raise InputError(
+        f"--out {out} holds {'a finished' if finished else 'an unfinished'} decoder trained otherwise (its "
+        f"{'; its '.join(differences)}): training this one would replace it. Give another folder, or pass --overwrite "
+        f"(overwrite=True) to replace it.{'' if finished else ' The command that trained it resumes it.'}"
+    )
 
 
 def _captions(sources, exclude) -> tuple[list[str], dict, dict]:

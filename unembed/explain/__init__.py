@@ -15,9 +15,11 @@ all objectives) and the bank (what the caption bank alone says, for the lift).
 
 from .explanation import (
     BASELINE_TEXTS,
+    REPORT_FORMATS,
     TOP,
     Explanation,
     bank_baseline,
+    check_report_path,
     explain,
     group_objective,
     parse_features,
@@ -31,9 +33,11 @@ from .training import MATCH_F1, directions, match_features, train_probes, train_
 
 __all__ = [
     "BASELINE_TEXTS",
+    "REPORT_FORMATS",
     "TOP",
     "Explanation",
     "bank_baseline",
+    "check_report_path",
     "explain",
     "group_objective",
     "parse_features",

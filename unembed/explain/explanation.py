@@ -8,6 +8,7 @@ batch per step for all of them).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from ..objectives import Direction, Objective, Probe, Set, SparseAutoencoder
 from ..paths import refuse_special
 from ..registry import require
 from ..spaces import Space, load_space
+
+log = logging.getLogger(__name__)
 
 # Bank texts whose mean centres a direction: enough for a steady mean, few enough to embed in seconds.
 BASELINE_TEXTS = 2000
@@ -192,8 +195,25 @@ def sae_objectives(path, *, features: str | Sequence[int] | None = None, **optio
     numbers = range(sae.d_sae) if features is None else features
     if not len(numbers):
         raise InputError("no SAE features were asked for. Give feature numbers, e.g. --features 1,5,9, or none for all.")
-    # A feature that reads nothing (an all-zero encoder row: a dead feature) has nothing to explain.
-    numbers = [n for n in numbers if features is not None or sae.encoder[n].any()]
+    if features is None:
+        # Every live feature: one that reads something (not an all-zero encoder row) and can fire on some embedding
+        # (its threshold below the most its pre-activation reaches on a unit vector). A dead one has nothing to explain:
+        # its every score would be its distance to firing, the same ranking of texts for all of them.
+        live = sae.can_fire() & sae.encoder.any(axis=1)
+        if not live.any():
+            highest, level = sae.highest_pre_activations(), sae.threshold
+            nearest = int(np.argmax(highest - level))  # the feature closest to firing
+            raise InputError(
+                f"no feature of the SAE in {path} can fire: on any unit embedding, every feature's pre-activation stays "
+                f"at or below its threshold (the nearest, feature {nearest}, reaches at most {highest[nearest]:.3g}; its "
+                f"threshold is {level[nearest]:.3g}), "
+                f"so none is live. Check the SAE's {'threshold' if sae.activation == 'jumprelu' else 'W_enc and b_enc'} "
+                "(--activation relu ignores a threshold), or name features with --features to explain them anyway."
+            )
+        numbers = [n for n in numbers if live[n]]
+        if len(numbers) < sae.d_sae:
+            dead = sae.d_sae - len(numbers)
+            log.info("%d of the SAE's %d features are dead (they read nothing or cannot fire) and are left out.", dead, sae.d_sae)
     return [f"feature {n}" for n in numbers], [sae.feature(n) for n in numbers]
 
 
@@ -230,10 +250,24 @@ def table(explanations: Sequence[Explanation]) -> str:
     return "\n".join(lines)
 
 
+REPORT_FORMATS = (".json", ".parquet")  # what write_report writes, chosen by the path's suffix
+
+
+def check_report_path(path, option: str = "the report's path") -> Path:
+    """`path`, if its suffix names a format `write_report` writes: JSON written into `x.csv` would be read as CSV."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in REPORT_FORMATS:
+        raise InputError(
+            f"{option} {path}: a report is written as JSON (.json) or Parquet (.parquet), chosen by the name's "
+            f"extension; {suffix or 'no extension'!s} is neither. Give a path ending in .json or .parquet."
+        )
+    return Path(path)
+
+
 def write_report(explanations: Sequence[Explanation], path, **context) -> Path:
     """The explanations as JSON (`context` beside them: space, settings...), or one row each as Parquet (*.parquet)."""
     rows = [each.to_dict() for each in explanations]
-    if Path(path).suffix.lower() != ".parquet":
+    if check_report_path(path).suffix.lower() != ".parquet":
         return atomic.write_json(path, {**context, "explanations": rows})
     pyarrow = require("pyarrow", package="pyarrow", needed_by="Parquet reports")
     return atomic.save_parquet(path, pyarrow.Table.from_pylist(rows), metadata={key: str(value) for key, value in context.items()})

@@ -11,6 +11,8 @@ httpx's `timeout` bounds each read, not a call: a server that sends a byte a sec
 socket operation of a call (connect, TLS, write, each read) waits at most until the call's deadline, and a
 call reads at most RESPONSE_CAP bytes (`_GuardedBackend`, under httpx's connection pool); an answer whose
 Content-Length says more, or that comes compressed (it could unpack past the cap), is refused from its headers.
+A redirect of the chat call is not followed but named (its status and Location): httpx would resend a 301 or 302
+POST as a GET, whose answer (often the model list) reads as a chat answer without choices.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class OpenAIGenerator(ChatGenerator):
             )
         except openai.APITimeoutError:
             return TimeoutError(f"timed out: the call did not finish within the step's {self.timeout:g} s (the --timeout)")
-        except AnswerRefused as error:
+        except (AnswerRefused, RedirectRefused) as error:
             return error
         except openai.OpenAIError as error:
             return GeneratorError(_describe(error))
@@ -167,6 +169,10 @@ def _describe(error: openai.OpenAIError) -> str:
 
 class AnswerRefused(GeneratorError):
     """A server's answer refused unread (or read no further) because it is, or could become, larger than RESPONSE_CAP."""
+
+
+class RedirectRefused(GeneratorError):
+    """A chat call the server answered with a redirect, which unembed does not follow."""
 
 
 @dataclass
@@ -248,8 +254,20 @@ class _GuardedBackend:
 
 
 def _refuse_from_headers(response: httpx.Response) -> None:
-    """Refuse an answer before its body is read: one whose Content-Length is past the cap, or a compressed one (the cap
-    counts bytes on the wire, and a few MB of gzip can unpack to GBs; unembed asks for none)."""
+    """Refuse an answer before its body is read: one whose Content-Length is past the cap, a compressed one (the cap
+    counts bytes on the wire, and a few MB of gzip can unpack to GBs; unembed asks for none), or a redirect of the
+    chat call (a POST): httpx would follow a 301 or 302 with a GET, and read whatever that returns as the answer.
+    The start-up model list (a GET) still follows redirects, without the key to another host."""
+    if response.is_redirect and response.request.method != "GET":
+        location = response.headers.get("Location", "").strip()
+        try:
+            where = redact(redact_url(str(response.request.url.join(location))))[:200] if location else "no Location"
+        except Exception:  # a Location httpx cannot read (it would have failed to follow it too)
+            where = repr(redact(location)[:200])
+        raise RedirectRefused(
+            f"the server answered the chat call with a redirect (HTTP {response.status_code} to {where}), which unembed does "
+            "not follow. Give the URL the server redirects to in --generator openai:MODEL@URL."
+        )
     length = response.headers.get("Content-Length", "").strip()
     if length.isdigit() and int(length) > RESPONSE_CAP:
         raise AnswerRefused(

@@ -20,6 +20,7 @@ other texts. Loading checks every file against the manifest.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -27,6 +28,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -56,6 +58,7 @@ VECTORS = "vectors.npy"
 REFINE = ",RFlat"  # an index spec's exact re-ranking stage, which unembed runs from VECTORS (see vector_file)
 BANK_FILES = (MANIFEST, TEXTS, INDEX, VECTORS, *GRAMMAR_FILES)  # the grammar files: edit's corpus statistics (unembed.corpus)
 REBUILD = "Rebuild the bank with `unembed bank build --overwrite`."
+METRIC = "inner_product"  # the only metric a bank is searched by: cosine, on unit vectors
 # Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
 # when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
 ALLOW_UNVERIFIED = "UNEMBED_ALLOW_UNVERIFIED_BANKS"
@@ -372,7 +375,7 @@ def _manifest(space: Space, texts: list[str], index: str, search_params: str) ->
         "count": len(texts),
         "index": index,
         "search_params": search_params,
-        "metric": "inner_product",
+        "metric": METRIC,
         "texts_sha256": texts_sha256(texts),
     }
 
@@ -600,6 +603,8 @@ def _load_sharded(path: Path, manifest: dict, search_params: str | None) -> Bank
     shards = []
     for entry in manifest["shards"]:
         folder = path / entry["path"]
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise BankError(f"{folder} is not a folder, but a shard of the bank {path} is: the bank is damaged. {REBUILD}")
         if not folder.is_dir():
             raise BankError(
                 f"{path} is a bank of {len(manifest['shards'])} shards, and shard {entry['path']} is missing. Copy the bank's "
@@ -628,9 +633,10 @@ def _load_sharded(path: Path, manifest: dict, search_params: str | None) -> Bank
     vectors = ShardedVectors(parts) if len(parts) == len(shards) else None
     if search_params is not None:
         manifest["search_params"] = search_params
-    if all(name in manifest["files"] for name in GRAMMAR_FILES):
-        for name in GRAMMAR_FILES:
+    for name in GRAMMAR_FILES:
+        if name in manifest["files"]:  # every file the manifest lists is there and whole
             _verify(path, manifest, name)
+    if all(name in manifest["files"] for name in GRAMMAR_FILES):
         texts = CorpusTexts(texts, path)
     return Bank(index, texts, manifest, path, vectors, shards)
 
@@ -735,6 +741,9 @@ def _read_manifest(path: Path) -> dict:
     if not path.is_dir():
         raise BankError(f"no bank at {path}. Build one with `unembed bank build --from CAPTIONS.txt --out {path}`.")
     manifest_file = path / MANIFEST
+    if not os.path.lexists(manifest_file):
+        raise BankError(f"{path} has no {MANIFEST}: it is not a bank. Give the folder a bank was built into (`unembed bank build --out`).")
+    _bank_file(path, MANIFEST)  # a FIFO would block the read below forever
     try:
         manifest = jsontext.parse(manifest_file.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
@@ -753,6 +762,8 @@ def _read_manifest(path: Path) -> dict:
         wrong.append("search_params")
     if wrong:
         raise BankError(f"{manifest_file} has {', '.join(f'{key}={manifest[key]!r}' for key in wrong)} of the wrong type. {REBUILD}")
+    if manifest.get("metric", METRIC) != METRIC:  # every bank is searched by inner product on unit vectors (cosine)
+        raise BankError(f"{manifest_file} has metric {manifest['metric']!r}: unembed's banks are searched by {METRIC!r} only. {REBUILD}")
     if manifest["format"] > FORMAT_VERSION:
         raise BankError(f"{path} was written by a newer unembed (format {manifest['format']}). Upgrade unembed to read it.")
     if manifest["format"] < 1 or manifest["dim"] < 1 or manifest["count"] < 1:
@@ -770,6 +781,12 @@ def _read_manifest(path: Path) -> dict:
             for name in {TEXTS, INDEX, *files}
         ):
             raise BankError(f"{manifest_file} lacks the size and sha256 of {TEXTS} and {INDEX}. {REBUILD}")
+    if manifest["format"] >= 2:
+        # Only a bank's own files are read, by these names: no entry names a path elsewhere.
+        own = set(GRAMMAR_FILES) if "shards" in manifest else {TEXTS, INDEX, VECTORS, *GRAMMAR_FILES}
+        foreign = sorted(map(str, set(manifest["files"]) - own))
+        if foreign:
+            raise BankError(f"{manifest_file} lists {', '.join(map(repr, foreign[:3]))}, not among the files of a bank. {REBUILD}")
     return manifest
 
 
@@ -795,6 +812,29 @@ def _check_shard_list(manifest_file: Path, manifest: dict) -> None:
         raise BankError(f"{manifest_file} has a damaged list of shards (each: shard-NNN, its count and manifest sha256). {REBUILD}")
 
 
+def _bank_file(path: Path, name: str) -> os.stat_result:
+    """The status of `path/name`, one of the files of the bank at `path`, which must be a regular file (or a link to
+    one): a FIFO blocks its reader forever, a device never ends, and a folder or a missing file is a damaged bank.
+    Asked before every file of a bank is opened."""
+    file = path / name
+    try:
+        status = file.stat()
+    except FileNotFoundError:
+        raise BankError(f"{path} has no {name}, one of the bank's files: it was deleted or not copied with the bank. {REBUILD}") from None
+    except OSError as error:
+        if error.errno in (errno.EACCES, errno.EPERM):
+            raise BankError(f"cannot read {file} ({error.strerror}). Check its permissions.") from error
+        raise BankError(f"cannot read {file} ({error.strerror}): the bank is damaged. {REBUILD}") from error
+    if stat.S_ISDIR(status.st_mode):
+        raise BankError(f"{file} is a folder, not the bank's {name}: the bank is damaged. {REBUILD}")
+    if not stat.S_ISREG(status.st_mode):
+        raise BankError(
+            f"{file} is not a regular file (a FIFO, a device or a socket): the bank is damaged, and unembed reads only "
+            f"regular files, which cannot block it. {REBUILD}"
+        )
+    return status
+
+
 def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) -> None:
     """`path/name` against the manifest: size, then sha256 (format 1 recorded only the texts' sha256)."""
     if manifest["format"] < 2:
@@ -804,7 +844,7 @@ def _verify(path: Path, manifest: dict, name: str, data: bytes | None = None) ->
                 raise BankError(f"{path / name} does not match its manifest checksum (edited or damaged). {REBUILD}")
         return
     expected = manifest["files"][name]
-    size = len(data) if data is not None else (path / name).stat().st_size
+    size = len(data) if data is not None else _bank_file(path, name).st_size
     digest = hashlib.sha256(data).hexdigest() if data is not None else None
     if size != expected["bytes"] or (digest or sha256_file(path / name)) != expected["sha256"]:
         raise BankError(
@@ -818,6 +858,8 @@ def load_bank(
     """Open a saved bank, checking it is whole (every file against its manifest checksum) and, if
     `space` is given, that it was built with it. A bank of format 1 (only its texts checksummed) is refused
     unless `allow_unverified` (or $UNEMBED_ALLOW_UNVERIFIED_BANKS=1); then its texts are checked."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str) or not str(path).strip():
+        raise InputError(f"load_bank takes a bank folder (a str or os.PathLike path); got {path!r}: the --out of `unembed bank build`.")
     path = Path(path)
     manifest = _read_manifest(path)
     if manifest["format"] < 2 and not (allow_unverified or os.environ.get(ALLOW_UNVERIFIED) == "1"):
@@ -831,10 +873,9 @@ def load_bank(
             )
     if "shards" in manifest:
         return _load_sharded(path, manifest, search_params)
+    _bank_file(path, TEXTS)  # each file of a bank is checked before it is opened (_verify: those the manifest lists)
     try:
         raw_texts = (path / TEXTS).read_bytes()
-    except FileNotFoundError as error:
-        raise BankError(f"{path} has no {TEXTS}. {REBUILD}") from error
     except OSError as error:
         raise BankError(f"cannot read {path / TEXTS} ({error.strerror}). Check its permissions.") from error
     _verify(path, manifest, TEXTS, raw_texts)
@@ -844,8 +885,7 @@ def load_bank(
         texts = None
     if texts is None:
         raise BankError(f"{path / TEXTS} is not one UTF-8 caption per line. {REBUILD}")
-    if not (path / INDEX).is_file():
-        raise BankError(f"{path} has no {INDEX}. {REBUILD}")
+    _bank_file(path, INDEX)
     try:
         _verify(path, manifest, INDEX)
         index = faiss.read_index(str(path / INDEX))
@@ -858,15 +898,56 @@ def load_bank(
             f"{path} is inconsistent: manifest says {manifest['count']} x {manifest['dim']}, index holds "
             f"{index.ntotal} x {index.d}, texts.txt {len(texts)} lines. {REBUILD}"
         )
+    _check_index_kind(path, manifest, index)
     if search_params is not None:
         manifest["search_params"] = search_params
     vectors = _load_vectors(path, manifest)
     # A bank written before the grammar files has its grammar built from its texts, as before.
-    if manifest["format"] >= 2 and all(name in manifest["files"] for name in GRAMMAR_FILES):
-        for name in GRAMMAR_FILES:
-            _verify(path, manifest, name)
+    listed = [name for name in GRAMMAR_FILES if manifest["format"] >= 2 and name in manifest["files"]]
+    for name in listed:  # every file the manifest lists is there and whole
+        _verify(path, manifest, name)
+    if len(listed) == len(GRAMMAR_FILES):
         return Bank(index, CorpusTexts(texts, path), manifest, path, vectors)
     return Bank(index, texts, manifest, path, vectors)
+
+
+_SPEC_SIZES = re.compile(r"IVF(\d+)|x(\d+)")  # an index spec's IVF lists and code bits: k-means needs that many points
+
+
+def _check_index_kind(path: Path, manifest: dict, index: faiss.Index) -> None:
+    """The index FAISS read is of the kind, lists and code size the manifest's spec builds, searched by inner product.
+    The manifest is checksummed by nothing but itself, so this is a consistency check: an edited spec is named, not
+    reported as the bank's. It compares an empty index made from the spec (no vector is read)."""
+    spec, count = manifest["index"], manifest["count"]
+    base, refines = split_refine(spec)
+    listed = manifest["format"] >= 2 and VECTORS in manifest["files"]
+    says = f"{path / MANIFEST} says index {spec!r}"
+    if listed and not refines:
+        raise BankError(f"{says}, but lists {VECTORS}, which only an index spec ending in RFlat has. {REBUILD}")
+    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise BankError(f"{path / INDEX} is not searched by inner product (FAISS metric {index.metric_type}): not a bank's. {REBUILD}")
+    held = index
+    if refines and not listed:  # an RFlat bank written before vectors.npy: its index is FAISS's IndexRefineFlat
+        if not isinstance(index, faiss.IndexRefine):
+            raise BankError(f"{says}, but {INDEX} is a {type(index).__name__} with no re-ranking stage. {REBUILD}")
+        held = faiss.downcast_index(index.base_index)
+    for lists, bits in _SPEC_SIZES.findall(base):  # before FAISS allocates them: IVF1000000000 or PQ48x40 are GBs
+        digits = lists or bits
+        needed = math.inf if len(digits) > 18 else int(digits) if lists else 2 ** min(int(digits), 64)
+        if needed > count:
+            raise BankError(f"{says}, which cannot be trained on its {count} captions: the manifest was edited. {REBUILD}")
+    try:
+        expected = faiss.index_factory(index.d, base, faiss.METRIC_INNER_PRODUCT)
+    except (RuntimeError, MemoryError, ValueError, TypeError) as error:
+        raise BankError(f"{says}, which FAISS cannot build: the manifest was edited or is damaged. {REBUILD}") from error
+    same = isinstance(held, type(expected)) and all(
+        getattr(held, name, None) == getattr(expected, name, None) for name in ("nlist", "code_size")
+    )
+    if not same:
+        raise BankError(
+            f"{says}, but {INDEX} holds FAISS's {type(held).__name__} (that spec builds {type(expected).__name__}): the manifest "
+            f"was edited or belongs to another bank. {REBUILD}"
+        )
 
 
 def _load_vectors(path: Path, manifest: dict) -> VectorFile | None:
@@ -874,8 +955,6 @@ def _load_vectors(path: Path, manifest: dict) -> VectorFile | None:
     of index.faiss; an older one's index holds them, and FAISS re-ranks)."""
     if manifest["format"] < 2 or VECTORS not in manifest["files"]:
         return None
-    if not (path / VECTORS).is_file():
-        raise BankError(f"{path} has no {VECTORS}, which its manifest lists. {REBUILD}")
     try:
         _verify(path, manifest, VECTORS)
         vectors = VectorFile(path / VECTORS)

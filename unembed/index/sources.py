@@ -160,13 +160,31 @@ def source_captions(source: str | os.PathLike) -> list[str]:
     return SOURCES.load(str(source))
 
 
+def _source_name(source: object) -> str | os.PathLike:
+    """`source` as a caption source: a path or a source's name, neither empty nor blank (Path('') is the current folder)."""
+    if not isinstance(source, (str, os.PathLike)) or not isinstance(os.fspath(source), str):
+        raise InputError(
+            f"a caption source is a text file's path or a named source's name (a str or os.PathLike); got {source!r}. "
+            f"Give a file with one caption per line, or one of: {', '.join(SOURCES.available())}."
+        )
+    if not str(source).strip():
+        raise InputError(
+            f"a caption source's name is empty ({str(source)!r}). Give a text file with one caption per line, or one of: "
+            f"{', '.join(SOURCES.available())}."
+        )
+    return source
+
+
 def collect_captions(sources: Iterable[str | os.PathLike] | None = None, texts: Iterable[str] = ()) -> list[str]:
     """Captions from files/named sources and from `texts`: whitespace-normalised, non-empty, unique, in order."""
     if isinstance(texts, str) or isinstance(sources, str):
         raise InputError("sources and texts are lists: wrap a single caption or file name in a list, e.g. texts=['a dog'].")
+    for name, given in (("sources", sources or ()), ("texts", texts)):
+        if not isinstance(given, Iterable):
+            raise InputError(f"{name} is a list; got {given!r} ({type(given).__name__}). Give a list, e.g. {name}=[...].")
     seen: dict[str, None] = {}
     for source in sources or ():
-        seen.update(dict.fromkeys(source_captions(source)))
+        seen.update(dict.fromkeys(source_captions(_source_name(source))))
     for text in texts:
         if not isinstance(text, str):
             raise InputError(f"captions must be strings; got {type(text).__name__}. Convert them with str() first.")

@@ -85,6 +85,18 @@ class SparseAutoencoder:
         """(n, d_sae): every feature's pre-activation on unit rows `vectors` (n, dim)."""
         return (np.asarray(vectors, dtype=np.float64) - self.decoder_bias) @ self.encoder.T + self.bias
 
+    def highest_pre_activations(self) -> np.ndarray:
+        """(d_sae,): the most each feature's pre-activation reaches on any unit embedding (at the row's own direction):
+        ||w|| - w . b_dec + b."""
+        return np.linalg.norm(self.encoder, axis=1) - self.encoder @ self.decoder_bias + self.bias
+
+    def can_fire(self) -> np.ndarray:
+        """(d_sae,) bool: whether each feature fires on some unit embedding: its highest pre-activation passes its
+        threshold (ReLU's is 0; for TopK, being positive is needed, and whether it is among the k largest depends on
+        the embedding)."""
+        highest = self.highest_pre_activations()
+        return highest > (0.0 if self.activation == "topk" else self.threshold)
+
     def firing_level(self, pre: np.ndarray) -> np.ndarray:
         """(n, d_sae): the pre-activation each feature must exceed to fire (TopK: the k-th largest, and 0)."""
         if self.activation != "topk":

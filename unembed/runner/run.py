@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..generators import default_generator
 from ..index import collect_captions, resolve_bank
 from ..inverter import InversionConfig
-from ..paths import exclusive
+from ..paths import exclusive, refuse_special
 from ..spaces import Space, load_space
 from .engines import START_SECONDS, EngineStats, in_process, on_ray
 from .job import Job, claim
@@ -141,6 +141,7 @@ def _excluded(exclude) -> tuple[str, ...]:
     if exclude is None:
         return ()
     if isinstance(exclude, (str, os.PathLike)):
+        refuse_special(exclude, "--exclude file")  # a FIFO is not missing: say what it is
         if Path(exclude).is_dir():
             raise InputError(f"--exclude {exclude} is a folder. Give a text file with one caption per line.")
         if not Path(exclude).is_file():

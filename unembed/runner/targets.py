@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..integrity import sha256_file
+from ..paths import refuse_special
 from ..spaces import Space, modality_of
 from ..vectors import load_vectors, unit_rows
 
@@ -39,7 +40,7 @@ class Targets:
 
 def read_targets(path: str | os.PathLike, space: Space, *, progress: bool = False) -> Targets:
     """The targets at `path`, checked against `space` (vector width), media embedded with it in batches."""
-    path = Path(path)
+    path = refuse_special(path, "targets file")
     if path.is_dir():
         files = sorted(file for file in path.rglob("*") if file.is_file() and not _hidden(file.relative_to(path)))
         if not files:
@@ -81,6 +82,8 @@ def read_targets(path: str | os.PathLike, space: Space, *, progress: bool = Fals
     if any(not isinstance(name, str) or not name for name in names):
         raise InputError(f"the 'path' column of {path} has empty or non-text entries. Give a file path on every row.")
     files = [path.parent / name for name in names]
+    for file in files:  # a FIFO or a device named there is not missing: say what it is
+        refuse_special(file, f"the media file named in {path}")
     missing = [str(file) for file in files if not file.is_file()]
     if missing:
         raise InputError(

@@ -12,10 +12,13 @@ from __future__ import annotations
 import ipaddress
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .. import checks
 from ..errors import InputError
 from ..generators import Generator, default_generator, load_generator
-from ..index import Bank, resolve_bank
+from ..index import SOURCES, Bank, load_bank, resolve_bank, source_captions
+from ..registry import split_spec
 from ..renderers import Renderer, load_renderer
 from ..spaces import Space, TextEmbeddingCache, load_space
 from .uploads import Limits
@@ -39,6 +42,11 @@ class ServeSettings:
     def __post_init__(self):
         if not self.spaces:
             raise InputError("the server offers no space. Give --space, e.g. --space minibind.")
+        for name in ("workers", "waiting", "max_steps", "cached_texts"):
+            limit = None if name == "cached_texts" else checks.COUNT_LIMIT
+            object.__setattr__(self, name, checks.count(getattr(self, name), name, maximum=limit))
+        if self.timeout is not None:
+            object.__setattr__(self, "timeout", checks.seconds(self.timeout, "timeout"))
 
 
 class Models:
@@ -107,11 +115,23 @@ class Models:
         return mine[space.renderer]
 
     def warm(self) -> None:
-        """Load the default space and its banks before the first visitor waits for them."""
+        """Check the banks offered, then load the default space and its banks before the first visitor waits for them."""
+        self.check_banks()
         space = self.space("")
         for modality in ("image", "audio"):
             if modality in space.modalities and modality in space.caption_sources:
                 self.bank(space, "", modality)
+
+    def check_banks(self) -> None:
+        """Refuse, at start-up, a bank offered that no page could use: a bank folder that does not load (missing,
+        damaged: load_bank's message), a caption file that does not read, a name that is neither a file nor a source.
+        A page picks its bank's space, so a folder is checked whole here and against its space when a page asks."""
+        for choice in self.settings.banks:
+            path = Path(choice)  # as resolve_bank reads it when a page asks
+            if path.is_dir():
+                load_bank(path)
+            elif path.is_file() or split_spec(choice)[0] not in SOURCES:
+                source_captions(choice)  # a caption file's lines, or "neither a file nor a named source"
 
 
 def is_local(host: str) -> bool:

@@ -119,14 +119,23 @@ def check_image(path: Path, name: str, limits: Limits) -> None:
             raise UnidentifiedImageError(f"no decoder for {path.suffix!r}")
         with Image.open(path, formats=[expected]) as image:
             width, height = image.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        # PIL refuses, from the header, a picture of more than twice its own limit: a valid image, only too large.
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"claims {int(claimed.group(1)):,} pixels in its header" if claimed else "is larger than PIL decodes"
+        raise InputError(_too_large(name, size, limits)) from error
+    except (UnidentifiedImageError, OSError) as error:
         what = f"a {expected} image" if expected else "an image this server reads"
         raise InputError(f"{name!r} is not {what} ({error}). Upload a PNG or JPEG.") from error
     if width * height > limits.pixels:
-        raise InputError(
-            f"{name!r} is {width} x {height} pixels, more than this server's limit of {limits.pixels / 1e6:g} megapixels. "
-            "Downscale it first: the encoders see at most a few hundred pixels a side."
-        )
+        raise InputError(_too_large(name, f"is {width} x {height} pixels", limits))
+
+
+def _too_large(name: str, size: str, limits: Limits) -> str:
+    return (
+        f"{name!r} {size}, more than this server's limit of {limits.pixels / 1e6:g} megapixels. "
+        "Downscale it first: the encoders see at most a few hundred pixels a side."
+    )
 
 
 def check_audio(path: Path, name: str, limits: Limits) -> None:

@@ -89,6 +89,11 @@ def modality_of(path: str | os.PathLike) -> str:
 def input_of(path: str | os.PathLike) -> tuple[str, Path]:
     """(modality, path) for an existing file: what `space.embed(modality, [path])` takes."""
     path = refuse_special(path)
+    if os.path.isdir(path):
+        raise InputError(
+            f"{str(path)!r} is a folder, not a file: give one picture or sound in it. To invert every file of a folder, "
+            f"give the folder to `unembed run` (e.g. `unembed run {path} --out predictions.parquet`), which takes folders."
+        )
     modality = modality_of(path)
     if not is_file(path):
         raise InputError(f"{str(path)!r} does not exist or is not a file. Check the path.")
@@ -174,6 +179,7 @@ def load_audio(item: Any) -> tuple[np.ndarray, int]:
             with soundfile.SoundFile(str(item)) as sound:  # opened once: the header checked is the one decoded
                 check_sound(sound.samplerate, sound.frames, sound.channels, repr(str(item)))
                 samples, sample_rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
+                check_complete(Path(item), sound, len(samples), repr(str(item)))
         except InputError:
             raise
         except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
@@ -216,6 +222,53 @@ def check_sound(rate: int, frames: int, channels: int, what: str, limits: AudioL
             f"{what} holds {channels} channels of {frames:,} samples, more than {limits.holder} decodes "
             f"({limits.samples:,} samples in all). Mix it down to mono or stereo, or cut it."
         )
+
+
+# A WAV data length of 2 GiB or more (0xFFFFFFFF, sox's 0x7FFFF000) is the placeholder a writer leaves when it cannot
+# go back to fill in the length (a pipe, a stream): it means "to the end of the file", not a length the file lacks.
+UNKNOWN_WAV_LENGTH = 0x7FFF_F000
+
+
+def check_complete(path: Path, sound: Any, frames_read: int, what: str) -> None:
+    """Refuse a sound cut short: its header says more samples than the file holds (a download or copy stopped early).
+
+    libsndfile reads what is there and quietly shortens `frames` to it for WAV, so the WAV's own `data` length is
+    compared with the bytes after it; for other formats, the frames decoded with the header's count."""
+    frames, chunk = sound.frames, _wav_data_chunk(path)
+    if chunk is not None:
+        declared, present = chunk
+        if declared <= present or declared >= UNKNOWN_WAV_LENGTH:
+            return
+        frames = declared * frames_read // present if present else declared  # present bytes hold frames_read frames
+    if frames_read >= frames:
+        return
+    rate = sound.samplerate
+    raise InputError(
+        f"{what} is cut short: its header says {frames:,} samples ({frames / rate:.3g} s at {rate:,} Hz), but the file "
+        f"holds only {frames_read:,} ({frames_read / rate:.3g} s). It was truncated (a copy or download that stopped): "
+        "get the whole file again, or re-export what it holds (e.g. `ffmpeg -i in.wav out.wav`)."
+    )
+
+
+def _wav_data_chunk(path: Path) -> tuple[int, int] | None:
+    """(bytes a RIFF/WAVE file's `data` chunk says it holds, bytes the file holds after that chunk's header); None for
+    a file that is not a WAV, or whose `data` chunk is not found among its first chunks."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return None
+            for _ in range(64):  # fmt, fact, LIST, ... data: a WAV has a handful of chunks before its samples
+                header = file.read(8)
+                if len(header) < 8:
+                    return None
+                size = int.from_bytes(header[4:], "little")
+                if header[:4] == b"data":
+                    return size, os.fstat(file.fileno()).st_size - file.tell()
+                file.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even length
+    except OSError:
+        return None
+    return None
 
 
 # The largest numerator or denominator of the rate ratio given to torchaudio. Its sinc kernel holds about
@@ -282,7 +335,19 @@ def _audio_array(array: Any) -> np.ndarray:
     return array
 
 
+# The loudest sample taken. Floats of a recording lie in -1..1 (beyond is clipped audio, by convention); a few times
+# over is a hot recording, but 1e30 is not a sound, and overflows the encoders' float32 into NaN.
+LOUDEST_SAMPLE = 1e3
+
+
 def _mono(channels_first: np.ndarray, what: str) -> np.ndarray:
     if not np.isfinite(channels_first).all():
         raise InputError(f"{what} contains NaN or inf samples. Clean the recording first.")
+    peak = float(np.abs(channels_first).max()) if channels_first.size else 0.0
+    if peak > LOUDEST_SAMPLE:
+        raise InputError(
+            f"{what} holds samples as large as {peak:.3g}: a float recording lies in -1..1 (a little beyond is clipped "
+            f"audio), and unembed takes at most ±{LOUDEST_SAMPLE:g}, so this is not a sound as saved. Scale it to -1..1, "
+            "or check the program that wrote it."
+        )
     return np.ascontiguousarray(channels_first.mean(axis=0, dtype=np.float32))
