@@ -10,13 +10,14 @@ from unembed.arithmetic import file
 from unembed.cli import main
 from unembed.errors import InputError
 from unembed.evaluation.references import read_references
-from unembed.index.sources import read_captions
+from unembed.index.sources import read_captions, source_captions
 from unembed.spaces.inputs import input_of, load_audio, load_image
 from unembed.vectors import load_vectors
 
 DOORS = {
     "vector": (load_vectors, "v.npy"),
     "captions": (read_captions, "captions.txt"),
+    "caption source": (source_captions, "fifo"),  # bank build --from, eval-set captions:: said "neither a file nor a named source"
     "image": (load_image, "picture.png"),
     "audio": (load_audio, "sound.wav"),
     "input file": (input_of, "picture.png"),

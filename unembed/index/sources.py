@@ -147,7 +147,7 @@ def read_captions(path: Path) -> list[str]:
 
 def source_captions(source: str | os.PathLike) -> list[str]:
     """The captions of a text file or a named source."""
-    path = Path(source)
+    path = refuse_special(source, "caption file")
     if path.is_file():
         return read_captions(path)
     if path.is_dir():
