@@ -389,3 +389,16 @@ def test_bad_bank_paths_and_source_names_are_input_errors(tmp_path, minilm):
             build_bank([name], minilm, out=tmp_path / "bank")
         assert "is a folder" not in str(refused.value)
     assert not (tmp_path / "bank").exists()
+
+
+def test_search_parameters_a_manifest_holds_that_cannot_be_used_are_named_as_the_manifest_s(tmp_path, minilm):
+    """Probe: a manifest edited to nprobe=999999 said only that the parameter was too large, as if the user gave it."""
+    import json
+
+    from unembed.index import Bank, load_bank
+
+    path = Bank.from_texts(["a dog", "a cat", "a red car"], minilm).save(tmp_path / "bank")
+    manifest = json.loads((path / "manifest.json").read_text())
+    (path / "manifest.json").write_text(json.dumps(dict(manifest, search_params="nprobe=999999")))
+    with pytest.raises(BankError, match="manifest.json holds the search parameters 'nprobe=999999'.*--search-params"):
+        load_bank(path)

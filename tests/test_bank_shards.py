@@ -126,3 +126,24 @@ def test_a_bank_encoded_on_a_ray_cluster_equals_one_encoded_here(tmp_path, capti
     assert on_ray.texts == here.texts and len(on_ray.shards) == 2
     queries = minilm.embed_text(captions[1000:1020])
     assert on_ray.search(queries, 10).ids.tolist() == here.search(queries, 10).ids.tolist()
+
+
+def test_overwrite_never_deletes_what_a_sharded_bank_does_not_hold(banks, tmp_path, captions, minilm):
+    """Probe: --overwrite of a sharded bank deleted an extra shard-003 folder, and a file put inside a shard."""
+    source = tmp_path / "captions.txt"
+    source.write_text("\n".join(captions[:50]) + "\n", encoding="utf-8")
+    for extra, named in [("shard-004/index.faiss", "shard-004"), ("shard-001/notes.txt", "shard-001/notes.txt")]:
+        bank = tmp_path / extra.split("/")[1]
+        shutil.copytree(banks[SPEC, 4].path, bank)
+        (bank / extra).parent.mkdir(exist_ok=True)
+        (bank / extra).write_text("mine")
+        with pytest.raises(BankError, match=f"also holds {named}"):
+            build_bank([source], minilm, bank, overwrite=True)
+        assert (bank / extra).read_text() == "mine"
+    with pytest.raises(BankError, match="is inside the bank"):
+        build_bank([source], minilm, banks[SPEC, 4].path / "inner")
+    assert not (banks[SPEC, 4].path / ".inner.lock").exists()
+    replaced = tmp_path / "replaced"
+    shutil.copytree(banks[SPEC, 4].path, replaced)
+    assert len(build_bank([source], minilm, replaced, overwrite=True)) == 50  # its own shards go
+    assert not list(replaced.glob("shard-*"))

@@ -179,3 +179,14 @@ def test_fluency_gate_keeps_returned_text_as_fluent_as_the_bank(space, bank, hel
     ungated = invert_many(space.embed_text(held_out), space=space, bank=bank, generator="mutate", steps=3,
                           requested=15, keep=10, exclude=held_out, fluency=False)
     assert sum(r.score for r in ungated) >= sum(r.score for r in results)  # the gate costs cosine, not fluency
+
+
+def test_an_exclude_list_that_empties_the_bank_is_named_and_an_empty_bank_name_refused(minilm):
+    from unembed.errors import BankError
+
+    bank = Bank.from_texts(["a dog on a beach", "a red car"], minilm)
+    target = minilm.embed_text(["a dog"])[0]
+    with pytest.raises(BankError, match="exclude leaves the bank no caption"):
+        invert(target, space=minilm, bank=bank, exclude=list(bank.texts), steps=1, generator="mutate")
+    with pytest.raises(InputError, match="bank's name is empty"):
+        invert(target, space=minilm, bank="  ", steps=1, generator="mutate")

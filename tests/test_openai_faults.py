@@ -254,3 +254,11 @@ def test_a_redirected_chat_call_is_named_not_followed(caption_file, capsys):
                      "--keep", "5", "--patience", "0"])
     error = capsys.readouterr().err
     assert code == 3 and f"HTTP 302 to {elsewhere.url}/chat/completions" in error and "without any choice" not in error
+
+
+def test_a_url_written_after_an_option_is_refused_not_read_into_the_key():
+    """Probe: `openai:MODEL,api_key=KEY@URL` read the URL into the key and called the default endpoint with it."""
+    from unembed.generators import load_generator
+
+    with pytest.raises(GeneratorError, match="option api_key holds a URL.*openai:MODEL@http://host:port/v1,KEY=VALUE"):
+        load_generator("openai:fake,api_key=zzSECRETzz@http://127.0.0.1:9/v1")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -294,6 +295,14 @@ def _guarded_http_client(base_url: str) -> httpx.Client:
 
 def load_openai(argument: str, **options) -> OpenAIGenerator:
     model, _, base_url = argument.partition("@")
+    # `openai:MODEL,api_key=KEY@URL` reads the URL into the key's value: the call would go to the default endpoint,
+    # with that value as its key.
+    misplaced = [key for key, value in options.items() if isinstance(value, str) and re.search(r"@https?://", value)]
+    if misplaced:
+        raise GeneratorError(
+            f"the openai spec's option {misplaced[0]} holds a URL (@http...): the URL comes right after the model, before "
+            "any option: openai:MODEL@http://host:port/v1,KEY=VALUE."
+        )
     if not model:
         raise GeneratorError("the openai generator needs a model: openai:MODEL@http://host:port/v1 (or set OPENAI_BASE_URL).")
     return OpenAIGenerator(model, base_url or None, **options)

@@ -62,7 +62,6 @@ METRIC = "inner_product"  # the only metric a bank is searched by: cosine, on un
 # Banks of format 1 checksummed only texts.txt: an index swapped under them is searched silently, so they load only
 # when the caller says so (load_bank(allow_unverified=True), or this variable set to 1 for every command).
 ALLOW_UNVERIFIED = "UNEMBED_ALLOW_UNVERIFIED_BANKS"
-SHARD_NAME = re.compile(r"shard-\d{3}")  # a sharded bank's shard folders, each a bank
 MAX_SHARDS = 999
 DEFAULT_TRAIN_SIZE = 200_000  # FAISS wants >= 39 points per IVF list: enough for IVF4096
 
@@ -454,6 +453,10 @@ def _claim(path: Path) -> str:
     """
     if path.is_symlink():
         raise BankError(f"{path} is a symbolic link. unembed does not replace links: give the folder it points to, or another --out.")
+    if (path.parent / MANIFEST).is_file():
+        # Its lock file and folder would sit among the bank's files, which no bank holds: that bank could then not be
+        # replaced, and replacing it would delete this one.
+        raise BankError(f"{path} is inside the bank {path.parent}. A bank is not a folder for other banks: choose an --out outside it.")
     if not path.exists():
         return "free"
     if not path.is_dir():
@@ -465,14 +468,21 @@ def _claim(path: Path) -> str:
     if not names:
         return "free"
     try:
-        _read_manifest(path)
+        manifest = _read_manifest(path)
     except BankError:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise BankError(
             f"{path} is a folder that is not a bank (it holds {shown}), and unembed never replaces such a folder: "
             "it replaces only a bank it wrote, or an empty folder. Choose another --out, e.g. a new folder inside it."
         ) from None
-    foreign = [name for name in names if name not in BANK_FILES and not SHARD_NAME.fullmatch(name)]
+    shards = {entry["path"] for entry in manifest.get("shards", [])}
+    foreign = [name for name in names if name not in BANK_FILES and name not in shards]
+    for name in sorted(shards & set(names)):  # a shard folder is the bank's only when it holds a bank's files alone
+        shard = path / name
+        if shard.is_symlink() or not shard.is_dir():
+            foreign.append(name)
+            continue
+        foreign += [f"{name}/{inner}" for inner in sorted(os.listdir(shard)) if inner not in BANK_FILES]
     if foreign:
         raise BankError(
             f"{path} is a bank but also holds {', '.join(foreign[:5])}, which a bank does not; replacing the bank "
@@ -871,6 +881,14 @@ def load_bank(
                 f"{path} was built with space {manifest['space']!r} (dim {manifest['dim']}), not {spec!r}"
                 f"{f' (dim {dim})' if dim is not None else ''}. Use --space {manifest['space']} or build a bank with your space."
             )
+    if search_params is None:
+        try:
+            _checked_settings(manifest.get("search_params", ""))
+        except InputError as error:
+            raise BankError(
+                f"{path / MANIFEST} holds the search parameters {manifest['search_params']!r}, which cannot be used: {error} "
+                f"The manifest was edited or damaged. {REBUILD} Or override them with --search-params (load_bank(search_params=...))."
+            ) from error
     if "shards" in manifest:
         return _load_sharded(path, manifest, search_params)
     _bank_file(path, TEXTS)  # each file of a bank is checked before it is opened (_verify: those the manifest lists)
@@ -994,6 +1012,8 @@ def resolve_bank(bank, space: Space, modality: str = "image") -> Bank:
         bank = space.caption_source(modality)
     if not isinstance(bank, (str, os.PathLike)):
         raise InputError(f"a bank is a Bank, a bank folder, a caption file or a named source; got a {type(bank).__name__}.")
+    if not str(bank).strip():
+        raise InputError("the bank's name is empty: give a bank folder, a caption file or a named source, or None for the space's own.")
     path = Path(bank)
     if path.is_dir():
         return load_bank(path, space=space)

@@ -382,6 +382,8 @@ def _bootstrap(objectives: list[Objective], bank, config: InversionConfig, exclu
     states = []
     for each, row in zip(objectives, rows, strict=True):
         if not row:
+            if exclude:
+                raise BankError(f"exclude leaves the bank no caption to start from ({len(set(exclude))} excluded): exclude fewer.")
             raise BankError("the caption bank returned no text to start from. Give a bank with captions.")
         state = _Target(
             key=_target_key(each),
