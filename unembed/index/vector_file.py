@@ -145,10 +145,7 @@ def rerank(
         candidates = candidates[candidates >= 0]
         if not len(candidates):
             continue
-        # Sorted ids read the file in order; the exact scores are then put back in the shortlist's order.
-        order = np.argsort(candidates, kind="stable")
-        exact = np.empty(len(candidates), dtype=np.float32)
-        exact[order] = (vectors[candidates[order]] @ query).astype(np.float32)
+        exact = (vectors[candidates] @ query).astype(np.float32)  # a VectorFile reads the rows in file order itself
         best = np.argsort(-exact, kind="stable")[:k]
         scores[row, : len(best)], ids[row, : len(best)] = exact[best], candidates[best]
     return scores, ids
