@@ -5,7 +5,7 @@
     DIR/texts.txt       one whitespace-normalised caption per line, in index id order
     DIR/index.faiss     the FAISS index (inner product on unit vectors = cosine)
     DIR/vectors.npy     for an index spec ending in RFlat: the full vectors, float32, which re-rank each query's
-                        shortlist (memory-mapped: a search reads only the shortlist's rows). index.faiss holds
+                        shortlist (a search reads only the shortlist's rows). index.faiss holds
                         the index before its RFlat, so no build or search needs every vector in RAM
 
 Writes go to a temporary sibling directory that is renamed into place, so a crash never leaves a
@@ -730,12 +730,13 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size, encod
     chunks = (np.load(partial / name, allow_pickle=False) for name in names)
     staging = partial / f".{joined}"
     try:
-        write_vector_file(staging, chunks, len(captions), space.dim)
+        vectors = write_vector_file(staging, chunks, len(captions), space.dim)
         os.replace(staging, partial / joined)
     except OSError as error:
         staging.unlink(missing_ok=True)
         raise atomic.write_error(partial / joined, error) from error
-    return VectorFile(partial / joined)
+    vectors.path = partial / joined  # the same file, renamed; its rows are unit rows (written so), not checked again
+    return vectors
 
 
 _MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index": str, "texts_sha256": str}

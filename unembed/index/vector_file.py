@@ -25,7 +25,8 @@ _UNIT_TOLERANCE = 1e-3  # float32 rows normalised in float64 are unit to ~1e-7; 
 
 class VectorFile:
     """A float32 (count, dim) `.npy` file, opened without reading its rows. `vectors[a:b]` reads rows a..b-1;
-    `vectors[ids]` (an integer array) gathers rows through a memory map; `blocks()` walks the file."""
+    `vectors[ids]` (an integer array) gathers rows (`take`); `blocks()` walks the file. `unit_rows_checked`: its rows
+    are known to be unit rows (written by `write_vector_file`, or checked once), so no pass checks them again."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -50,6 +51,7 @@ class VectorFile:
         promised = self.offset + 4 * self.shape[0] * self.shape[1]
         if size != promised:
             raise InputError(f"{self.path} is {size:,} bytes, not the {promised:,} its header promises (cut short?).")
+        self.unit_rows_checked = False
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -103,6 +105,8 @@ class VectorFile:
 
     def check_unit_rows(self, what: str = "bank vectors") -> None:
         """Every row finite and of unit length (one pass over the file), as a bank's vectors must be."""
+        if self.unit_rows_checked:
+            return
         for number, block in enumerate(self.blocks()):
             norms = np.linalg.norm(block.astype(np.float64), axis=1)
             bad = ~(np.abs(norms - 1) <= _UNIT_TOLERANCE)  # NaN rows fail too
@@ -112,6 +116,7 @@ class VectorFile:
                     f"{what} in {self.path}: row {row} has norm {norms[bad][0]:.6g}, not 1. Bank vectors are unit rows: write "
                     "them with unembed.index.write_vector_file, which normalises each block."
                 )
+        self.unit_rows_checked = True
 
 
 def write_vector_file(path: str | os.PathLike, blocks: Iterable[np.ndarray], count: int, dim: int) -> VectorFile:
@@ -131,7 +136,9 @@ def write_vector_file(path: str | os.PathLike, blocks: Iterable[np.ndarray], cou
             written += len(rows)
     if written != count:
         raise InputError(f"{written:,} vectors were given for {path}, not the {count:,} announced.")
-    return VectorFile(path)
+    vectors = VectorFile(path)
+    vectors.unit_rows_checked = True  # unit_rows made them so
+    return vectors
 
 
 def rerank(
