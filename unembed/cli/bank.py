@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BankError, InputError
+from ..errors import BankError
 from ..index import Bank, build_bank, load_bank
 from ..index.bank import ChunkEncoder
 from ..paths import named_paths
 from ..spaces import Space, load_space
 from ..vectors import load_vectors
-from .options import add_ray_options, ray_options
+from .options import add_ray_options, ray_options, refuse_blank_text
 
 
 def add_parser(subparsers) -> None:
@@ -107,8 +107,7 @@ def _encoder(args) -> ChunkEncoder | None:
 
 
 def run_search(args) -> int:
-    if args.text is not None and not args.text.strip():  # refused as `invert --text` refuses it, before any model loads
-        raise InputError("--text is blank: it has no words to embed. Give the text to search for, e.g. --text 'a dog on a beach'.")
+    refuse_blank_text(args.text, "search for")
     bank = load_bank(args.bank, args.space, search_params=args.search_params)
     if args.gpu:
         bank.to_gpu()

@@ -11,7 +11,7 @@ from ..index import resolve_bank
 from ..inverter import InversionResult, invert
 from ..spaces import cache_for, input_of, load_space
 from ..vectors import load_vectors, unit_rows
-from .options import add_generation_options, inversion_options, report_generator
+from .options import add_generation_options, inversion_options, refuse_blank_text, report_generator
 
 
 def add_parser(subparsers) -> None:
@@ -58,8 +58,7 @@ def run(args) -> int:
     given = [name for name in ("input", "vector", "text") if getattr(args, name) is not None]
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:  # before the run, not after it
         raise InputError(f"--plot {args.plot}: a plot is written as {', '.join(sorted(PLOT_FORMATS))}. Give a path ending in one.")
-    if args.text is not None and not args.text.strip():
-        raise InputError("--text is blank: it has no words to embed. Give the text to invert, e.g. --text 'a dog on a beach'.")
+    refuse_blank_text(args.text, "invert")
     if args.input is not None and str(args.input).lower().endswith(".npy"):
         raise InputError(f"{args.input} is a vector file: give it as --vector {args.input}.")
     if len(given) != 1:

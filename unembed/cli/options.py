@@ -186,3 +186,9 @@ def ray_options(args: argparse.Namespace) -> dict:
         "address": None if args.ray in (None, "local") else args.ray,
         **{name: given.get(name, default) for name, default in RAY_DEFAULTS.items()},
     }
+
+
+def refuse_blank_text(text: str | None, purpose: str) -> None:
+    """A --text with no words (`invert`, `bank search`) is refused before any model loads."""
+    if text is not None and not text.strip():
+        raise InputError(f"--text is blank: it has no words to embed. Give the text to {purpose}, e.g. --text 'a dog on a beach'.")
