@@ -391,9 +391,12 @@ def test_bad_bank_paths_and_source_names_are_input_errors(tmp_path, minilm):
     assert not (tmp_path / "bank").exists()
 
 
-def test_search_parameters_a_manifest_holds_that_cannot_be_used_are_named_as_the_manifest_s(tmp_path, minilm):
-    """Probe: a manifest edited to nprobe=999999 said only that the parameter was too large, as if the user gave it."""
+def test_search_parameters_a_manifest_holds_that_cannot_be_used_are_named_as_the_manifest_s(tmp_path, minilm, capsys):
+    """Probe: a manifest edited to nprobe=999999 said only that the parameter was too large, as if the user gave it;
+    `bank info` then could not show the manifest it blamed."""
     import json
+
+    from unembed.cli import main
 
     from unembed.index import Bank, load_bank
 
@@ -402,3 +405,9 @@ def test_search_parameters_a_manifest_holds_that_cannot_be_used_are_named_as_the
     (path / "manifest.json").write_text(json.dumps(dict(manifest, search_params="nprobe=999999")))
     with pytest.raises(BankError, match="manifest.json holds the search parameters 'nprobe=999999'.*--search-params"):
         load_bank(path)
+    assert main(["bank", "info", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["search_params"] == "nprobe=999999" and "holds the search parameters 'nprobe=999999'" in err
+    assert main(["bank", "info", str(tmp_path / "nowhere")]) == 2  # no manifest to show: only named
+    out, err = capsys.readouterr()
+    assert out == "" and "no bank at" in err and "Traceback" not in err

@@ -190,3 +190,15 @@ def test_an_exclude_list_that_empties_the_bank_is_named_and_an_empty_bank_name_r
         invert(target, space=minilm, bank=bank, exclude=list(bank.texts), steps=1, generator="mutate")
     with pytest.raises(InputError, match="bank's name is empty"):
         invert(target, space=minilm, bank="  ", steps=1, generator="mutate")
+
+
+def test_a_fluency_margin_is_checked_even_where_no_fluency_gate_runs(space, bank):
+    target = space.embed_text(["a dog runs on the beach"])
+    # edit proposes real words: no gate runs, so a margin would be ignored without a word.
+    with pytest.raises(InputError, match="fluency_margin must be a finite number"):
+        invert_many(target, space=space, bank=bank, generator="edit", steps=1, fluency_margin=float("nan"))
+    with pytest.raises(InputError, match="fluency_margin 2 applies only with the fluency gate, which is off"):
+        invert_many(target, space=space, bank=bank, generator="edit", steps=1, fluency_margin=2.0)
+    with pytest.raises(InputError, match="--fluency"):
+        invert_many(target, space=space, bank=bank, generator="mutate", fluency=False, steps=1, fluency_margin=-1.0)
+    assert invert_many(target, space=space, bank=bank, generator="edit", steps=1, fluency_margin=0.0)[0].config.fluency_margin is None

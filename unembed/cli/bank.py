@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import BankError
 from ..index import Bank, build_bank, load_bank
-from ..index.bank import ChunkEncoder
+from ..index.bank import ChunkEncoder, read_manifest
 from ..paths import named_paths
 from ..spaces import Space, load_space
 from ..vectors import load_vectors
@@ -153,6 +153,12 @@ def _text_space(bank: Bank, named: str | None) -> Space:
 
 
 def run_info(args) -> int:
-    bank = load_bank(args.bank)
-    print(json.dumps(bank.manifest, indent=2))
+    """The manifest; that of a bank failing its checks too, printed before the error: info is how one looks at a
+    damaged bank (a manifest too damaged to read is only named)."""
+    try:
+        manifest = load_bank(args.bank).manifest
+    except BankError:
+        print(json.dumps(read_manifest(args.bank), indent=2))
+        raise
+    print(json.dumps(manifest, indent=2))
     return 0

@@ -468,7 +468,7 @@ def _claim(path: Path) -> str:
     if not names:
         return "free"
     try:
-        manifest = _read_manifest(path)
+        manifest = read_manifest(path)
     except BankError:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise BankError(
@@ -556,7 +556,7 @@ def build_bank(
     digest = texts_sha256(captions)
     with exclusive(out, "build"):
         if _claim(out) == "bank":
-            existing = _read_manifest(out)
+            existing = read_manifest(out)
             same = (existing["space"], existing["texts_sha256"], existing["index"], len(existing.get("shards", [None])))
             if same == (space.spec, digest, index, shards):
                 try:
@@ -620,7 +620,7 @@ def _load_sharded(path: Path, manifest: dict, search_params: str | None) -> Bank
                 f"{path} is a bank of {len(manifest['shards'])} shards, and shard {entry['path']} is missing. Copy the bank's "
                 f"whole folder, shards included, or {REBUILD[0].lower()}{REBUILD[1:]}"
             )
-        own = _read_manifest(folder)
+        own = read_manifest(folder)
         if (own["space"], own["dim"], own["index"]) != (manifest["space"], manifest["dim"], manifest["index"]):
             raise SpaceMismatchError(
                 f"{folder} is a shard of space {own['space']!r} (dim {own['dim']}, index {own['index']!r}), but the bank "
@@ -742,7 +742,7 @@ def _encode_with_checkpoints(captions, space, out, batch_size, chunk_size, encod
 _MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index": str, "texts_sha256": str}
 
 
-def _read_manifest(path: Path) -> dict:
+def read_manifest(path: Path) -> dict:
     """The manifest of the bank at `path`, checked for the fields and types this version reads."""
     if path.exists() and not path.is_dir():  # a caption file given where a bank goes (`bank search c.txt`)
         raise BankError(
@@ -872,7 +872,7 @@ def load_bank(
     if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str) or not str(path).strip():
         raise InputError(f"load_bank takes a bank folder (a str or os.PathLike path); got {path!r}: the --out of `unembed bank build`.")
     path = Path(path)
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if manifest["format"] < 2 and not (allow_unverified or os.environ.get(ALLOW_UNVERIFIED) == "1"):
         raise BankError(_unverified(path, manifest))
     if space is not None:

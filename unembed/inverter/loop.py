@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import checks
 from ..errors import BankError, InputError, SpaceMismatchError
 from ..generators import (
     Fluency,
@@ -126,8 +127,17 @@ def invert_many(
     if fluency is None:
         fluency = generator.needs_fluency_gate or (fallback is not None and fallback.needs_fluency_gate)
     settings.setdefault("fluency_margin", 0.0)
-    if fluency is False:
-        settings["fluency_margin"] = None
+    if settings["fluency_margin"] is not None:
+        # Checked before the gate decides whether it is used: a NaN margin is a mistake even where no gate runs.
+        margin = checks.number(settings["fluency_margin"], "fluency_margin")
+        if fluency is False:
+            if margin != 0:
+                raise InputError(
+                    f"fluency_margin {margin:g} applies only with the fluency gate, which is off "
+                    f"(generator {generator.spec}{', fallback ' + fallback.spec if fallback else ''}); "
+                    "turn the gate on (--fluency) or drop the margin."
+                )
+            settings["fluency_margin"] = None
     config = InversionConfig.resolve(
         space=space.spec,
         generator=generator.spec,
