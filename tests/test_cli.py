@@ -122,3 +122,23 @@ def test_bank_search_refuses_a_blank_text(cli_bank, capsys, text):
     assert main(["bank", "search", str(cli_bank), "--text", text]) == 2
     captured = capsys.readouterr()
     assert "--text is blank" in captured.err and "query:" not in captured.out
+
+
+@pytest.mark.parametrize(
+    "module, called, command, resumes",
+    [
+        ("invert", "invert", ["invert", "--space", "minilm", "--text", "a dog"], False),
+        ("bank", "build_bank", ["bank", "build", "--from", "mils-image", "--out", "BANK"], True),
+    ],
+)
+def test_ctrl_c_promises_a_resume_only_where_the_command_keeps_its_progress(module, called, command, resumes, tmp_path, capsys, monkeypatch):
+    """The probe: Ctrl-C during `unembed invert` said "Run the same command again to resume where it stopped"."""
+    import importlib
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"unembed.cli.{module}"), called, interrupted)
+    assert main([part.replace("BANK", str(tmp_path / "bank")) for part in command]) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the model's loading lines
+    assert err == ("unembed: interrupted. Run the same command again to resume where it stopped." if resumes else "unembed: interrupted; stopped.")

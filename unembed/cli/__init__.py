@@ -66,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         warn(f"unembed: error: {error}")
         return 2
     except KeyboardInterrupt:
-        # A command that keeps its progress (a bank build, a run) resumes when run again; one that declares
-        # `set_defaults(resumes=False)` (a server, an inversion) has nothing to resume, and says only that it stopped.
-        if getattr(args, "resumes", True):
+        # Only a command that keeps its progress and declares `set_defaults(resumes=True)` (a bank build, a run, a
+        # decoder's training, bench bank's work folder) resumes when run again; the others (an inversion, a server)
+        # say only that they stopped: telling them to resume would promise what they do not do.
+        if getattr(args, "resumes", False):
             warn("unembed: interrupted. Run the same command again to resume where it stopped.")
         else:
             warn("unembed: interrupted; stopped.")

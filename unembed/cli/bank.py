@@ -55,7 +55,7 @@ def add_parser(subparsers) -> None:
     )
     build.add_argument("--overwrite", action="store_true", help="replace an existing bank at --out")
     add_ray_options(build, "encode the captions on Ray", "Ray workers (actors), each holding the space once")
-    build.set_defaults(run=run_build)
+    build.set_defaults(run=run_build, resumes=True)
 
     search = commands.add_parser("search", help="nearest captions to a text or a vector")
     search.add_argument("bank", type=Path)

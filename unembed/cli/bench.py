@@ -129,6 +129,7 @@ def _add_bank(benches) -> None:
         help="folder for the synthetic vectors file and the bank (default: under the cache; n x dim x 4 bytes plus the index); "
         "a run stopped part way reuses its finished vectors file",
     )
+    parser.set_defaults(resumes=True)
 
 
 def _csv(text: str | None) -> list[str] | None:

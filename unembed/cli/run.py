@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
     add_generation_options(parser)
     # Its --out never lies in what it reads: a run written into its folder of media would be read as targets when it
     # resumes, and one written into a bank folder would keep the bank from being rebuilt.
-    parser.set_defaults(run=run, reads=("input", "bank", "exclude"), writes=("out",), paths_of={"out": written_files})
+    parser.set_defaults(run=run, resumes=True, reads=("input", "bank", "exclude"), writes=("out",), paths_of={"out": written_files})
 
 
 def written_files(out: str) -> list[str]:

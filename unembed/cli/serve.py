@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload, all files of one request together (default 20)")
     parser.add_argument("--max-steps", type=int, default=30, help="most loop steps a page may ask for (default 30)")
-    parser.set_defaults(run=run, resumes=False)
+    parser.set_defaults(run=run)
 
 
 def run(args) -> int:

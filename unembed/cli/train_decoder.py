@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
     for field in dataclasses.fields(TrainingSettings):
         default = getattr(defaults, field.name)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(default), default=default, help=f"(default {default})")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, resumes=True)
 
 
 def run(args) -> int:
