@@ -85,6 +85,11 @@ def test_a_budget_stops_training_and_the_same_call_resumes_it(tmp_path, captions
     finished = train_decoder("minilm", [captions], out, settings=settings, progress=False)
     assert finished.config["training"]["finished"] and finished.config["training"]["steps"] == finished.config["training"]["planned_steps"]
     assert not (out / ".training").exists()
+    # Once finished, the same call again has nothing to do: it returns the decoder, trains nothing, writes nothing.
+    written = {path.name: path.stat().st_mtime_ns for path in out.iterdir()}
+    again = train_decoder("minilm", [captions], out, settings=settings, progress=False)
+    assert again.config["training"] == finished.config["training"] and {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == written
+    assert not (out / ".training").exists()  # no embedding of the captions either
 
 
 @pytest.mark.slow

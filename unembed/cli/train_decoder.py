@@ -56,7 +56,7 @@ def run(args) -> int:
     training = decoder.config["training"]
     state = "finished" if training["finished"] else f"stopped by the budget at step {training['steps']} of {training['planned_steps']}"
     print(
-        f"decoder for {decoder.space} written to {args.out}: {training['captions']} captions, {training['epochs']} epochs in "
+        f"decoder for {decoder.space} in {args.out}: {training['captions']} captions, {training['epochs']} epochs in "
         f"{training['seconds'] / 60:.1f} min ({state}); validation loss {training['validation_loss']:.3f}"
     )
     print(f"use it: unembed invert ... --space {decoder.space} --generator decoder:{args.out}+edit")

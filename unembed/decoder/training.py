@@ -38,7 +38,7 @@ from ..index import HELD_OUT_SHARE, build_bank, collect_captions, is_held_out
 from ..index.bank import texts_sha256
 from ..spaces import Space, load_space
 from ..version import __version__
-from .decoder import BOS, CONFIG, EOS, PAD, TOKENIZER, WEIGHTS, Decoder, special_ids
+from .decoder import BOS, CONFIG, EOS, PAD, TOKENIZER, WEIGHTS, Decoder, load_decoder, special_ids
 from .model import Architecture, DecoderNetwork
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,9 @@ def train_decoder(
     if not overwrite:
         _refuse_other_files(out)
     captions, excluded, record = _captions(sources, exclude)
-    if not overwrite:  # before any work: embedding the captions takes minutes
-        _refuse_another_decoder(out, space, record, settings)
+    if not overwrite and _holds_this_decoder_finished(out, space, record, settings):  # before any work: embedding takes minutes
+        log.info("%s already holds this decoder, trained to the end: nothing to do (--overwrite trains it again)", out)
+        return load_decoder(out, space)
     work = out / WORK
     vectors = _embeddings(captions, space, work)
     tokenizer = _tokenizer(captions, settings, work)
@@ -236,17 +237,18 @@ def _refuse_other_files(out: Path) -> None:
         )
 
 
-def _refuse_another_decoder(out: Path, space: Space, record: dict, settings: TrainingSettings) -> None:
-    """A decoder in `out` is replaced only by the training that wrote it (which resumes it, or writes it again): one of
-    another space, other captions or other settings is someone's finished work, refused without `overwrite`."""
+def _holds_this_decoder_finished(out: Path, space: Space, record: dict, settings: TrainingSettings) -> bool:
+    """True where `out` holds the decoder this training writes, finished (run again, it has nothing to do). A decoder in
+    `out` is replaced only by the training that wrote it (which resumes it): one of another space, other captions or
+    other settings is someone's finished work, refused without `overwrite`."""
     if not (out / CONFIG).is_file():
-        return
+        return False
     try:
         config = jsontext.parse((out / CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # no decoder there (_refuse_other_files has refused files of its names)
-        return
+        return False
     if not isinstance(config, dict):
-        return
+        return False
     data, old, training = (value if isinstance(value := config.get(key), dict) else {} for key in ("data", "settings", "training"))
     new = asdict(settings)
     differences = [f"space {config.get('space')}"] if (config.get("space"), config.get("dim")) != (space.spec, space.dim) else []
@@ -256,9 +258,9 @@ def _refuse_another_decoder(out: Path, space: Space, record: dict, settings: Tra
     settings_differ = [f"--{name.replace('_', '-')} {old.get(name)}" for name in new if old.get(name) != new[name]]
     if settings_differ:
         differences.append(", ".join(settings_differ))
+    finished = training.get("finished") is True
     if not differences:
-        return
-    finished = training.get("finished")
+        return finished and (out / WEIGHTS).is_file() and (out / TOKENIZER).is_file()
     raise InputError(
         f"--out {out} holds {'a finished' if finished else 'an unfinished'} decoder trained otherwise (its "
         f"{'; its '.join(differences)}): training this one would replace it. Give another folder, or pass --overwrite "
