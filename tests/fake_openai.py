@@ -7,7 +7,9 @@ request's Authorization header in its error message, as careless servers do). Ho
 then the `ok` body one byte a second: every read is quick, the whole answer takes minutes), `trickle-headers` (the
 status line and headers one byte a second too), `endless` (a body with no Content-Length and no end), `huge-length`
 (claims `Content-Length: 2000000000`, then sends without end), `gzip` (the `ok` answer gzip-compressed, though the
-client asked for none), `ansi` (the `ok` answer with escape and BEL characters in its lines). A hostile handler stops
+client asked for none), `ansi` (the `ok` answer with escape and BEL characters in its lines). Answers of the wrong
+shape: `json-list` (a JSON array where an object belongs), `deep` (arrays nested 100,000 deep, past Python's JSON
+recursion), `content-list` (the `ok` answer with its message content a JSON list, not text). A hostile handler stops
 when the client goes away, when the test ends, or after `TRICKLE_LIMIT` seconds or `ENDLESS_LIMIT` bytes. Every
 request is recorded with its headers (names in lower case), so a test can see what reached which server.
 """
@@ -91,6 +93,9 @@ class FakeOpenAI:
             "empty": (200, json.dumps({**ok_body, "choices": []}).encode()),
             "404": (404, b'{"error": {"message": "not found"}}'),
             "401": (401, b'{"error": {"message": "bad key"}}'),
+            "json-list": (200, b"[]"),
+            "deep": (200, b"[" * 100_000 + b"]" * 100_000),
+            "content-list": (200, json.dumps(_content_as_list(ok_body)).encode()),
         }[mode]
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
@@ -136,3 +141,11 @@ class FakeOpenAI:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=HANG_LIMIT)
+
+
+def _content_as_list(body: dict) -> dict:
+    """A chat answer whose message content is a list of its lines (a shape the chat API does not have)."""
+    if "choices" not in body:
+        return body
+    message = body["choices"][0]["message"]
+    return {**body, "choices": [{**body["choices"][0], "message": {**message, "content": message["content"].split("\n")}}]}

@@ -176,6 +176,27 @@ def test_a_trickling_server_is_cut_at_the_deadline_of_the_step(mode):
 
 
 @pytest.mark.parametrize(("mode", "said"), [
+    ("json-list", "the server answered without any choice (its `choices` empty or missing)"),
+    ("deep", "RecursionError: maximum recursion depth exceeded"),
+    ("content-list", "the answer's content is a JSON list, not text"),
+])  # fmt: skip
+def test_an_answer_of_the_wrong_shape_fails_the_step_by_name_on_the_cli(caption_file, mode, said, capsys):
+    """The probe: a JSON array for the model list, an answer nested 100,000 deep, or message content that is a list
+    ended in a traceback. The model list's shape is not the chat's business (the chat call still runs); a chat answer
+    of the wrong shape fails its step, named."""
+    with FakeOpenAI("ok", models_mode=mode) as server:
+        code = main(["invert", "--text", "a dog running on a sandy beach", "--space", "minilm", "--bank", str(caption_file),
+                     "--generator", f"openai:fake@{server.url}", "--steps", "1", "--requested", "5", "--patience", "0"])
+    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    with FakeOpenAI(mode) as server:
+        code = main(["invert", "--text", "a dog running on a sandy beach", "--space", "minilm", "--bank", str(caption_file),
+                     "--generator", f"openai:fake@{server.url},backoff=0.05", "--steps", "1", "--requested", "5",
+                     "--patience", "0"])
+    err = capsys.readouterr().err
+    assert code == 3 and said in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("mode", "said"), [
     ("trickle", "did not send its model list within 2 s"),
     ("trickle-headers", "did not send its model list within 2 s"),
     ("hang", "did not send its model list within 2 s"),

@@ -386,6 +386,29 @@ def test_ray_options_without_ray_are_refused_not_ignored(tmp_path, capsys):
     assert not (tmp_path / "run").exists() and not (tmp_path / "bank").exists()
 
 
+@pytest.mark.parametrize(("options", "said"), [
+    (["--gpus-per-worker", "-1"], "--gpus-per-worker must be 0, a fraction from 0.0001 to 1, or a whole number"),
+    (["--gpus-per-worker", "nan"], "--gpus-per-worker must be a finite number"),
+    (["--cpus-per-worker", "-1"], "--cpus-per-worker must be a fraction from 0.0001 to 1, or a whole number"),
+    (["--cpus-per-worker", "0"], "--cpus-per-worker must be a fraction"),
+    (["--cpus-per-worker", "1.5"], "got 1.5"),
+    (["--workers", "0"], "--workers (Ray workers) must be at least 1"),
+    (["--ray-start-timeout", "inf"], "--ray-start-timeout must be a positive number of seconds"),
+    (["--workers", str(4 * (os.cpu_count() or 1))], "and the local Ray started here has this machine's"),
+])  # fmt: skip
+def test_ray_settings_ray_cannot_take_are_refused_before_any_model_loads(tmp_path, capsys, options, said):
+    """The probe: a negative or NaN --cpus-per-worker or --gpus-per-worker ended in Ray's traceback; --cpus-per-worker 64
+    started a local Ray claiming 64 CPUs on a 2-core machine without a word. Same check for run and bank build."""
+    np.save(tmp_path / "t.npy", np.ones((2, 384), np.float32))
+    (tmp_path / "captions.txt").write_text("a dog on a beach\na red car\n")
+    for command in (["run", str(tmp_path / "t.npy"), "--out", str(tmp_path / "run")],
+                    ["bank", "build", "--from", str(tmp_path / "captions.txt"), "--out", str(tmp_path / "bank")]):
+        assert main([*command, "--ray", *options]) == 2
+        error = capsys.readouterr().err
+        assert said in error and "Traceback" not in error and "Loading" not in error, error
+    assert not (tmp_path / "run").exists() and not (tmp_path / "bank").exists()
+
+
 @pytest.mark.parametrize("where", ["targets", "path column", "exclude"])
 def test_a_fifo_given_to_run_is_named_as_not_a_regular_file(tmp_path, capsys, where):
     """The probe: a FIFO named in the `path` column was one of the "media file(s) ... [that] do not exist", and

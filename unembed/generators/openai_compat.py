@@ -49,6 +49,9 @@ else:
 
 CHECK_SECONDS = 10.0  # the up-front model-list request: a live server answers it at once
 RESPONSE_CAP = 8 * 2**20  # bytes one call may read: an LLM's 50 lines are a few KB, a long model list about 1 MB
+# What an answer of the wrong shape raises in the openai client: JSON that is not an object where one is expected
+# (AttributeError), of the wrong types, or nested deeper than Python's JSON parser recurses (RecursionError).
+MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError)
 
 
 class OpenAIGenerator(ChatGenerator):
@@ -124,7 +127,7 @@ class OpenAIGenerator(ChatGenerator):
                 f"no OpenAI-compatible server answers at {redact_url(self.base_url)} ({_describe(error)}). Start the server, "
                 "or fix the URL in --generator openai:MODEL@http://host:port/v1."
             ) from None
-        except (openai.OpenAIError, ValueError, TypeError):
+        except (openai.OpenAIError, *MALFORMED):
             pass  # some servers have no (or an odd) /models route; the chat route may still work
 
     def _complete_one(self, call: Call) -> Completion | Exception:
@@ -137,10 +140,13 @@ class OpenAIGenerator(ChatGenerator):
             with _deadline(remaining):
                 response = self.client.chat.completions.create(model=self.model, **self._chat_arguments(call), timeout=remaining)
             if not getattr(response, "choices", None):
-                return GeneratorError("the server answered without any choice (an empty `choices` list)")
+                return GeneratorError("the server answered without any choice (its `choices` empty or missing)")
+            content = response.choices[0].message.content
+            if content is not None and not isinstance(content, str):
+                return GeneratorError(f"the answer's content is a JSON {type(content).__name__}, not text")
             usage = response.usage
             return Completion(
-                text=response.choices[0].message.content or "",
+                text=content or "",
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             )
@@ -150,7 +156,7 @@ class OpenAIGenerator(ChatGenerator):
             return error
         except openai.OpenAIError as error:
             return GeneratorError(_describe(error))
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:  # answers of the wrong shape
+        except MALFORMED as error:
             return GeneratorError(f"unreadable answer ({type(error).__name__}: {error})")
 
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:

@@ -15,7 +15,7 @@ import torch
 from .. import checks
 from ..index.bank import ChunkEncoder, encode_captions
 from ..spaces import Space, load_space
-from .engines import START_SECONDS, EngineStats, on_ray
+from .engines import START_SECONDS, EngineStats, on_ray, ray_settings
 from .worker import ProcessFacts
 
 
@@ -50,8 +50,10 @@ def ray_encoder(
 ) -> ChunkEncoder:
     """Chunks encoded by `workers` Ray actors with the space spec `space`: on a local Ray started here (address
     None) or on the cluster at `address` (every node needs unembed and the space's extra installed)."""
-    workers, batch_size = checks.count(workers, "workers"), checks.count(batch_size, "batch_size")
-    start_timeout = checks.seconds(start_timeout, "ray_start_timeout")
+    batch_size = checks.count(batch_size, "batch_size")
+    ray_settings(
+        address=address, workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker, start_timeout=start_timeout
+    )  # before the captions are read: on_ray checks them again as Ray starts
 
     def encode(chunks: list[tuple[int, list[str]]]) -> Iterator[tuple[int, np.ndarray]]:
         if not chunks:

@@ -16,7 +16,9 @@ one when every worker was lost).
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import RunnerError
+from .. import checks
+from ..errors import InputError, RunnerError
 from ..index import Bank
 from ..registry import require
 from ..spaces import Space
@@ -59,6 +62,38 @@ def in_process(
     stats.peak_rss = [worker.peak_rss()]
 
 
+def ray_settings(*, address: str | None, workers, cpus_per_worker, gpus_per_worker, start_timeout) -> dict:
+    """The workers' settings, checked before Ray starts (Ray takes a negative or NaN amount with a traceback, and a
+    fraction above 1 only for its own custom resources). A local Ray (no `address`, none joined yet) is started with
+    the CPUs the workers ask for, so it is held to the cores this machine has: more would promise cores not there."""
+    workers = checks.count(workers, "--workers (Ray workers)", maximum=checks.COUNT_LIMIT)
+    amounts = {"--cpus-per-worker": cpus_per_worker, "--gpus-per-worker": gpus_per_worker}
+    for name, amount in amounts.items():
+        amount = checks.number(amount, name)
+        none = amount == 0 and name == "--gpus-per-worker"
+        if not (none or 1e-4 <= amount <= 1 or (amount > 1 and amount.is_integer())):
+            raise InputError(
+                f"{name} must be {'0, ' if name == '--gpus-per-worker' else ''}a fraction from 0.0001 to 1, or a whole "
+                f"number (Ray's rule for shared CPUs and GPUs); got {amount:g}."
+            )
+        amounts[name] = amount
+    cpus, gpus = amounts.values()
+    cores = os.cpu_count() or 1
+    if not address and not _ray_running() and workers * cpus > cores:
+        raise InputError(
+            f"--workers {workers} x --cpus-per-worker {cpus:g} asks for {workers * cpus:g} CPUs, and the local Ray started "
+            f"here has this machine's {cores}. Ask for at most {cores} in all, or give --ray ADDRESS of a cluster that has them."
+        )
+    start_timeout = checks.seconds(start_timeout, "--ray-start-timeout")
+    return dict(workers=workers, cpus_per_worker=cpus, gpus_per_worker=gpus, start_timeout=start_timeout)
+
+
+def _ray_running() -> bool:
+    """Whether this process already joined a Ray (its caller's): on_ray then uses it as it is."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
 def on_ray(
     worker_type: type,
     worker_args: tuple,
@@ -76,6 +111,14 @@ def on_ray(
     `run(batch)` -> (batch number, result) per batch, whose first item is its number; `pid()`, `peak_rss()`) on a
     local Ray started here (address None) or on the cluster at `address`; the workers must be placed and started
     within `start_timeout` seconds."""
+    settings = ray_settings(
+        address=address,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
+        gpus_per_worker=gpus_per_worker,
+        start_timeout=start_timeout,
+    )
+    workers, cpus_per_worker, gpus_per_worker, start_timeout = settings.values()
     ray = require("ray", extra="ray", needed_by="running a job on Ray (--ray)")
     started_here = not ray.is_initialized()
     if started_here:

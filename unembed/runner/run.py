@@ -17,7 +17,7 @@ from ..index import collect_captions, resolve_bank
 from ..inverter import InversionConfig
 from ..paths import exclusive, refuse_special
 from ..spaces import Space, load_space
-from .engines import START_SECONDS, EngineStats, in_process, on_ray
+from .engines import START_SECONDS, EngineStats, in_process, on_ray, ray_settings
 from .job import Job, claim
 from .shards import read_shards, write_shard
 from .targets import read_targets
@@ -75,8 +75,14 @@ def run_job(
     """
     started = time.perf_counter()
     out = Path(out)
-    workers = checks.count(workers, "workers")
-    ray_start_timeout = checks.seconds(ray_start_timeout, "ray_start_timeout")
+    if ray:  # before any model loads
+        ray_settings(
+            address=address,
+            workers=workers,
+            cpus_per_worker=cpus_per_worker,
+            gpus_per_worker=gpus_per_worker,
+            start_timeout=ray_start_timeout,
+        )
     space = load_space(space)
     excluded = _excluded(exclude)
     found = read_targets(targets, space, progress=progress)
