@@ -387,11 +387,12 @@ def test_ray_options_without_ray_are_refused_not_ignored(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("options", "said"), [
-    (["--gpus-per-worker", "-1"], "--gpus-per-worker must be 0, a fraction from 0.0001 to 1, or a whole number"),
+    (["--gpus-per-worker", "-1"], "--gpus-per-worker must be 0, a fraction from 0.0001 to 1, or a whole number up to 10,000"),
     (["--gpus-per-worker", "nan"], "--gpus-per-worker must be a finite number"),
     (["--cpus-per-worker", "-1"], "--cpus-per-worker must be a fraction from 0.0001 to 1, or a whole number"),
     (["--cpus-per-worker", "0"], "--cpus-per-worker must be a fraction"),
     (["--cpus-per-worker", "1.5"], "got 1.5"),
+    (["--gpus-per-worker", "1e308"], "a whole number up to 10,000"),
     (["--workers", "0"], "--workers (Ray workers) must be at least 1"),
     (["--ray-start-timeout", "inf"], "--ray-start-timeout must be a positive number of seconds"),
     (["--workers", str(4 * (os.cpu_count() or 1))], "and the local Ray started here has this machine's"),

@@ -71,10 +71,10 @@ def ray_settings(*, address: str | None, workers, cpus_per_worker, gpus_per_work
     for name, amount in amounts.items():
         amount = checks.number(amount, name)
         none = amount == 0 and name == "--gpus-per-worker"
-        if not (none or 1e-4 <= amount <= 1 or (amount > 1 and amount.is_integer())):
+        if not (none or 1e-4 <= amount <= 1 or (1 < amount <= checks.COUNT_LIMIT and amount.is_integer())):
             raise InputError(
                 f"{name} must be {'0, ' if name == '--gpus-per-worker' else ''}a fraction from 0.0001 to 1, or a whole "
-                f"number (Ray's rule for shared CPUs and GPUs); got {amount:g}."
+                f"number up to {checks.COUNT_LIMIT:,} (Ray's rule for shared CPUs and GPUs); got {amount:g}."
             )
         amounts[name] = amount
     cpus, gpus = amounts.values()
