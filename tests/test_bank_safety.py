@@ -411,3 +411,18 @@ def test_search_parameters_a_manifest_holds_that_cannot_be_used_are_named_as_the
     assert main(["bank", "info", str(tmp_path / "nowhere")]) == 2  # no manifest to show: only named
     out, err = capsys.readouterr()
     assert out == "" and "no bank at" in err and "Traceback" not in err
+
+
+def test_a_fifo_or_device_given_as_a_bank_is_not_called_a_caption_file(tmp_path, capsys):
+    """The probe: `bank search FIFO` and `bank info /dev/zero` said "is a file, not a bank ... Build one from it with
+    `unembed bank build --from FIFO`", a build that could never read it."""
+    import os
+
+    from unembed.cli import main
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for command in (["search", str(fifo), "--text", "a dog"], ["info", "/dev/zero"]):
+        assert main(["bank", *command]) == 2
+        out, err = capsys.readouterr()
+        assert "is not a bank but a FIFO, a device or a socket" in err and "bank build --from" not in err and out == ""

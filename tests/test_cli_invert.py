@@ -114,3 +114,11 @@ def test_the_mils_data_variable_naming_a_file_is_refused_before_any_download(cap
     err = capsys.readouterr().err
     assert f"UNEMBED_MILS_DIR={tmp_path / 'notes.txt'}: {tmp_path / 'notes.txt'} is a file, not a folder" in err
     assert "Point UNEMBED_MILS_DIR at the folder" in err and "Traceback" not in err
+
+
+def test_a_folder_named_like_a_vector_file_is_called_a_folder(tmp_path, capsys):
+    """The probe: `invert adir.npy` (a folder) said "adir.npy is a vector file: give it as --vector adir.npy"."""
+    (tmp_path / "adir.npy").mkdir()
+    assert main(["invert", str(tmp_path / "adir.npy"), "--space", "minilm"]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder, not a file" in err and "--vector" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InputError
@@ -59,7 +60,7 @@ def run(args) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:  # before the run, not after it
         raise InputError(f"--plot {args.plot}: a plot is written as {', '.join(sorted(PLOT_FORMATS))}. Give a path ending in one.")
     refuse_blank_text(args.text, "invert")
-    if args.input is not None and str(args.input).lower().endswith(".npy"):
+    if args.input is not None and str(args.input).lower().endswith(".npy") and not os.path.isdir(args.input):
         raise InputError(f"{args.input} is a vector file: give it as --vector {args.input}.")
     if len(given) != 1:
         raise InputError("give exactly one of: an input FILE, --vector FILE.npy, --text TEXT.")

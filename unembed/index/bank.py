@@ -744,6 +744,10 @@ _MANIFEST_TYPES = {"format": int, "space": str, "dim": int, "count": int, "index
 
 def read_manifest(path: Path) -> dict:
     """The manifest of the bank at `path`, checked for the fields and types this version reads."""
+    if path.exists() and not path.is_dir() and not path.is_file():  # nothing to build a bank from either
+        raise BankError(
+            f"{path} is not a bank but a FIFO, a device or a socket: a bank is the folder `unembed bank build` writes. Give that folder."
+        )
     if path.exists() and not path.is_dir():  # a caption file given where a bank goes (`bank search c.txt`)
         raise BankError(
             f"{path} is a file, not a bank: a bank is the folder `unembed bank build` writes. Build one from it with "
