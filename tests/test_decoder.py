@@ -126,6 +126,11 @@ def test_bad_training_input_is_a_clear_error(tmp_path, captions):
         train_decoder("minilm", [empty], tmp_path / "a", settings=TINY, progress=False)
     with pytest.raises(DecoderError, match="every one of the .* captions is excluded"):
         train_decoder("minilm", [captions], tmp_path / "b", exclude=[captions], settings=TINY, progress=False)
+    few = tmp_path / "few.txt"  # the probe: "Give more captions, or a smaller --batch" when --validation held them all
+    few.write_text("\n".join(captions.read_text(encoding="utf-8").splitlines()[:TINY.validation]), encoding="utf-8")
+    with pytest.raises(DecoderError, match=rf"0 captions are left to train on.* {TINY.validation} are held for validation "
+                                           rf"\(--validation {TINY.validation}\).*a smaller --validation"):
+        train_decoder("minilm", [few], tmp_path / "c", settings=TINY, progress=False)
     folder = tmp_path / "d"  # the probe: its captions were d/config.json, overwritten by the decoder's config
     folder.mkdir()
     (folder / "config.json").write_bytes(captions.read_bytes())

@@ -127,8 +127,9 @@ def train_decoder(
     validation, training = order[: settings.validation], order[settings.validation :]
     if len(training) < settings.batch:
         raise DecoderError(
-            f"{len(training)} captions are left to train on, fewer than one batch ({settings.batch}). "
-            "Give more captions, or a smaller --batch."
+            f"{len(training)} captions are left to train on, fewer than one batch ({settings.batch}): of the {len(keep)} "
+            f"usable captions, {len(validation)} are held for validation (--validation {settings.validation}). Give more "
+            "captions, a smaller --validation or a smaller --batch."
         )
 
     architecture = Architecture(
