@@ -283,3 +283,20 @@ def test_a_url_written_after_an_option_is_refused_not_read_into_the_key():
 
     with pytest.raises(GeneratorError, match="option api_key holds a URL.*openai:MODEL@http://host:port/v1,KEY=VALUE"):
         load_generator("openai:fake,api_key=zzSECRETzz@http://127.0.0.1:9/v1")
+
+
+def test_a_model_list_redirected_to_where_nothing_listens_names_the_redirect(monkeypatch):
+    """The probe: a server whose /models redirected to a dead port was reported as "no OpenAI-compatible server answers
+    at" its own URL, which had answered."""
+    import socket
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    with FakeOpenAI("ok", models_mode="redirect", redirect_to=dead) as server:
+        with pytest.raises(GeneratorError) as refused:
+            OpenAIGenerator("fake", server.url, api_key=SECRET, retries=0, timeout=5)
+    said = str(refused.value)
+    assert f"the server at {server.url} redirected its model list to {dead}/models, where no server answers" in said
+    assert "no OpenAI-compatible server answers at" not in said and SECRET not in said

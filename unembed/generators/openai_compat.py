@@ -123,6 +123,13 @@ class OpenAIGenerator(ChatGenerator):
         except AnswerRefused as error:
             raise GeneratorError(f"the server at {redact_url(self.base_url)} sent an unusable model list: {error}") from None
         except openai.APIConnectionError as error:
+            redirected = _redirected_to(error, self.base_url)
+            if redirected:
+                raise GeneratorError(
+                    f"the server at {redact_url(self.base_url)} redirected its model list to {redirected}, where no server "
+                    f"answers ({_describe(error)}). Fix the server's redirect, or give the URL it means in "
+                    "--generator openai:MODEL@URL."
+                ) from None
             raise GeneratorError(
                 f"no OpenAI-compatible server answers at {redact_url(self.base_url)} ({_describe(error)}). Start the server, "
                 "or fix the URL in --generator openai:MODEL@http://host:port/v1."
@@ -258,6 +265,19 @@ class _GuardedBackend:
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
+
+
+def _redirected_to(error: openai.APIConnectionError, base_url: str) -> str | None:
+    """Where a redirect the client followed led, redacted, when the failed request went elsewhere than `base_url`;
+    None when it failed at the server itself. (openai's error holds the first request; httpx's, its cause, the last.)"""
+    try:
+        url = error.__cause__.request.url  # type: ignore[union-attr]
+    except (AttributeError, RuntimeError):  # no cause, or an httpx error raised before it had a request
+        return None
+    asked = httpx.URL(base_url)
+    if (url.scheme, url.host, url.port) == (asked.scheme, asked.host, asked.port):
+        return None
+    return redact(redact_url(str(url)))[:200]
 
 
 def _refuse_from_headers(response: httpx.Response) -> None:
