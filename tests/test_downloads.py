@@ -105,3 +105,48 @@ def test_a_download_announced_past_its_cap_is_refused_before_a_byte_is_written(h
     # Through the caption sources, the same refusal is the usual "could not download" error with its fix.
     with pytest.raises(InputError, match="could not download"):
         _download(hostile + "/huge", target)
+
+
+def test_the_hub_is_out_of_reach_where_its_host_takes_no_connection(monkeypatch):
+    import socket
+
+    from unembed.download import hub_out_of_reach
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+        assert not hub_out_of_reach()
+    assert hub_out_of_reach()  # the port is closed now
+    monkeypatch.setenv("HF_ENDPOINT", "https://no-such-host.invalid")
+    assert hub_out_of_reach()
+    with socket.socket() as listening:  # reachable, but the user said offline
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        assert hub_out_of_reach()
+
+
+def test_a_bank_naming_a_hub_model_out_of_reach_asks_only_the_cache(tmp_path, monkeypatch, capsys):
+    """The probe: `bank search` of a bank whose manifest names st:someone/model spent 77 s in the hub library's
+    retries before it failed; out of reach, only the cache is asked, and the message says so."""
+    import json
+
+    from unembed.cli import main
+    from unembed.index import build_bank
+
+    monkeypatch.setenv("HF_ENDPOINT", "https://no-such-host.invalid")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    folder = build_bank(texts=["a dog", "a cat"], space="minilm", out=tmp_path / "bank").path
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(dict(manifest, space="st:someone/model")))
+    assert main(["bank", "search", str(folder), "--text", "a dog"]) == 2
+    err = capsys.readouterr().err
+    assert "could not load sentence-transformers model 'someone/model': the Hugging Face hub cannot be reached" in err
+    assert "only the local cache was asked, and it is not there" in err and "Traceback" not in err

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +26,30 @@ from .integrity import sha256_file
 STALL_SECONDS = 60.0
 STALL_BYTES = 64 * 1024  # in STALL_SECONDS: about 1 KiB/s, far below any working line
 MAX_BYTES = 8 * 2**30  # the largest file unembed downloads, ImageBind's checkpoint, is 4.5 GB
+
+
+HUB_CHECK_SECONDS = 5.0  # a reachable hub takes a TCP connection at once
+
+
+def hub_out_of_reach() -> bool:
+    """Whether the Hugging Face hub is out of reach: HF_HUB_OFFLINE is set, or its host (HF_ENDPOINT, default
+    huggingface.co) takes no TCP connection within HUB_CHECK_SECONDS. The hub's libraries retry an unreachable hub for
+    a minute or more before they look in their cache, so a loader that knows it is out of reach asks the cache alone
+    (`local_files_only=True`). Behind a proxy (HTTPS_PROXY) the hub is taken as reachable: only the proxy can tell."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    if urllib.request.getproxies().get(endpoint.scheme) and not urllib.request.proxy_bypass(host):
+        return False
+    try:
+        socket.create_connection((host, endpoint.port or (443 if endpoint.scheme == "https" else 80)), timeout=HUB_CHECK_SECONDS).close()
+    except OSError:
+        return True
+    return False
+
+
+UNREACHABLE = "the Hugging Face hub cannot be reached from here (checked with a 5 s connection), so only the local cache was asked"
 
 
 class DownloadTooLarge(OSError):

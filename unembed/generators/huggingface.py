@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 import torch
 import transformers
 
+from ..download import UNREACHABLE, hub_out_of_reach
 from ..errors import GeneratorError, WeightsNotFoundError
 from .base import Call, ChatGenerator, Completion
 
@@ -30,15 +32,16 @@ class TransformersGenerator(ChatGenerator):
         dtype: str | None = None,
     ):
         self.spec = f"transformers:{model_id_or_path}"
+        cache_only = not Path(model_id_or_path).is_dir() and hub_out_of_reach()
         try:
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_id_or_path)
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(model_id_or_path, local_files_only=cache_only)
             self.model = transformers.AutoModelForCausalLM.from_pretrained(
-                model_id_or_path, dtype=getattr(torch, dtype) if dtype else "auto"
+                model_id_or_path, dtype=getattr(torch, dtype) if dtype else "auto", local_files_only=cache_only
             )
         except OSError as error:
             raise WeightsNotFoundError(
-                f"transformers could not load {model_id_or_path!r}: {error}. Offline? Give a local model folder "
-                "(transformers:/path/to/model) or use the offline default --generator llama.cpp."
+                f"transformers could not load {model_id_or_path!r}: {f'{UNREACHABLE}, and it is not there' if cache_only else error}. "
+                "Offline? Give a local model folder (transformers:/path/to/model) or use the offline default --generator llama.cpp."
             ) from error
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device).eval()  # type: ignore[arg-type]  # transformers types `to` as a wrapped method of PreTrainedModel

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ..download import hub_out_of_reach
 from ..errors import InputError, RendererError, WeightsNotFoundError
 from ..registry import require
 from .base import Renderer
@@ -73,6 +74,7 @@ class DiffusersRenderer(Renderer):
                 f"diffusers pipeline folder {model} does not exist. Pass a folder written by "
                 "`pipeline.save_pretrained()` (it holds model_index.json), or a Hugging Face model id."
             )
+        local_files_only = local_files_only or (not _looks_like_path(model) and hub_out_of_reach())
         try:
             pipeline = diffusers.AutoPipelineForText2Image.from_pretrained(
                 str(Path(model).expanduser()) if _looks_like_path(model) else model,

@@ -1,6 +1,7 @@
 """Text-only spaces from sentence-transformers models: `minilm` (bundled, offline) and `st:MODEL_ID_OR_PATH`.
 
-A local folder is loaded with `local_files_only=True`, so it never reaches the hub; nothing here changes
+A local folder is loaded with `local_files_only=True`, so it never reaches the hub, and so is a hub id while the hub
+is out of reach (`download.hub_out_of_reach`: the cache answers at once, the hub's retries take minutes); nothing here changes
 the process's environment (HF_HUB_OFFLINE stays the user's to set, and Ray workers inherit only theirs).
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
+from ..download import UNREACHABLE, hub_out_of_reach
 from ..errors import SpaceError, WeightsNotFoundError
 from ..registry import require
 from .base import Space
@@ -22,12 +24,14 @@ class SentenceTransformerSpace(Space):
     def __init__(self, spec: str, model_name_or_path: str | Path, *, device: str | None = None, batch_size: int = 128):
         self.spec = spec
         self.batch_size = batch_size
-        local = Path(model_name_or_path).is_dir()  # a folder on disk: read it, never ask the hub
+        folder = Path(model_name_or_path).is_dir()  # a folder on disk: read it, never ask the hub
+        cache_only = not folder and hub_out_of_reach()
         try:
-            self.model = SentenceTransformer(str(model_name_or_path), device=device, local_files_only=local)
+            self.model = SentenceTransformer(str(model_name_or_path), device=device, local_files_only=folder or cache_only)
         except OSError as error:
             raise WeightsNotFoundError(
-                f"could not load sentence-transformers model {model_name_or_path!r}: {error}. "
+                f"could not load sentence-transformers model {model_name_or_path!r}: "
+                f"{f'{UNREACHABLE}, and it is not there' if cache_only else error}. "
                 "Offline? Give a local model folder (`st:/path/to/model`) or use the bundled `minilm`."
             ) from error
         except (ValueError, KeyError) as error:  # a folder that is not a model: transformers cannot tell its type
