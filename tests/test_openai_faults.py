@@ -300,3 +300,29 @@ def test_a_model_list_redirected_to_where_nothing_listens_names_the_redirect(mon
     said = str(refused.value)
     assert f"the server at {server.url} redirected its model list to {dead}/models, where no server answers" in said
     assert "no OpenAI-compatible server answers at" not in said and SECRET not in said
+
+
+def test_ctrl_c_during_a_hung_chat_call_ends_the_command_at_once(caption_file):
+    """The probe: Ctrl-C on `unembed run` while the server held a chat call waited for the step's whole --timeout
+    (120 s): the thread pool's shutdown, and Python's exit, joined the call in flight."""
+    import signal
+    import subprocess
+    import sys
+
+    with FakeOpenAI("hang") as server:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "unembed", "invert", "--text", "a dog on a beach", "--space", "minilm", "--bank",
+             str(caption_file), "--generator", f"openai:fake@{server.url}", "--steps", "1", "--timeout", "600"],
+            stderr=subprocess.PIPE, text=True,
+        )
+        waited = time.monotonic()
+        while not any(seen["method"] == "POST" for seen in server.requests):  # the chat call is in flight
+            assert process.poll() is None and time.monotonic() - waited < 120, "the chat call never started"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        try:
+            _, err = process.communicate(timeout=15)  # a hang guard: the fake holds the call for 20 s, the step 600 s
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("Ctrl-C did not end the command while a chat call hung")
+    assert process.returncode == 130 and err.strip().endswith("unembed: interrupted; stopped.") and "Traceback" not in err

@@ -20,12 +20,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import queue
 import re
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -167,8 +168,27 @@ class OpenAIGenerator(ChatGenerator):
             return GeneratorError(f"unreadable answer ({type(error).__name__}: {error})")
 
     def _complete(self, calls: list[Call]) -> list[Completion | Exception]:
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(calls)))) as pool:
-            return list(pool.map(self._complete_one, calls))
+        # Daemon threads, not a ThreadPoolExecutor: on Ctrl-C the executor's shutdown, and Python's exit after it, wait
+        # for every call in flight, so a hung server held the interrupted command for the step's whole --timeout.
+        results: list[Completion | Exception | None] = [None] * len(calls)
+        pending: queue.SimpleQueue[tuple[int, Call]] = queue.SimpleQueue()
+        for item in enumerate(calls):
+            pending.put(item)
+
+        def work() -> None:
+            while True:
+                try:
+                    index, call = pending.get_nowait()
+                except queue.Empty:
+                    return
+                results[index] = self._complete_one(call)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(self.concurrency, len(calls))))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()  # Ctrl-C interrupts the wait; the threads end with the process
+        return [result if result is not None else GeneratorError("the call ended without an answer") for result in results]
 
 
 def _describe(error: openai.OpenAIError) -> str:
