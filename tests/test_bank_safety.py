@@ -426,3 +426,25 @@ def test_a_fifo_or_device_given_as_a_bank_is_not_called_a_caption_file(tmp_path,
         assert main(["bank", *command]) == 2
         out, err = capsys.readouterr()
         assert "is not a bank but a FIFO, a device or a socket" in err and "bank build --from" not in err and out == ""
+
+
+@pytest.mark.parametrize(("spec", "said"), [
+    ("HNSW0", "HNSW0 is a count of 0"),
+    ("HNSW1", "HNSW1 is below the 2 HNSW needs"),
+    ("NSG4", "NSG4 is below the 8 NSG needs"),
+    ("IVF2_HNSW1,Flat", "HNSW1 is below the 2 HNSW needs"),
+    ("PQ8x0", "x0 is a count of 0"),
+    ("RR0,Flat", "RR0 is a count of 0"),
+    ("OPQ16,PQ16", "FAISS's OPQ training stops the process on a few hundred rows"),
+])  # fmt: skip
+def test_an_index_spec_faiss_would_die_on_is_refused_before_encoding(tmp_path, capsys, spec, said):
+    """The probe: `bank build --index HNSW0` ended in FAISS's abort (exit 134), HNSW1 in a segmentation fault (139).
+    Each spec here kills the process in FAISS 1.x when built on a few hundred unit vectors (checked by hand in a child)."""
+    from unembed.cli import main
+
+    captions = tmp_path / "c.txt"
+    captions.write_text("".join(f"caption number {n}\n" for n in range(300)))
+    assert main(["bank", "build", "--from", str(captions), "--out", str(tmp_path / "bank"), "--index", spec]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "stops the process" in err
+    assert not (tmp_path / "bank").exists() and not (tmp_path / ".bank.partial").exists()  # refused before encoding

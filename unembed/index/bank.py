@@ -91,9 +91,37 @@ def make_index(vectors: np.ndarray | VectorFile, spec: str = "Flat", *, train_si
     return index
 
 
+# Specs on which FAISS aborts or corrupts memory (the process dies: SIGABRT, SIGSEGV) instead of raising: a count of 0
+# anywhere (HNSW0, PQ8x0, RR0), a graph degree too small to link (HNSW1, NSG4), and OPQ trained on a few hundred rows.
+# Found by building each on random unit vectors; FAISS's own checks catch the rest.
+_SPEC_NUMBERS = re.compile(r"([A-Za-z]+)(\d+)")
+_LEAST = {"HNSW": 2, "NSG": 8}
+OPQ_LEAST_ROWS = 1_000
+
+
+def refuse_spec_faiss_cannot_take(spec: str, count: int) -> None:
+    """Refuse, before FAISS sees it, an index spec on which FAISS kills the process (see _LEAST)."""
+    if not isinstance(spec, str):
+        raise InputError(f"an index spec is a faiss index-factory string such as 'Flat' or 'IVF4096,SQ8,RFlat'; got {spec!r}.")
+    for name, digits in _SPEC_NUMBERS.findall(spec):
+        least = _LEAST.get(name.upper(), 1)
+        if len(digits) < 19 and int(digits) < least:
+            raise InputError(
+                f"index {spec!r}: {name}{digits} is {'a count of 0' if int(digits) == 0 else f'below the {least} {name} needs'}, on which "
+                f"FAISS stops the process instead of refusing it. Use {name}{max(least, 32) if name.upper() in _LEAST else least} "
+                "or more, or 'Flat'."
+            )
+    if re.search(r"(^|,)OPQ\d", spec) and count < OPQ_LEAST_ROWS:
+        raise InputError(
+            f"index {spec!r} on {count} captions: FAISS's OPQ training stops the process on a few hundred rows. "
+            f"Use OPQ on {OPQ_LEAST_ROWS:,} captions or more, or --index Flat for a small bank."
+        )
+
+
 def trained_index(vectors: np.ndarray | VectorFile, spec: str, *, train_size: int = DEFAULT_TRAIN_SIZE, seed: int = 0) -> faiss.Index:
     """An empty index of `spec`, trained on a seeded sample of `vectors` when the type needs it: the template every
     shard of a bank starts from, so the shards' codes are those one index would hold."""
+    refuse_spec_faiss_cannot_take(spec, min(len(vectors), train_size))
     try:
         index = faiss.index_factory(vectors.shape[1], spec, faiss.METRIC_INNER_PRODUCT)
     except MemoryError as error:  # e.g. PQ384x24: 2**24 centroids per sub-quantizer
@@ -547,6 +575,7 @@ def build_bank(
     captions = collect_captions(sources, texts)
     if shards > len(captions):
         raise InputError(f"{shards} shards for {len(captions)} captions: each shard needs at least one. Use fewer shards.")
+    refuse_spec_faiss_cannot_take(split_refine(index)[0] if isinstance(index, str) else index, len(captions))  # before encoding
     if out is None and shards > 1:
         raise InputError("a sharded bank is written as it is built: give it a folder (out=..., --out).")
     if out is None:
