@@ -118,6 +118,12 @@ def test_parse_expression_reads_weights_signs_and_texts(red_circle):
         (["2*"], InputError, "a `\\*` with nothing on one side"),
         (["*red"], InputError, "a `\\*` with nothing on one side"),
         (["text:"], InputError, "a text term must have words"),
+        # The probe: each was the text "0,5*dog" (etc.), answered without a word.
+        (["0,5*dog", "+", "cat"], InputError, r"'0,5\*dog' has a `\*`, but not a number before it.*text:0,5\*dog"),
+        (["red*0.5"], InputError, "not a number before it"),
+        (["half*dog"], InputError, "not a number before it"),
+        (["\u00b2*dog"], InputError, "not a number before it"),
+        (["1e-320*dog", "+", "cat"], InputError, "too small to weigh anything"),  # subnormal: beside cat, a 0
     ],
 )
 def test_bad_expressions_say_what_to_fix(space, tokens, error, words):

@@ -122,3 +122,14 @@ def test_a_folder_named_like_a_vector_file_is_called_a_folder(tmp_path, capsys):
     assert main(["invert", str(tmp_path / "adir.npy"), "--space", "minilm"]) == 2
     err = capsys.readouterr().err
     assert "is a folder, not a file" in err and "--vector" not in err
+
+
+def test_a_blank_why_and_an_empty_ray_address_are_refused_not_ignored(tmp_path, capsys):
+    """The probe: `--why ''` was ignored without a word; `--ray ""` (an unset $ADDRESS) started a local Ray instead of
+    joining the cluster."""
+    assert main(["invert", "--text", "a dog", "--space", "minilm", "--why", " "]) == 2
+    assert "--why is blank" in capsys.readouterr().err
+    np.save(tmp_path / "t.npy", np.ones((2, 384), np.float32))
+    assert main(["run", str(tmp_path / "t.npy"), "--out", str(tmp_path / "run"), "--ray", ""]) == 2
+    assert "--ray was given an empty address" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 
 from .errors import InputError
 
@@ -67,4 +68,6 @@ def weight(value, name: str = "a term's weight") -> float:
     number = float(value)
     if not math.isfinite(number) or number == 0:
         raise InputError(f"{name} must be a finite non-zero number; got {value!r}. Drop the term instead of weighting it by 0.")
+    if abs(number) < sys.float_info.min:  # subnormal: 1e-320 keeps a few bits, and beside a weight of 1 it is a 0
+        raise InputError(f"{name} {value!r} is too small to weigh anything (below {sys.float_info.min:.1e}); drop the term instead.")
     return number

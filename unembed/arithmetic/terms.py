@@ -129,6 +129,11 @@ def parse_expression(tokens: Sequence[str]) -> list[Term]:
             raise InputError(f"the weight {written.strip()!r} in {raw!r} is not a number. Write it as one, e.g. 0.5*{rest.strip()}.")
         if match and not exists(token) and _is_float(match.group(1)):
             weight, operand = checks.weight(float(match.group(1)), f"the weight in {raw!r}"), match.group(2).strip()
+        elif "*" in token and not exists(token) and not token.startswith(TEXT_PREFIX):  # 0,5*dog, half*dog: a weight meant
+            raise InputError(
+                f"{raw!r} has a `*`, but not a number before it: write the weight first, as a number with a decimal point, "
+                f"e.g. 0.5*dog (not 0,5*dog, half*dog or dog*0.5); for the text itself, write {TEXT_PREFIX}{token}."
+            )
         if not operand:
             raise InputError(f"empty operand in {raw!r}. Give a file, a text or a vector.")
         terms.append(term_of(operand, sign * weight))

@@ -60,6 +60,8 @@ def run(args) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:  # before the run, not after it
         raise InputError(f"--plot {args.plot}: a plot is written as {', '.join(sorted(PLOT_FORMATS))}. Give a path ending in one.")
     refuse_blank_text(args.text, "invert")
+    if args.why is not None and not args.why.strip():
+        raise InputError("--why is blank: give the text the edit generator did not write, e.g. --why 'a dog in the left'.")
     if args.input is not None and str(args.input).lower().endswith(".npy") and not os.path.isdir(args.input):
         raise InputError(f"{args.input} is a vector file: give it as --vector {args.input}.")
     if len(given) != 1:

@@ -174,6 +174,11 @@ def ray_options(args: argparse.Namespace) -> dict:
     """The settings of add_ray_options; options that only Ray reads, given without --ray, are an InputError (they would
     be ignored: `--workers 5` without --ray runs in this process, one target batch at a time)."""
     given = {name: getattr(args, name) for name in RAY_DEFAULTS if getattr(args, name) is not None}
+    if args.ray is not None and not args.ray.strip():  # `--ray $ADDRESS` with the variable unset or empty
+        raise InputError(
+            "--ray was given an empty address, so it would start a local Ray instead of joining a cluster. Give the "
+            "cluster's address (--ray HOST:PORT, --ray auto), or --ray alone for a local Ray."
+        )
     if args.ray is None and given:
         options = ", ".join(f"--{name.replace('_', '-')} {value:g}" for name, value in given.items())
         raise InputError(
