@@ -1,6 +1,7 @@
 """`unembed invert` and `unembed bench invert` end to end on real offline models."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -133,3 +134,13 @@ def test_a_blank_why_and_an_empty_ray_address_are_refused_not_ignored(tmp_path, 
     assert main(["run", str(tmp_path / "t.npy"), "--out", str(tmp_path / "run"), "--ray", ""]) == 2
     assert "--ray was given an empty address" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder that takes no new file")
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_an_output_in_a_folder_that_takes_no_file_is_refused_before_the_work(tmp_path, capsys, option):
+    """The probe: `invert ... --json /proc/x.json` ran the inversion and printed its answer, then failed to write: the
+    check before the work asked only what the path was, and /proc (or any folder, to root) passed."""
+    assert main(["invert", "--text", "a dog", "--space", "minilm", "--bank", str(tmp_path / "none"), option, "/proc/x.png"]) == 2
+    out, err = capsys.readouterr()
+    assert "cannot write '/proc/x.png'" in err and out == ""

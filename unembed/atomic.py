@@ -35,6 +35,10 @@ def check_writable(path: str | os.PathLike) -> Path:
         blocking = next((parent for parent in path.parents if parent.exists()), None)
         if blocking is not None and not blocking.is_dir():
             raise NotADirectoryError(20, f"{blocking} is a file, not a folder")
+        if blocking is not None:  # a file made and removed there: permissions alone pass root, and /proc takes none
+            handle, trial = tempfile.mkstemp(dir=blocking, prefix=".unembed-write-check.")
+            os.close(handle)
+            os.unlink(trial)
     except OSError as error:
         raise write_error(path, error) from error
     return path
