@@ -425,3 +425,22 @@ def test_ctrl_c_on_the_server_says_it_stopped_not_how_to_resume(capsys, monkeypa
     assert main(["serve"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "unembed: interrupted; stopped." and "resume" not in err
+
+
+def test_a_port_another_program_holds_or_a_host_that_is_none_is_refused_before_ready(capsys):
+    """The probe: `serve --port P` with P taken printed "ready: http://127.0.0.1:P/" (another program's page), then
+    uvicorn's "address already in use" and exit 3; `--host 999.1.1.1` the same."""
+    import socket
+
+    from unembed.cli import main
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["serve", "--space", "minibind", "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot serve on 127.0.0.1:{port}" in err and "Another program holds that port" in err and "ready:" not in err
+    assert main(["serve", "--space", "minibind", "--host", "999.1.1.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--host '999.1.1.1' is not an address of this machine" in err and "ready:" not in err
