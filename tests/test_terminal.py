@@ -12,6 +12,9 @@ def test_printable_escapes_controls_and_keeps_text():
     assert printable("a red\x1b[2J circle\x07") == "a red\\x1b[2J circle\\x07"
     assert printable("title\x1b]0;pwned\x07 \r over\x9b1m") == "title\\x1b]0;pwned\\x07 \\r over\\x9b1m"
     assert printable("two lines\n\tand a tab, café, 猫, ─") == "two lines\n\tand a tab, café, 猫, ─"
+    # The probe: bidi overrides from a caption or an LLM answer reordered the line on screen.
+    assert printable("a dog \u202eon the grass\u2066x\u2069") == "a dog \\u202eon the grass\\u2066x\\u2069"
+    assert printable("שלום and عربي") == "שלום and عربي"  # right-to-left text itself is not a control
 
 
 def test_captions_and_errors_from_outside_are_printed_escaped(tmp_path, capsys):
@@ -41,3 +44,12 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     reader.stdin.close()
     reader.wait()
     assert "Traceback" not in finished.stderr and "BrokenPipe" not in finished.stderr, finished.stderr
+
+
+def test_a_spec_with_control_characters_is_refused_before_a_library_prints_it(capsys):
+    """The probe: `--space $'st:x\\x1b[2J\\x07'` reached the hub library, whose own warning printed the escape raw."""
+    from unembed.cli import main
+
+    assert main(["invert", "--text", "a dog", "--space", "st:x\x1b[2J\x07"]) == 2
+    err = capsys.readouterr().err
+    assert "holds control characters" in err and "\x1b" not in err and "\x07" not in err

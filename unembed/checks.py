@@ -34,6 +34,10 @@ def count(value, name: str, *, minimum: int | None = 1, maximum: int | None = No
 # The most of anything a caller counts out (texts asked per step, kept, steps, a beam): far past any useful setting,
 # and short of the hours or gigabytes that 10**8 would take before the first step ends.
 COUNT_LIMIT = 10_000
+# Characters that act on a terminal rather than show: C0 controls but tab and newline, DEL, C1 controls (8-bit CSI
+# among them), and the bidirectional formatting characters (U+202E and the like), which reorder what follows them
+# on screen ("Trojan Source"). A regular-expression character class's body.
+TERMINAL_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 SEED_LIMIT = 2**32  # numpy's legacy RandomState, the narrowest of the generators a seed reaches, takes 0..2**32-1
 
 

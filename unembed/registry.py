@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
+from .checks import TERMINAL_CONTROLS
 from .errors import InputError, MissingDependencyError, UnembedError
 
 T = TypeVar("T")
@@ -94,6 +95,9 @@ def _plugin_entry_points() -> list[importlib.metadata.EntryPoint]:
     return list(seen.values())
 
 
+_CONTROL = re.compile(f"[\t\n{TERMINAL_CONTROLS}]")
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     """NAME and ARGUMENT, options left out: `"openclip:ViT-B-32/openai"` -> `("openclip", "ViT-B-32/openai")`;
     `"minilm"` -> `("minilm", "")`; `"edit:lexicon,beam=8"` -> `("edit", "lexicon")` (see `parse_spec`)."""
@@ -106,6 +110,8 @@ def parse_spec(spec: str, error: type[UnembedError] = InputError) -> tuple[str, 
     `("edit", "lexicon", {"beam": 8, "judge": "/m.gguf"})`. Options are the trailing parts that read KEY=VALUE
     (a comma before them stays in the argument: a path may hold one); a value reads as an int, a float,
     true/false, else a string. A part after NAME that is not KEY=VALUE, or a key given twice, raises `error`."""
+    if _CONTROL.search(str(spec)):  # a model id or path has none; printed by the libraries that load it, they would act
+        raise error(f"spec {spec!r} holds control characters (escapes, BEL, ...): no model id or path has them. Retype it.")
     name, argument, options = _parse(str(spec))
     if "," in name:
         first, *parts = name.split(",")

@@ -17,10 +17,10 @@ import re
 import sys
 from collections.abc import Iterator
 
+from ..checks import TERMINAL_CONTROLS
 from ..secrets import redact
 
-# C0 controls but tab and newline, DEL, and C1 controls (U+0080-U+009F: 8-bit CSI among them).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(f"[{TERMINAL_CONTROLS}]")
 
 
 def printable(text: str) -> str:
