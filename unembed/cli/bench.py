@@ -32,7 +32,8 @@ def _add(benches, name: str, help: str, run: Callable[[dict], dict], show: Calla
     parser.add_argument("--json", required=True, help="write the report here")
 
     def main(args) -> int:
-        settings = {key: value for key, value in vars(args).items() if key not in ("run", "command", "bench_command", "command_line")}
+        command_keys = ("run", "command", "bench_command", "command_line", "resumes")  # set by the parsers, not settings
+        settings = {key: value for key, value in vars(args).items() if key not in command_keys}
         load_at_start = _load()
         report = run(settings)
         report = {"measured": measured(getattr(args, "command_line", None), load_at_start), **report}
