@@ -30,3 +30,16 @@ def test_a_remembered_secret_is_taken_out_wherever_it_appears():
 def test_urls_lose_their_credentials_only():
     assert redact_url("http://user:pw@host:9000/v1") == "http://host:9000/v1"
     assert redact_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+
+
+def test_the_basic_token_made_of_a_urls_credentials_is_redacted_when_echoed_alone():
+    """The probe: a server answering `bad key YWxpY2U6czNjcjN0cHc=` (the Basic token httpx made of alice:s3cr3tpw@,
+    without the word Basic) had it printed and stored."""
+    import base64
+
+    from unembed.secrets import redact, remember_url_credentials
+
+    remember_url_credentials("http://alice:s3cr%40pw@127.0.0.1:8000/v1")
+    token = base64.b64encode(b"alice:s3cr@pw").decode()
+    said = redact(f"bad key {token} decoded alice:s3cr@pw, as written s3cr%40pw")
+    assert token not in said and "s3cr@pw" not in said and "s3cr%40pw" not in said and said.startswith("bad key [redacted]")

@@ -9,6 +9,7 @@ run's error column, the web page's messages.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import urllib.parse
@@ -30,6 +31,19 @@ def remember(secret: str | None) -> None:
     if secret and len(secret) >= 6:
         with _lock:
             _known.add(secret)
+
+
+def remember_url_credentials(url: str | None) -> None:
+    """Remember a URL's password, as written and percent-decoded, and the `Authorization: Basic` token that httpx
+    makes of its user and password (base64 of USER:PASSWORD): a server that echoes that token alone would otherwise
+    have it printed."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.password is None:
+        return
+    written = (parts.username or "", parts.password)
+    for user, password in {written, (urllib.parse.unquote(written[0]), urllib.parse.unquote(written[1]))}:
+        remember(password)
+        remember(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
 
 
 def redact(text: str) -> str:

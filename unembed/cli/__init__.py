@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     command_line = ["unembed", *argv]  # as given: reports record how they were made (unembed bench)
     args = None
     try:
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: its exit hook printed a traceback after a Ctrl-C
         parser = build_parser()  # imports the sub-commands (torch): inside the try, so Ctrl-C here is quiet too
         if argv[:1] == ["arith"]:
             from .arith import detach_glued_minus

@@ -34,7 +34,7 @@ import openai
 
 from .. import checks
 from ..errors import GeneratorError
-from ..secrets import redact, redact_url, remember
+from ..secrets import redact, redact_url, remember, remember_url_credentials
 from .base import Call, ChatGenerator, Completion
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class OpenAIGenerator(ChatGenerator):
         self.set_timeout(timeout)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         remember(key)  # whatever the server sends back, the key is taken out of what unembed writes
-        remember(urllib.parse.urlsplit(base_url).password)
+        remember_url_credentials(base_url)
         # Retries are ours (ChatGenerator: new seed, bounded by the step's time budget), not the client's.
         self.client = openai.OpenAI(
             api_key=key or "no-key",

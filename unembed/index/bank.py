@@ -166,9 +166,11 @@ def _faiss_building(spec: str, count: int):
         ) from error
     except RuntimeError as error:
         # e.g. an IVF index with more lists than captions: k-means cannot make more clusters than points.
+        # The IVF hint only where an IVF index's lists are the clusters FAISS could not make (a PQ's are its codebooks).
+        clusters = "clusters" in str(error) and "IVF" in spec.upper() and not re.search(r"PQ|x\d", spec)
+        hint = " An IVF index needs at least as many captions as lists (FAISS wants 39 per list)." if clusters else ""
         raise InputError(
-            f"FAISS cannot build index {spec!r} on {count} captions ({_faiss_reason(error)}). An IVF index "
-            "needs at least as many captions as lists (FAISS wants 39 per list); use --index Flat for a small bank."
+            f"FAISS cannot build index {spec!r} on {count} captions ({_faiss_reason(error)}).{hint} Use --index Flat for a small bank."
         ) from error
 
 
