@@ -9,7 +9,8 @@ status line and headers one byte a second too), `endless` (a body with no Conten
 (claims `Content-Length: 2000000000`, then sends without end), `gzip` (the `ok` answer gzip-compressed, though the
 client asked for none), `ansi` (the `ok` answer with escape and BEL characters in its lines). Answers of the wrong
 shape: `json-list` (a JSON array where an object belongs), `deep` (arrays nested 100,000 deep, past Python's JSON
-recursion), `content-list` (the `ok` answer with its message content a JSON list, not text). A hostile handler stops
+recursion), `content-list` (the `ok` answer with its message content a JSON list, not text), `text` (a body that is not JSON,
+sent as text/plain). A hostile handler stops
 when the client goes away, when the test ends, or after `TRICKLE_LIMIT` seconds or `ENDLESS_LIMIT` bytes. Every
 request is recorded with its headers (names in lower case), so a test can see what reached which server.
 """
@@ -94,11 +95,12 @@ class FakeOpenAI:
             "404": (404, b'{"error": {"message": "not found"}}'),
             "401": (401, b'{"error": {"message": "bad key"}}'),
             "json-list": (200, b"[]"),
+            "text": (200, b"\x1b[2Jnot json \xff\xfe"),
             "deep": (200, b"[" * 100_000 + b"]" * 100_000),
             "content-list": (200, json.dumps(_content_as_list(ok_body)).encode()),
         }[mode]
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", "text/plain" if mode == "text" else "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)

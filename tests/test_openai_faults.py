@@ -179,6 +179,7 @@ def test_a_trickling_server_is_cut_at_the_deadline_of_the_step(mode):
     ("json-list", "the server answered without any choice (its `choices` empty or missing)"),
     ("deep", "RecursionError: maximum recursion depth exceeded"),
     ("content-list", "the answer's content is a JSON list, not text"),
+    ("text", "the server's answer is not JSON"),  # the fifth probe: it was reported as an answer "without any choice"
 ])  # fmt: skip
 def test_an_answer_of_the_wrong_shape_fails_the_step_by_name_on_the_cli(caption_file, mode, said, capsys):
     """The probe: a JSON array for the model list, an answer nested 100,000 deep, or message content that is a list

@@ -147,6 +147,8 @@ class OpenAIGenerator(ChatGenerator):
         try:
             with _deadline(remaining):
                 response = self.client.chat.completions.create(model=self.model, **self._chat_arguments(call), timeout=remaining)
+            if isinstance(response, str):  # the client hands back, as text, a body that is not JSON
+                return GeneratorError("the server's answer is not JSON (an OpenAI-compatible chat answer is a JSON object)")
             if not getattr(response, "choices", None):
                 return GeneratorError("the server answered without any choice (its `choices` empty or missing)")
             content = response.choices[0].message.content
