@@ -188,6 +188,14 @@ def test_resuming_against_a_rebuilt_bank_is_refused(data, minilm, tmp_path, caps
     assert main(command) == 2
     assert "rebuilt or replaced" in capsys.readouterr().err
     assert read_run(out).num_rows == 2
+    # The fifth probe: another bank by name was said to be "rebuilt or replaced since", the default one as None.
+    other = build_bank(texts=captions[300:], space=minilm, out=tmp_path / "other")
+    with pytest.raises(RunnerError) as refused:
+        run_job(tmp_path / "targets.npy", out, **{**options, "bank": str(other.path)})
+    said = str(refused.value)
+    assert f"bank: '{bank.path}' then, '{other.path}' now" in said and "rebuilt or replaced" not in said
+    with pytest.raises(RunnerError, match=rf"bank: '{bank.path}' then, the space's caption bank now"):
+        run_job(tmp_path / "targets.npy", out, **{**options, "bank": None})
 
 
 def _unembed(*arguments):

@@ -72,6 +72,10 @@ def claim(out: Path, job: Job, targets_digest: str, count: int) -> None:
     atomic.write_json(manifest, wanted)
 
 
+def _bank_name(bank: str | None) -> str:
+    return repr(bank) if bank else "the space's caption bank"
+
+
 def _differences(found: dict, wanted: dict) -> list[str]:
     wanted = json.loads(json.dumps(wanted))
     if found.get("format") != FORMAT:
@@ -81,12 +85,15 @@ def _differences(found: dict, wanted: dict) -> list[str]:
         changed.append("other targets")
     old, new = found.get("job", {}), wanted["job"]
     for key in sorted(set(old) | set(new)):
-        if key == "bank_sha256" and old.get(key) != new.get(key):
-            bank = repr(new["bank"]) if new.get("bank") else "the space's caption bank"
+        if old.get(key) == new.get(key):
+            continue
+        if key == "bank":  # None: the space's own
+            changed.append(f"bank: {_bank_name(old.get(key))} then, {_bank_name(new.get(key))} now")
+        elif key == "bank_sha256" and old.get("bank") == new.get("bank"):  # another bank by name is said above
             changed.append(
-                f"the bank {bank} is not the one it used: it was rebuilt or replaced since (digest "
+                f"the bank {_bank_name(new.get('bank'))} is not the one it used: it was rebuilt or replaced since (digest "
                 f"{str(old.get(key))[:12]} then, {str(new.get(key))[:12]} now), and its answers would mix with the other's"
             )
-        elif old.get(key) != new.get(key):
+        elif key != "bank_sha256":
             changed.append(f"{key}: {old.get(key)!r} then, {new.get(key)!r} now")
     return changed or [f"manifest format {found.get('format')!r}"]
