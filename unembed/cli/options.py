@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from .. import checks
 from ..errors import InputError
 from ..inverter import InversionConfig, InversionResult
-from ..runner.engines import START_SECONDS, ray_settings
+from ..runner.engines import START_SECONDS
 from .terminal import warn
 
 GENERATOR_HELP = "the inverter's generator (default: the space's; decoder+edit where unembed ships a decoder for it, else edit)"
@@ -186,17 +186,12 @@ def ray_options(args: argparse.Namespace) -> dict:
             f"would ignore {'it' if len(given) == 1 else 'them'}. Add --ray (a local Ray) or --ray ADDRESS (a cluster), or "
             f"leave {'it' if len(given) == 1 else 'them'} out."
         )
-    address = None if args.ray in (None, "local") else args.ray
-    settings = {name: given.get(name, default) for name, default in RAY_DEFAULTS.items()}
-    if args.ray is not None:  # before any model loads
-        ray_settings(
-            address=address,
-            workers=settings["workers"],
-            cpus_per_worker=settings["cpus_per_worker"],
-            gpus_per_worker=settings["gpus_per_worker"],
-            start_timeout=settings["ray_start_timeout"],
-        )
-    return {"ray": args.ray is not None, "address": address, **settings}
+    # Their values are checked by run_job and ray_encoder (runner.engines.ray_settings), before any model loads.
+    return {
+        "ray": args.ray is not None,
+        "address": None if args.ray in (None, "local") else args.ray,
+        **{name: given.get(name, default) for name, default in RAY_DEFAULTS.items()},
+    }
 
 
 def refuse_blank_text(text: str | None, purpose: str) -> None:
